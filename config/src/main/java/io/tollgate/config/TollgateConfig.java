@@ -1,0 +1,17 @@
+package io.tollgate.config;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** The whole configuration, immutable, produced only by {@link ConfigLoader} after validation. */
+public record TollgateConfig(ServerConfig server, RedisConfig redis, PostgresConfig postgres, Path dataDir,
+                             UpstreamClientConfig upstreamClient, List<RouteConfig> routes, PricingConfig pricing,
+                             Map<String, PlanConfig> plans, Secrets secrets, Optional<Path> source) {
+
+  public TollgateConfig {
+    routes = List.copyOf(routes);
+    plans = Map.copyOf(plans);
+  }
+}
