@@ -1,0 +1,80 @@
+package io.tollgate.metering.testing;
+
+import io.tollgate.metering.embedded.EmbeddedPostgres;
+import io.tollgate.metering.embedded.EmbeddedRedis;
+import io.tollgate.metering.schema.SchemaMigrator;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+
+/**
+ * Embedded Redis and Postgres for tests: started once per test JVM on random ports, in a
+ * throw-away directory, migrated once, stopped at JVM exit. Never the machine's own servers.
+ */
+public final class TestServices {
+
+  private static TestServices instance;
+
+  private final Path dir;
+  private final EmbeddedRedis redis;
+  private final EmbeddedPostgres postgres;
+
+  private TestServices(Path dir, EmbeddedRedis redis, EmbeddedPostgres postgres) {
+    this.dir = dir;
+    this.redis = redis;
+    this.postgres = postgres;
+  }
+
+  public static synchronized TestServices get() {
+    if (instance == null) {
+      instance = start();
+    }
+    return instance;
+  }
+
+  private static TestServices start() {
+    try {
+      // Under target/ (world-searchable), not /tmp's private temp dirs: Postgres may run as nobody.
+      Path base = Path.of("target", "test-services").toAbsolutePath();
+      Files.createDirectories(base);
+      Path dir = Files.createTempDirectory(base, "run-");
+      Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+      EmbeddedRedis redis = EmbeddedRedis.start(dir.resolve("redis"), 0);
+      EmbeddedPostgres postgres = EmbeddedPostgres.start(dir.resolve("postgres"), 0, false);
+      SchemaMigrator.migrate(postgres.url());
+      TestServices services = new TestServices(dir, redis, postgres);
+      Runtime.getRuntime().addShutdownHook(new Thread(services::stop, "test-services-stop"));
+      return services;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public String redisUrl() {
+    return redis.url();
+  }
+
+  public String postgresUrl() {
+    return postgres.url();
+  }
+
+  public int redisPort() {
+    return redis.port();
+  }
+
+  public int postgresPort() {
+    return postgres.port();
+  }
+
+  private void stop() {
+    postgres.close();
+    redis.close();
+    try (var walk = Files.walk(dir)) {
+      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException ignored) {
+      // best effort: it lives under target/
+    }
+  }
+}
