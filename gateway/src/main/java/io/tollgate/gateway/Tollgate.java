@@ -1,0 +1,167 @@
+package io.tollgate.gateway;
+
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.tollgate.config.ServerConfig;
+import io.tollgate.config.TollgateConfig;
+import io.tollgate.gateway.ops.AdminVerticle;
+import io.tollgate.gateway.proxy.ProxyVerticle;
+import io.tollgate.metering.schema.SchemaMigrator;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running gateway: backing services, schema, a Vert.x instance with its metrics registry,
+ * the proxy verticles (one per event loop) and the admin verticle. Several can run in one JVM
+ * (tests run two to check cross-instance behaviour); each owns its registry.
+ */
+public final class Tollgate implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(Tollgate.class);
+
+  private final TollgateConfig config;
+  private final BackingServices backing;
+  private final Vertx vertx;
+  private final PrometheusMeterRegistry registry;
+  private final JvmGcMetrics gcMetrics;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private Tollgate(TollgateConfig config, BackingServices backing, Vertx vertx, PrometheusMeterRegistry registry, JvmGcMetrics gcMetrics) {
+    this.config = config;
+    this.backing = backing;
+    this.vertx = vertx;
+    this.registry = registry;
+    this.gcMetrics = gcMetrics;
+  }
+
+  /**
+   * Starts a gateway and returns once both ports listen. Blocking: call it from {@code main} or a
+   * test's setup, never from an event loop. Port 0 picks a free port (see {@link #proxyPort()}).
+   */
+  public static Tollgate start(TollgateConfig requested) {
+    TollgateConfig config = withConcretePorts(requested);
+    BackingServices backing = BackingServices.start(config);
+    Vertx vertx = null;
+    try {
+      int applied = SchemaMigrator.migrate(backing.postgresUrl());
+      log.info("database schema is current ({} migrations applied now)", applied);
+
+      PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+      new ClassLoaderMetrics().bindTo(registry);
+      new JvmMemoryMetrics().bindTo(registry);
+      JvmGcMetrics gc = new JvmGcMetrics();
+      gc.bindTo(registry);
+      new JvmThreadMetrics().bindTo(registry);
+      new ProcessorMetrics().bindTo(registry);
+      new UptimeMetrics().bindTo(registry);
+
+      int eventLoops = config.server().eventLoops();
+      Vertx started = Vertx.builder()
+          .with(new VertxOptions()
+              .setEventLoopPoolSize(eventLoops)
+              .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
+          .withMetrics(new MicrometerMetricsFactory(registry))
+          .build();
+      vertx = started;
+      started.deployVerticle(() -> new ProxyVerticle(config, registry), new DeploymentOptions().setInstances(eventLoops))
+          .compose(id -> started.deployVerticle(new AdminVerticle(config, registry, backing.redisUrl(), backing.postgresUrl())))
+          .await(60, TimeUnit.SECONDS);
+      log.info("Tollgate listening: proxy on {}:{} ({} event loop(s), routes {}), admin and metrics on {}:{}",
+          config.server().host(), config.server().port(), eventLoops,
+          config.routes().stream().map(r -> r.prefix()).toList(), config.server().host(), config.server().adminPort());
+      return new Tollgate(config, backing, vertx, registry, gc);
+    } catch (Exception e) {
+      if (vertx != null) {
+        vertx.close();
+      }
+      backing.close();
+      if (e instanceof RuntimeException runtime) {
+        throw runtime;
+      }
+      throw new IllegalStateException("Tollgate failed to start: " + e.getMessage(), e);
+    }
+  }
+
+  public int proxyPort() {
+    return config.server().port();
+  }
+
+  public int adminPort() {
+    return config.server().adminPort();
+  }
+
+  /** Where this instance's Redis is (embedded or external); for wiring and tests, never logged. */
+  String redisUrl() {
+    return backing.redisUrl();
+  }
+
+  /** Where this instance's Postgres is (embedded or external); for wiring and tests, never logged. */
+  String postgresUrl() {
+    return backing.postgresUrl();
+  }
+
+  public TollgateConfig config() {
+    return config;
+  }
+
+  public PrometheusMeterRegistry registry() {
+    return registry;
+  }
+
+  /**
+   * Graceful stop: servers stop accepting, in-flight requests get the configured grace period,
+   * then Vert.x and any embedded servers stop. Idempotent and blocking.
+   */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    log.info("shutting down: letting in-flight requests finish (grace {})", config.server().shutdownGrace());
+    try {
+      vertx.close().await(config.server().shutdownGrace().toMillis() + 10_000, TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      log.warn("Vert.x did not close cleanly: {}", e.toString());
+    } finally {
+      gcMetrics.close();
+      registry.close();
+      backing.close();
+      log.info("Tollgate stopped");
+    }
+  }
+
+  private static TollgateConfig withConcretePorts(TollgateConfig c) {
+    ServerConfig s = c.server();
+    if (s.port() != 0 && s.adminPort() != 0) {
+      return c;
+    }
+    ServerConfig resolved = new ServerConfig(s.host(), s.port() == 0 ? freePort() : s.port(),
+        s.adminPort() == 0 ? freePort() : s.adminPort(), s.eventLoops(), s.maxBodyBytes(), s.shutdownGrace());
+    return new TollgateConfig(resolved, c.redis(), c.postgres(), c.dataDir(), c.upstreamClient(), c.routes(),
+        c.pricing(), c.plans(), c.secrets(), c.source());
+  }
+
+  private static int freePort() {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

@@ -1,0 +1,113 @@
+package io.tollgate.gateway.ops;
+
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.tollgate.config.TollgateConfig;
+import io.tollgate.metering.store.PostgresUrls;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.healthchecks.CheckResult;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisOptions;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.PoolOptions;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The operations port: health, Prometheus metrics, the OpenAPI document and the admin API
+ * (bearer token). Kept off the public port so that operators can firewall it.
+ */
+public final class AdminVerticle extends VerticleBase {
+
+  private final TollgateConfig config;
+  private final PrometheusMeterRegistry registry;
+  private final String redisUrl;
+  private final String postgresUrl;
+  private Redis redis;
+  private Pool postgres;
+  private HttpServer server;
+  private ReadinessChecks readiness;
+  private Buffer openApi;
+
+  public AdminVerticle(TollgateConfig config, PrometheusMeterRegistry registry, String redisUrl, String postgresUrl) {
+    this.config = config;
+    this.registry = registry;
+    this.redisUrl = redisUrl;
+    this.postgresUrl = postgresUrl;
+  }
+
+  @Override
+  public Future<?> start() {
+    redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(2));
+    postgres = PgBuilder.pool()
+        .with(new PoolOptions().setMaxSize(2))
+        .connectingTo(PostgresUrls.toConnectOptions(postgresUrl))
+        .using(vertx)
+        .build();
+    readiness = new ReadinessChecks(vertx, redis, postgres);
+    openApi = classpathResource("openapi/tollgate-admin.yaml");
+
+    Router router = Router.router(vertx);
+    router.get("/health/live").handler(ctx -> ctx.json(new JsonObject().put("status", "UP")));
+    router.get("/health/ready").handler(this::ready);
+    router.get("/metrics").handler(this::metrics);
+    router.get("/admin/openapi.yaml").handler(ctx ->
+        ctx.response().putHeader("content-type", "application/yaml").end(openApi));
+    router.route("/admin/v1/*").handler(new AdminAuth(config.secrets().adminToken()));
+    router.route().last().handler(ctx -> Problems.send(ctx, 404, "not-found", "Not found",
+        "no admin resource at " + ctx.request().method() + " " + ctx.request().path()));
+    router.errorHandler(500, ctx -> Problems.send(ctx, 500, "internal", "Internal error",
+        "the request failed inside the gateway; see the logs"));
+
+    server = vertx.createHttpServer().requestHandler(router);
+    return server.listen(config.server().adminPort(), config.server().host());
+  }
+
+  @Override
+  public Future<?> stop() {
+    return server.shutdown(config.server().shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)
+        .eventually(() -> postgres.close())
+        .eventually(() -> {
+          redis.close();
+          return Future.succeededFuture();
+        });
+  }
+
+  private void ready(RoutingContext ctx) {
+    readiness.check().onComplete(ar -> {
+      CheckResult result = ar.succeeded() ? ar.result() : CheckResult.from("ready", ar.cause());
+      boolean up = CheckResult.isUp(result);
+      ctx.response().setStatusCode(up ? 200 : 503)
+          .putHeader("content-type", "application/json")
+          .end(result.toJson().toBuffer());
+    });
+  }
+
+  private void metrics(RoutingContext ctx) {
+    // scrape() walks every meter; keep it off the event loop so a big registry can't stall traffic.
+    vertx.executeBlocking(registry::scrape, false)
+        .onSuccess(text -> ctx.response()
+            .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8")
+            .end(text))
+        .onFailure(ctx::fail);
+  }
+
+  private static Buffer classpathResource(String name) {
+    try (InputStream in = AdminVerticle.class.getClassLoader().getResourceAsStream(name)) {
+      if (in == null) {
+        throw new IllegalStateException("missing classpath resource " + name);
+      }
+      return Buffer.buffer(in.readAllBytes());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

@@ -1,0 +1,105 @@
+package io.tollgate.gateway.proxy;
+
+import io.tollgate.gateway.errors.GatewayFailure;
+import io.tollgate.gateway.errors.OpenAiErrors;
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.httpproxy.Body;
+import io.vertx.httpproxy.MediaType;
+import io.vertx.httpproxy.ProxyContext;
+import io.vertx.httpproxy.ProxyInterceptor;
+import io.vertx.httpproxy.ProxyRequest;
+import io.vertx.httpproxy.ProxyResponse;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Shapes a client request into an upstream request and every upstream failure into a status
+ * the client understands: the client's own credentials never leave the gateway, the route's
+ * credential is injected, hop-by-hop fields are dropped both ways, the body is size-limited
+ * while it streams, and a failed or timed-out upstream becomes a 502/504 envelope instead of
+ * an empty error.
+ */
+final class ForwardingInterceptor implements ProxyInterceptor {
+
+  private static final Logger log = LoggerFactory.getLogger(ForwardingInterceptor.class);
+  static final String STARTED_AT = "tollgate.startedAt";
+  private static final MediaType JSON = MediaType.parse("application/json");
+
+  private final UpstreamTarget target;
+  private final long maxBodyBytes;
+  private final ProxyMetrics metrics;
+
+  ForwardingInterceptor(UpstreamTarget target, long maxBodyBytes, ProxyMetrics metrics) {
+    this.target = target;
+    this.maxBodyBytes = maxBodyBytes;
+    this.metrics = metrics;
+  }
+
+  @Override
+  public Future<ProxyResponse> handleProxyRequest(ProxyContext context) {
+    ProxyRequest request = context.request();
+    HttpServerRequest client = request.proxiedRequest();
+    String requestId = client.response().headers().get(RequestIds.HEADER);
+
+    request.setURI(target.upstreamUri(request.getURI()));
+    MultiMap headers = request.headers();
+    HopByHopHeaders.strip(headers);
+    // The client's key authenticates it to Tollgate, never to the upstream.
+    headers.remove("authorization");
+    headers.remove("x-api-key");
+    target.credentialHeader().ifPresent(name -> headers.set(name, target.credentialValue().orElseThrow()));
+    headers.set(RequestIds.HEADER, requestId);
+    String forwardedFor = headers.get("x-forwarded-for");
+    String clientIp = client.remoteAddress() == null ? "unknown" : client.remoteAddress().hostAddress();
+    headers.set("x-forwarded-for", forwardedFor == null ? clientIp : forwardedFor + ", " + clientIp);
+
+    Body body = request.getBody();
+    LimitedReadStream limited = null;
+    if (body != null && body.length() < 0) {
+      limited = new LimitedReadStream(body.stream(), maxBodyBytes);
+      request.setBody(Body.body(limited, -1, body.mediaType()));
+    }
+    LimitedReadStream bodyGuard = limited;
+
+    context.set(STARTED_AT, System.nanoTime());
+    return context.sendRequest()
+        .recover(error -> {
+          GatewayFailure failure = bodyGuard != null && bodyGuard.exceeded()
+              ? GatewayFailure.tooLarge(maxBodyBytes)
+              : UpstreamFailures.classify(error, target);
+          metrics.failure(UpstreamFailures.reason(failure));
+          log.atWarn().addKeyValue("requestId", requestId).addKeyValue("route", target.prefix())
+              .addKeyValue("status", failure.status()).addKeyValue("code", failure.code())
+              .log("upstream request failed: {}", failure.getMessage());
+          ProxyResponse response = request.release().response()
+              .setStatusCode(failure.status())
+              .setBody(Body.body(OpenAiErrors.envelope(failure), JSON));
+          if (failure.status() == 413) {
+            // The rest of an oversize upload is not worth reading: drop the connection after answering.
+            response.putHeader("connection", "close");
+          }
+          return Future.succeededFuture(response);
+        });
+  }
+
+  @Override
+  public Future<Void> handleProxyResponse(ProxyContext context) {
+    ProxyResponse response = context.response();
+    Long startedAt = context.get(STARTED_AT, Long.class);
+    if (startedAt != null && response.proxiedResponse() != null) {
+      metrics.upstreamLatency(System.nanoTime() - startedAt);
+    }
+    if (response.proxiedResponse() != null) {
+      HopByHopHeaders.strip(response.headers());
+    }
+    metrics.response(response.getStatusCode());
+    boolean closeAfter = response.getStatusCode() == 413 && response.proxiedResponse() == null;
+    return context.sendResponse().andThen(sent -> {
+      if (closeAfter) {
+        context.request().proxiedRequest().connection().close();
+      }
+    });
+  }
+}

@@ -1,0 +1,54 @@
+package io.tollgate.gateway.proxy;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+
+/**
+ * The proxy's own meters, per route. Labels are bounded: the route prefix (from config), the
+ * status class and a failure code from a fixed set — never a key, path or account.
+ */
+final class ProxyMetrics {
+
+  private final MeterRegistry registry;
+  private final String route;
+  private final Counter[] byStatusClass = new Counter[6];
+  private final Timer upstreamLatency;
+  private final ConcurrentMap<String, Counter> failures = new ConcurrentHashMap<>();
+
+  ProxyMetrics(MeterRegistry registry, String route) {
+    this.registry = registry;
+    this.route = route;
+    for (int i = 1; i <= 5; i++) {
+      byStatusClass[i] = Counter.builder("tollgate_proxy_responses")
+          .description("Responses sent to clients on proxy routes, by status class")
+          .tag("route", route).tag("status", i + "xx").register(registry);
+    }
+    upstreamLatency = Timer.builder("tollgate_upstream_response_time")
+        .description("Time from forwarding a request to receiving the upstream's response headers")
+        .tag("route", route)
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(120))
+        .register(registry);
+  }
+
+  void response(int status) {
+    int cls = status / 100;
+    if (cls >= 1 && cls <= 5) {
+      byStatusClass[cls].increment();
+    }
+  }
+
+  void upstreamLatency(long nanos) {
+    upstreamLatency.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  void failure(String reason) {
+    failures.computeIfAbsent(reason, r -> Counter.builder("tollgate_proxy_failures")
+        .description("Requests that failed at the gateway or upstream, by reason")
+        .tag("route", route).tag("reason", r).register(registry)).increment();
+  }
+}

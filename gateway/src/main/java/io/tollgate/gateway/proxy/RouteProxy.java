@@ -1,0 +1,69 @@
+package io.tollgate.gateway.proxy;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.tollgate.config.UpstreamClientConfig;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.httpproxy.HttpProxy;
+import io.vertx.httpproxy.ProxyContext;
+import io.vertx.httpproxy.ProxyOptions;
+
+/**
+ * One configured route: a {@link HttpProxy} (vertx-http-proxy, which streams both bodies with
+ * back-pressure) pointed at the route's upstream, with the interceptors that make it a gateway.
+ */
+final class RouteProxy {
+
+  private final Vertx vertx;
+  private final UpstreamTarget target;
+  private final UpstreamClientConfig timeouts;
+  private final HttpProxy proxy;
+
+  RouteProxy(Vertx vertx, HttpClient client, UpstreamTarget target, UpstreamClientConfig timeouts,
+             long maxBodyBytes, MeterRegistry registry) {
+    this.vertx = vertx;
+    this.target = target;
+    this.timeouts = timeouts;
+    ProxyMetrics metrics = new ProxyMetrics(registry, target.prefix());
+    this.proxy = HttpProxy.reverseProxy(new ProxyOptions().setSupportWebSocket(false), client)
+        .origin(this::openUpstreamRequest)
+        .addInterceptor(new ForwardingInterceptor(target, maxBodyBytes, metrics));
+  }
+
+  UpstreamTarget target() {
+    return target;
+  }
+
+  void handle(HttpServerRequest request) {
+    proxy.handle(request);
+  }
+
+  private Future<HttpClientRequest> openUpstreamRequest(ProxyContext context) {
+    RequestOptions options = new RequestOptions()
+        .setHost(target.host())
+        .setPort(target.port())
+        .setSsl(target.ssl())
+        .setConnectTimeout(timeouts.connectTimeout().toMillis())
+        .setIdleTimeout(timeouts.idleTimeout().toMillis());
+    return context.client().request(options).andThen(opened -> {
+      if (opened.succeeded()) {
+        armResponseTimeout(opened.result());
+      }
+    });
+  }
+
+  /**
+   * Idle timeouts alone would let an upstream that trickles keep-alive bytes hold a request
+   * forever before answering; this bounds the wait for response headers. Once headers arrive,
+   * only the idle timeout applies, so long SSE streams are not cut.
+   */
+  private void armResponseTimeout(HttpClientRequest request) {
+    long millis = timeouts.responseTimeout().toMillis();
+    long timer = vertx.setTimer(millis, id -> request.reset(0, new UpstreamFailures.ResponseTimeoutException(millis)));
+    request.response().onComplete(done -> vertx.cancelTimer(timer));
+  }
+}

@@ -1,0 +1,59 @@
+package io.tollgate.gateway;
+
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.json.JsonObject;
+
+/** A real HTTP client for tests: status, headers and the whole body of one exchange. */
+final class HttpTestClient {
+
+  record Reply(int status, MultiMap headers, Buffer body) {
+    JsonObject json() {
+      return body.toJsonObject();
+    }
+
+    String text() {
+      return body.toString();
+    }
+  }
+
+  private final HttpClient client;
+
+  HttpTestClient(Vertx vertx) {
+    this(vertx, false);
+  }
+
+  /** With keep-alive the client leaves a caller's own {@code Connection} header alone. */
+  HttpTestClient(Vertx vertx, boolean keepAlive) {
+    this.client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(keepAlive));
+  }
+
+  Future<Reply> send(HttpMethod method, int port, String uri, MultiMap headers, Buffer body) {
+    return client.request(new RequestOptions().setMethod(method).setHost("127.0.0.1").setPort(port).setURI(uri))
+        .compose(req -> {
+          if (headers != null) {
+            req.headers().addAll(headers);
+          }
+          return body == null ? req.send() : req.send(body);
+        })
+        .compose(resp -> resp.body().map(b -> new Reply(resp.statusCode(), resp.headers(), b)));
+  }
+
+  Future<Reply> get(int port, String uri) {
+    return send(HttpMethod.GET, port, uri, null, null);
+  }
+
+  Future<Reply> postJson(int port, String uri, JsonObject body) {
+    return send(HttpMethod.POST, port, uri, MultiMap.caseInsensitiveMultiMap().add("content-type", "application/json"), body.toBuffer());
+  }
+
+  HttpClient raw() {
+    return client;
+  }
+}

@@ -1,0 +1,154 @@
+package io.tollgate.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.MultiMap;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(VertxExtension.class)
+@DisplayName("Health, metrics, the OpenAPI document and admin authentication")
+class OperationsTest {
+
+  private static final String ADMIN_TOKEN = "admin-token-for-tests-0123456789";
+  private static final String UPSTREAM_SECRET = "sk-upstream-never-in-metrics";
+  private static GatewayHarness harness;
+  private static Tollgate gateway;
+
+  @BeforeAll
+  static void start() {
+    harness = new GatewayHarness();
+    gateway = GatewayHarness.start("""
+        routes:
+          - prefix: /v1/
+            upstream: %s/v1/
+            upstreamKeyEnv: TEST_UPSTREAM_KEY
+        """.formatted(harness.stubBase()),
+        Map.of("TOLLGATE_ADMIN_TOKEN", ADMIN_TOKEN, "TEST_UPSTREAM_KEY", UPSTREAM_SECRET));
+  }
+
+  @AfterAll
+  static void stop() {
+    gateway.close();
+    harness.close();
+  }
+
+  @Test
+  @DisplayName("live is UP and ready reports Redis and Postgres UP")
+  void health(Vertx vertx, VertxTestContext test) {
+    HttpTestClient client = new HttpTestClient(vertx);
+    client.get(gateway.adminPort(), "/health/live")
+        .compose(live -> {
+          test.verify(() -> assertThat(live.status()).isEqualTo(200));
+          return client.get(gateway.adminPort(), "/health/ready");
+        })
+        .onComplete(test.succeeding(ready -> test.verify(() -> {
+          assertThat(ready.status()).isEqualTo(200);
+          assertThat(ready.text()).contains("\"redis\"").contains("\"postgres\"");
+          assertThat(ready.json().getString("status")).isEqualTo("UP");
+          test.completeNow();
+        })));
+  }
+
+  @Test
+  @DisplayName("/metrics is Prometheus text with proxy, Vert.x and JVM meters, and no secrets")
+  void metrics(Vertx vertx, VertxTestContext test) {
+    HttpTestClient client = new HttpTestClient(vertx);
+    client.send(HttpMethod.GET, gateway.proxyPort(), "/v1/models",
+            MultiMap.caseInsensitiveMultiMap().add("authorization", "Bearer tg_test_secret_client_key"), null)
+        .compose(proxied -> client.get(gateway.adminPort(), "/metrics"))
+        .onComplete(test.succeeding(reply -> test.verify(() -> {
+          assertThat(reply.status()).isEqualTo(200);
+          assertThat(reply.headers().get("content-type")).startsWith("text/plain");
+          assertThat(reply.text())
+              .contains("tollgate_proxy_responses_total{route=\"/v1/\",status=\"2xx\"}")
+              .contains("tollgate_upstream_response_time_seconds_bucket")
+              .contains("vertx_http_server_requests_total")
+              .contains("jvm_memory_used_bytes")
+              .doesNotContain(UPSTREAM_SECRET)
+              .doesNotContain("tg_test_secret_client_key")
+              .doesNotContain(ADMIN_TOKEN);
+          test.completeNow();
+        })));
+  }
+
+  @Test
+  @DisplayName("the OpenAPI document is served without a token")
+  void openApi(Vertx vertx, VertxTestContext test) {
+    new HttpTestClient(vertx).get(gateway.adminPort(), "/admin/openapi.yaml").onComplete(test.succeeding(reply -> test.verify(() -> {
+      assertThat(reply.status()).isEqualTo(200);
+      assertThat(reply.text()).startsWith("openapi: 3.1.0").contains("/health/ready");
+      test.completeNow();
+    })));
+  }
+
+  @Test
+  @DisplayName("the admin API refuses a missing or wrong token with problem+json 401, and accepts the right one")
+  void adminAuth(Vertx vertx, VertxTestContext test) {
+    HttpTestClient client = new HttpTestClient(vertx);
+    client.get(gateway.adminPort(), "/admin/v1/accounts")
+        .compose(missing -> {
+          test.verify(() -> {
+            assertThat(missing.status()).isEqualTo(401);
+            assertThat(missing.headers().get("content-type")).isEqualTo("application/problem+json");
+            assertThat(missing.json().getInteger("status")).isEqualTo(401);
+          });
+          return client.send(HttpMethod.GET, gateway.adminPort(), "/admin/v1/accounts",
+              MultiMap.caseInsensitiveMultiMap().add("authorization", "Bearer wrong"), null);
+        })
+        .compose(wrong -> {
+          test.verify(() -> {
+            assertThat(wrong.status()).isEqualTo(401);
+            assertThat(wrong.text()).doesNotContain(ADMIN_TOKEN);
+          });
+          return client.send(HttpMethod.GET, gateway.adminPort(), "/admin/v1/no-such-resource",
+              MultiMap.caseInsensitiveMultiMap().add("authorization", "Bearer " + ADMIN_TOKEN), null);
+        })
+        .onComplete(test.succeeding(right -> test.verify(() -> {
+          // Past authentication: an unknown resource is a problem+json 404, not a 401.
+          assertThat(right.status()).isEqualTo(404);
+          assertThat(right.headers().get("content-type")).isEqualTo("application/problem+json");
+          test.completeNow();
+        })));
+  }
+
+  @Test
+  @DisplayName("ready is 503 and names Redis when Redis does not answer")
+  void notReadyWithoutRedis(Vertx vertx, VertxTestContext test) throws Exception {
+    int deadPort;
+    try (ServerSocket socket = new ServerSocket(0)) {
+      deadPort = socket.getLocalPort();
+    }
+    Tollgate noRedis = GatewayHarness.start("routes: []\n", Map.of("REDIS_URL", "redis://127.0.0.1:" + deadPort));
+    new HttpTestClient(vertx).get(noRedis.adminPort(), "/health/ready")
+        .onComplete(ar -> {
+          vertx.executeBlocking(() -> {
+            noRedis.close();
+            return null;
+          }).onComplete(closed -> test.verify(() -> {
+            assertThat(ar.succeeded()).isTrue();
+            HttpTestClient.Reply reply = ar.result();
+            assertThat(reply.status()).isEqualTo(503);
+            JsonObject body = reply.json();
+            assertThat(body.getString("status")).isEqualTo("DOWN");
+            assertThat(body.getJsonArray("checks").stream().map(JsonObject.class::cast)
+                .filter(c -> c.getString("id").equals("redis")).findFirst().orElseThrow().getString("status"))
+                .isEqualTo("DOWN");
+            test.completeNow();
+          }));
+        });
+    test.awaitCompletion(30, TimeUnit.SECONDS);
+  }
+}
