@@ -24,6 +24,8 @@ import org.slf4j.LoggerFactory;
 final class ForwardingInterceptor implements ProxyInterceptor {
 
   private static final Logger log = LoggerFactory.getLogger(ForwardingInterceptor.class);
+  /** One line per proxied request; off unless TOLLGATE_ACCESS_LOG=INFO (it costs throughput). */
+  private static final Logger access = LoggerFactory.getLogger("tollgate.access");
   static final String STARTED_AT = "tollgate.startedAt";
   private static final MediaType JSON = MediaType.parse("application/json");
 
@@ -99,6 +101,18 @@ final class ForwardingInterceptor implements ProxyInterceptor {
     return context.sendResponse().andThen(sent -> {
       if (closeAfter) {
         context.request().proxiedRequest().connection().close();
+      }
+      if (access.isInfoEnabled()) {
+        HttpServerRequest client = context.request().proxiedRequest();
+        access.atInfo()
+            .addKeyValue("requestId", client.response().headers().get(RequestIds.HEADER))
+            .addKeyValue("method", client.method().name())
+            .addKeyValue("path", client.path())
+            .addKeyValue("route", target.prefix())
+            .addKeyValue("status", response.getStatusCode())
+            .addKeyValue("durationMs", startedAt == null ? -1 : (System.nanoTime() - startedAt) / 1_000_000)
+            .addKeyValue("outcome", sent.succeeded() ? "complete" : "aborted")
+            .log("proxied");
       }
     });
   }

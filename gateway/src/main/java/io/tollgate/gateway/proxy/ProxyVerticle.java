@@ -26,6 +26,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class ProxyVerticle extends VerticleBase {
 
+  private static final org.slf4j.Logger ACCESS = org.slf4j.LoggerFactory.getLogger("tollgate.access");
+
   private final TollgateConfig config;
   private final MeterRegistry registry;
   private HttpClientAgent client;
@@ -117,6 +119,11 @@ public final class ProxyVerticle extends VerticleBase {
    * the answer rather than left with unread bytes in front of the next request.
    */
   private static void refuse(HttpServerRequest request, GatewayFailure failure) {
+    if (ACCESS.isInfoEnabled()) {
+      ACCESS.atInfo().addKeyValue("requestId", request.response().headers().get(RequestIds.HEADER))
+          .addKeyValue("method", request.method().name()).addKeyValue("status", failure.status())
+          .addKeyValue("code", failure.code()).log("refused");
+    }
     boolean hasBody = request.getHeader("content-length") != null || request.getHeader("transfer-encoding") != null;
     boolean closeAfter = hasBody && request.version() != HttpVersion.HTTP_2;
     if (closeAfter) {
