@@ -126,7 +126,8 @@ public final class Tollgate implements AutoCloseable {
 
   /**
    * Graceful stop: servers stop accepting, in-flight requests get the configured grace period,
-   * then Vert.x and any embedded servers stop. Idempotent and blocking.
+   * then Vert.x and any embedded servers stop. Idempotent and blocking: call it from main, a
+   * shutdown hook or a test thread, never from a Vert.x thread.
    */
   @Override
   public void close() {

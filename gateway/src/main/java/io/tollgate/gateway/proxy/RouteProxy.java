@@ -51,6 +51,9 @@ final class RouteProxy {
         .setIdleTimeout(timeouts.idleTimeout().toMillis());
     return context.client().request(options).andThen(opened -> {
       if (opened.succeeded()) {
+        // Failures reach the interceptor through the response future; without a handler here Vert.x
+        // would also log each deliberate reset (timeout, oversize body) as an unhandled error.
+        opened.result().exceptionHandler(ignored -> { });
         armResponseTimeout(opened.result());
       }
     });

@@ -159,6 +159,7 @@ public final class StubUpstream extends VerticleBase {
       remaining -= n;
     }
     if (remaining == 0) {
+      resp.drainHandler(null);
       resp.end();
       return;
     }
