@@ -137,29 +137,32 @@ public final class ConfigLoader {
   }
 
   private static RedisConfig redis(YamlSection s, Map<String, String> env, Problems problems) {
-    Optional<String> url = s.string("url");
-    int poolSize = (int) s.integer("poolSize", Defaults.POOL_SIZE, 1, 1024);
-    s.finish();
-    if (nonEmpty(env.get("REDIS_URL"))) {
-      url = Optional.of(env.get("REDIS_URL"));
-      checkUrl(url.get(), Set.of("redis", "rediss"), problems, "environment", "REDIS_URL");
-    } else {
-      url.ifPresent(u -> checkUrl(u, Set.of("redis", "rediss"), problems, s, "url"));
-    }
-    return new RedisConfig(url, poolSize);
+    Optional<String> url = serverUrl(s, env, "REDIS_URL", Set.of("redis", "rediss"), problems);
+    return new RedisConfig(url, poolSize(s));
   }
 
   private static PostgresConfig postgres(YamlSection s, Map<String, String> env, Problems problems) {
+    Optional<String> url = serverUrl(s, env, "DATABASE_URL", Set.of("postgresql", "postgres"), problems);
+    return new PostgresConfig(url, poolSize(s));
+  }
+
+  /** A backing server's URL: the environment variable wins over the file's {@code url}; either is checked. */
+  private static Optional<String> serverUrl(YamlSection s, Map<String, String> env, String envName, Set<String> schemes,
+                                            Problems problems) {
     Optional<String> url = s.string("url");
+    if (nonEmpty(env.get(envName))) {
+      url = Optional.of(env.get(envName));
+      checkUrl(url.get(), schemes, problems, "environment", envName);
+    } else {
+      url.ifPresent(u -> checkUrl(u, schemes, problems, s, "url"));
+    }
+    return url;
+  }
+
+  private static int poolSize(YamlSection s) {
     int poolSize = (int) s.integer("poolSize", Defaults.POOL_SIZE, 1, 1024);
     s.finish();
-    if (nonEmpty(env.get("DATABASE_URL"))) {
-      url = Optional.of(env.get("DATABASE_URL"));
-      checkUrl(url.get(), Set.of("postgresql", "postgres"), problems, "environment", "DATABASE_URL");
-    } else {
-      url.ifPresent(u -> checkUrl(u, Set.of("postgresql", "postgres"), problems, s, "url"));
-    }
-    return new PostgresConfig(url, poolSize);
+    return poolSize;
   }
 
   private static UpstreamClientConfig upstreamClient(YamlSection s) {
