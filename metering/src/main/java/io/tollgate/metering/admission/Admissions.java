@@ -1,0 +1,124 @@
+package io.tollgate.metering.admission;
+
+import io.tollgate.metering.redis.LuaScript;
+import io.tollgate.metering.redis.RedisKeys;
+import io.tollgate.metering.usage.UsageEvent;
+import io.vertx.core.Future;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The two Redis round trips of the hot path — {@link #admit} and {@link #settle} — plus the
+ * sweeper that refunds reservations nobody settled. Time comes from the injected clock, so bucket
+ * arithmetic is tested without sleeping.
+ */
+public final class Admissions {
+
+  private static final LuaScript ADMIT = LuaScript.fromClasspath("lua/admit.lua");
+  private static final LuaScript SETTLE = LuaScript.fromClasspath("lua/settle.lua");
+  private static final LuaScript SWEEP = LuaScript.fromClasspath("lua/sweep.lua");
+
+  private final Redis redis;
+  private final RedisKeys keys;
+  private final Clock clock;
+  private final Duration reservationTtl;
+
+  public Admissions(Redis redis, RedisKeys keys, Clock clock, Duration reservationTtl) {
+    this.redis = redis;
+    this.keys = keys;
+    this.clock = clock;
+    this.reservationTtl = reservationTtl;
+  }
+
+  /** Loads the scripts so the first request does not pay for it. */
+  public Future<Void> load() {
+    return ADMIT.load(redis).compose(v -> SETTLE.load(redis)).compose(v -> SWEEP.load(redis));
+  }
+
+  public RedisKeys keys() {
+    return keys;
+  }
+
+  public Future<Decision> admit(AdmissionRequest r) {
+    long now = clock.millis();
+    Reservation reservation = new Reservation(r.eventId(), r.accountId(), r.keyId(), r.reserveCredits(),
+        r.estimatedTokens(), r.enforceCredits(), r.keyLimits(), r.accountLimits());
+    List<String> k = List.of(
+        keys.keyRequests(r.accountId(), r.keyId()), keys.keyTokens(r.accountId(), r.keyId()),
+        keys.accountRequests(r.accountId()), keys.accountTokens(r.accountId()),
+        keys.credits(r.accountId()), keys.reservations(r.accountId()));
+    List<String> a = List.of(Long.toString(now),
+        Long.toString(r.keyLimits().requestsPerMinute()), Long.toString(r.keyLimits().tokensPerMinute()),
+        Long.toString(r.accountLimits().requestsPerMinute()), Long.toString(r.accountLimits().tokensPerMinute()),
+        Long.toString(r.estimatedTokens()), Long.toString(r.reserveCredits()), r.enforceCredits() ? "1" : "0",
+        reservation.member(), Long.toString(now + reservationTtl.toMillis()));
+    return ADMIT.run(redis, k, a).map(res -> {
+      Denial denial = Denial.of(res.get(1).toInteger());
+      return new Decision(denial, res.get(2).toLong(), res.get(3).toLong(), res.get(4).toLong(), res.get(5).toLong(),
+          res.get(6).toLong(), res.get(7).toLong(), res.get(8).toLong(), res.get(9).toLong(),
+          denial == Denial.NONE ? Optional.of(reservation) : Optional.empty());
+    });
+  }
+
+  /**
+   * Charges {@code event.credits()}, releases the rest of the reservation and appends the event to
+   * the usage stream, in one script. Returns the balance after (−1 when credits are not enforced).
+   */
+  public Future<Long> settle(Reservation r, UsageEvent event) {
+    long tokensUsed = event.inputTokens() + event.outputTokens();
+    List<String> k = List.of(keys.credits(r.accountId()), keys.reservations(r.accountId()),
+        keys.usageStream(r.accountId()), keys.keyTokens(r.accountId(), r.keyId()), keys.accountTokens(r.accountId()));
+    List<String> a = new ArrayList<>(List.of(r.member(), Long.toString(r.credits()), Long.toString(event.credits()),
+        Long.toString(r.estimatedTokens()), Long.toString(tokensUsed),
+        Long.toString(r.keyLimits().tokensPerMinute()), Long.toString(r.accountLimits().tokensPerMinute()),
+        r.enforceCredits() ? "1" : "0"));
+    a.addAll(event.toStreamFields());
+    return SETTLE.run(redis, k, a).map(res -> res.get(1).toLong());
+  }
+
+  /** Refunds every reservation of {@code shard} whose TTL has passed; returns how many. */
+  public Future<Integer> sweep(int shard) {
+    String set = keys.reservationsOfShard(shard);
+    return redis.send(Request.cmd(Command.ZRANGEBYSCORE).arg(set).arg("-inf").arg(clock.millis()).arg("LIMIT").arg(0).arg(500))
+        .compose(expired -> {
+          Future<Integer> done = Future.succeededFuture(0);
+          for (Response member : expired) {
+            String m = member.toString();
+            Reservation.Parsed p = Reservation.parse(m);
+            done = done.compose(n -> SWEEP.run(redis, List.of(set, keys.credits(p.accountId())),
+                    List.of(m, Long.toString(p.credits()), p.enforce() ? "1" : "0"))
+                .map(removed -> n + removed.toInteger()));
+          }
+          return done;
+        });
+  }
+
+  /** Sets an account's Redis balance if it has none (first use, or after Redis lost its data). */
+  public Future<Boolean> seedBalance(long accountId, long balance) {
+    return redis.send(Request.cmd(Command.SET).arg(keys.credits(accountId)).arg(balance).arg("NX"))
+        .map(r -> r != null);
+  }
+
+  /** Overwrites an account's Redis balance: the rebuild from the Postgres ledger. */
+  public Future<Void> setBalance(long accountId, long balance) {
+    return redis.send(Request.cmd(Command.SET).arg(keys.credits(accountId)).arg(balance)).mapEmpty();
+  }
+
+  /** Applies a ledger change to the hot copy; the Postgres row is written first by the caller. */
+  public Future<Long> addCredits(long accountId, long amount) {
+    return redis.send(Request.cmd(Command.INCRBY).arg(keys.credits(accountId)).arg(amount)).map(Response::toLong);
+  }
+
+  /** The spendable balance in Redis, or empty when not loaded. */
+  public Future<Optional<Long>> balance(long accountId) {
+    return redis.send(Request.cmd(Command.GET).arg(keys.credits(accountId)))
+        .map(r -> r == null ? Optional.empty() : Optional.of(r.toLong()));
+  }
+}

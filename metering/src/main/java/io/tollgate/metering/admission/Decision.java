@@ -1,0 +1,16 @@
+package io.tollgate.metering.admission;
+
+import java.util.Optional;
+
+/**
+ * The answer of one admission round trip. Remaining/limit/reset describe the tightest request
+ * and token buckets (−1 when unlimited), as the {@code x-ratelimit-*} headers report them.
+ */
+public record Decision(Denial denial, long remainingRequests, long remainingTokens, long resetRequestsMs,
+                       long resetTokensMs, long retryAfterMs, long balance, long limitRequests, long limitTokens,
+                       Optional<Reservation> reservation) {
+
+  public boolean allowed() {
+    return denial == Denial.NONE;
+  }
+}

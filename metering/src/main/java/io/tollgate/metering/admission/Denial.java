@@ -1,0 +1,32 @@
+package io.tollgate.metering.admission;
+
+/** Why admission said no — or {@link #NONE}. Each has a stable code for errors and metrics. */
+public enum Denial {
+  NONE("allowed"),
+  KEY_REQUESTS("key_requests_per_minute"),
+  KEY_TOKENS("key_tokens_per_minute"),
+  ACCOUNT_REQUESTS("account_requests_per_minute"),
+  ACCOUNT_TOKENS("account_tokens_per_minute"),
+  CREDITS("insufficient_credits"),
+  TOO_LARGE("request_exceeds_tokens_per_minute"),
+  UNSEEDED("balance_not_loaded");
+
+  private final String code;
+
+  Denial(String code) {
+    this.code = code;
+  }
+
+  public String code() {
+    return code;
+  }
+
+  static Denial of(int reason) {
+    return values()[reason];
+  }
+
+  /** Rate limits clear with time; credits and oversize requests do not. */
+  public boolean isRateLimit() {
+    return this == KEY_REQUESTS || this == KEY_TOKENS || this == ACCOUNT_REQUESTS || this == ACCOUNT_TOKENS;
+  }
+}

@@ -1,0 +1,99 @@
+-- Admission: token buckets (requests and tokens per minute, per key and per account) and a
+-- credit reservation, decided and applied atomically in one round trip.
+-- KEYS: 1 key rpm, 2 key tpm, 3 account rpm, 4 account tpm, 5 account credits, 6 reservations zset
+-- ARGV: 1 now (ms), 2 key rpm limit, 3 key tpm limit, 4 account rpm limit, 5 account tpm limit
+--       (a limit <= 0 means unlimited), 6 estimated tokens, 7 credits to reserve,
+--       8 enforce credits (1/0), 9 reservation member, 10 reservation expiry (ms)
+-- Returns: allowed, reason, remaining requests, remaining tokens, requests reset (ms),
+--          tokens reset (ms), retry after (ms), balance, requests limit, tokens limit
+-- Reasons: 0 allowed, 1 key requests, 2 key tokens, 3 account requests, 4 account tokens,
+--          5 credits, 6 request larger than a tokens-per-minute limit, 7 balance not seeded
+local now = tonumber(ARGV[1])
+local tokens_cost = tonumber(ARGV[6])
+local reserve = tonumber(ARGV[7])
+
+-- Refill a bucket to `now` without writing; capacity = limit, refill = limit per minute.
+local function peek(key, limit)
+  local state = redis.call('HMGET', key, 't', 'ts')
+  local level = tonumber(state[1])
+  local ts = tonumber(state[2])
+  if level == nil then
+    return limit
+  end
+  local elapsed = now - ts
+  if elapsed < 0 then elapsed = 0 end
+  local refilled = level + elapsed * limit / 60000
+  if refilled > limit then refilled = limit end
+  return refilled
+end
+
+local buckets = {
+  {KEYS[1], tonumber(ARGV[2]), 1, 1},
+  {KEYS[2], tonumber(ARGV[3]), tokens_cost, 2},
+  {KEYS[3], tonumber(ARGV[4]), 1, 3},
+  {KEYS[4], tonumber(ARGV[5]), tokens_cost, 4},
+}
+
+local reason = 0
+local retry = 0
+local levels = {}
+for i, b in ipairs(buckets) do
+  local key, limit, cost, code = b[1], b[2], b[3], b[4]
+  if limit > 0 then
+    local level = peek(key, limit)
+    levels[i] = level
+    if reason == 0 then
+      if cost > limit then
+        reason = 6
+      elseif level < cost then
+        reason = code
+        retry = math.ceil((cost - level) * 60000 / limit)
+      end
+    end
+  end
+end
+
+local balance = redis.call('GET', KEYS[5])
+if ARGV[8] == '1' and reason == 0 then
+  if balance == false then
+    reason = 7
+  elseif tonumber(balance) < reserve then
+    reason = 5
+  end
+end
+
+-- Report the tightest request and token buckets, as they are after this decision.
+local rem_req, lim_req, reset_req = -1, -1, 0
+local rem_tok, lim_tok, reset_tok = -1, -1, 0
+for i, b in ipairs(buckets) do
+  local limit, cost = b[2], b[3]
+  if limit > 0 then
+    local after = levels[i]
+    if reason == 0 then after = after - cost end
+    local reset = math.ceil((limit - after) * 60000 / limit)
+    if i % 2 == 1 then
+      if rem_req < 0 or after < rem_req then rem_req, lim_req, reset_req = after, limit, reset end
+    else
+      if rem_tok < 0 or after < rem_tok then rem_tok, lim_tok, reset_tok = after, limit, reset end
+    end
+  end
+end
+
+if reason == 0 then
+  for i, b in ipairs(buckets) do
+    local key, limit, cost = b[1], b[2], b[3]
+    if limit > 0 then
+      redis.call('HSET', key, 't', tostring(levels[i] - cost), 'ts', tostring(now))
+      -- A bucket untouched for two minutes is full again: let it expire.
+      redis.call('PEXPIRE', key, 120000)
+    end
+  end
+  if reserve > 0 and ARGV[8] == '1' then
+    balance = redis.call('DECRBY', KEYS[5], reserve)
+  end
+  redis.call('ZADD', KEYS[6], tonumber(ARGV[10]), ARGV[9])
+end
+
+if balance == false then balance = -1 end
+return {reason == 0 and 1 or 0, reason, math.floor(rem_req), math.floor(rem_tok), reset_req, reset_tok,
+        retry, tonumber(balance), lim_req, lim_tok}

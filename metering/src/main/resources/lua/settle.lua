@@ -1,0 +1,43 @@
+-- Settlement: charge the actual cost, release the rest of the reservation and append the usage
+-- event to the shard's stream, atomically, so the balance and the event log never disagree.
+-- KEYS: 1 account credits, 2 reservations zset, 3 usage stream, 4 key tpm, 5 account tpm
+-- ARGV: 1 reservation member, 2 credits reserved, 3 credits actually used (>= 0),
+--       4 tokens estimated at admission, 5 tokens actually used, 6 key tpm limit,
+--       7 account tpm limit, 8 enforce credits (1/0), 9.. usage event field/value pairs
+-- Returns: 1 if the reservation was still held (0: the sweeper had refunded it), balance
+local reserved = tonumber(ARGV[2])
+local actual = tonumber(ARGV[3])
+local held = redis.call('ZREM', KEYS[2], ARGV[1])
+local balance = -1
+if ARGV[8] == '1' then
+  if held == 1 then
+    balance = redis.call('INCRBY', KEYS[1], reserved - actual)
+  else
+    -- The reservation expired and was refunded by the sweeper: charge the whole actual cost now.
+    balance = redis.call('DECRBY', KEYS[1], actual)
+  end
+end
+
+-- Give back to the token buckets what the estimate took beyond actual use (never above capacity).
+local unused = tonumber(ARGV[4]) - tonumber(ARGV[5])
+if unused ~= 0 then
+  local buckets = {{KEYS[4], tonumber(ARGV[6])}, {KEYS[5], tonumber(ARGV[7])}}
+  for _, b in ipairs(buckets) do
+    local key, limit = b[1], b[2]
+    if limit > 0 then
+      local level = tonumber(redis.call('HGET', key, 't'))
+      if level ~= nil then
+        level = level + unused
+        if level > limit then level = limit end
+        redis.call('HSET', key, 't', tostring(level))
+      end
+    end
+  end
+end
+
+local fields = {}
+for i = 9, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+end
+redis.call('XADD', KEYS[3], '*', unpack(fields))
+return {held, balance}

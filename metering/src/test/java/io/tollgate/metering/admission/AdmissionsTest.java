@@ -1,0 +1,187 @@
+package io.tollgate.metering.admission;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tollgate.metering.redis.RedisKeys;
+import io.tollgate.metering.testing.MutableClock;
+import io.tollgate.metering.testing.TestServices;
+import io.tollgate.metering.usage.UsageEvent;
+import io.tollgate.metering.usage.UuidV7;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisOptions;
+import io.vertx.redis.client.Request;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+@DisplayName("Admission and settlement scripts")
+class AdmissionsTest {
+
+  private static final AtomicLong ACCOUNTS = new AtomicLong(ThreadLocalRandom.current().nextLong(1_000_000, 2_000_000));
+  private static Vertx vertx;
+  private static Redis redis;
+
+  @BeforeAll
+  static void connect() {
+    vertx = Vertx.vertx();
+    redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(TestServices.get().redisUrl())
+        .setMaxPoolSize(16).setMaxPoolWaiting(10_000));
+  }
+
+  @AfterAll
+  static void close() throws Exception {
+    redis.close();
+    vertx.close().await(10, TimeUnit.SECONDS);
+  }
+
+  private static <T> T await(Future<T> f) throws Exception {
+    return f.await(30, TimeUnit.SECONDS);
+  }
+
+  private static AdmissionRequest request(long account, Limits key, Limits acct, long tokens, long credits) {
+    return new AdmissionRequest(UuidV7.at(System.currentTimeMillis()), account, account * 10, key, acct, tokens, credits, true);
+  }
+
+  private static UsageEvent event(Reservation r, long credits, String outcome) {
+    return new UsageEvent(r.eventId(), r.accountId(), r.keyId(), "/v1/", "m", 10, 5, credits, 200, 3, false, outcome,
+        System.currentTimeMillis());
+  }
+
+  @Test
+  @DisplayName("1,000 concurrent admissions against a balance for exactly 137 admit exactly 137 and leave 0")
+  void noOverspendUnderConcurrency() throws Exception {
+    Admissions admissions = new Admissions(redis, new RedisKeys(16), java.time.Clock.systemUTC(), Duration.ofMinutes(5));
+    long account = ACCOUNTS.incrementAndGet();
+    long cost = 7;
+    int affordable = 137;
+    await(admissions.seedBalance(account, affordable * cost));
+    List<Future<Decision>> all = new ArrayList<>();
+    for (int i = 0; i < 1000; i++) {
+      all.add(admissions.admit(request(account, Limits.UNLIMITED, Limits.UNLIMITED, 15, cost)));
+    }
+    await(Future.join(all));
+    List<Decision> decisions = all.stream().map(Future::result).toList();
+    List<Decision> admitted = decisions.stream().filter(Decision::allowed).toList();
+    assertThat(admitted).hasSize(affordable);
+    assertThat(decisions).filteredOn(d -> !d.allowed()).allMatch(d -> d.denial() == Denial.CREDITS);
+    assertThat(await(admissions.balance(account))).contains(0L);
+
+    // Settle every admitted request at its full cost: granted = debited + balance, and one event each.
+    String stream = admissions.keys().usageStream(account);
+    long before = await(redis.send(Request.cmd(Command.XLEN).arg(stream))).toLong();
+    List<Future<Long>> settles = admitted.stream()
+        .map(d -> admissions.settle(d.reservation().orElseThrow(), event(d.reservation().get(), cost, "ok"))).toList();
+    await(Future.join(new ArrayList<>(settles)));
+    assertThat(await(admissions.balance(account))).contains(0L);
+    long after = await(redis.send(Request.cmd(Command.XLEN).arg(stream))).toLong();
+    assertThat(after - before).isEqualTo(affordable);
+  }
+
+  @Test
+  @DisplayName("a 60/min request bucket admits 60 at once, then one per second, over ten simulated minutes")
+  void tokenBucketRate() throws Exception {
+    MutableClock clock = new MutableClock(1_700_000_000_000L);
+    Admissions admissions = new Admissions(redis, new RedisKeys(16), clock, Duration.ofMinutes(5));
+    long account = ACCOUNTS.incrementAndGet();
+    int admitted = 0;
+    // One attempt every 100 ms for 10 minutes: 6,000 attempts.
+    for (int i = 0; i < 6000; i++) {
+      Decision d = await(admissions.admit(new AdmissionRequest(UuidV7.at(clock.millis()), account, 1, new Limits(60, 0),
+          Limits.UNLIMITED, 0, 0, false)));
+      if (d.allowed()) {
+        admitted++;
+      } else {
+        assertThat(d.denial()).isEqualTo(Denial.KEY_REQUESTS);
+        assertThat(d.retryAfterMs()).isBetween(1L, 1000L);
+      }
+      clock.advanceMillis(100);
+    }
+    // Capacity 60 plus 599.9 s of refill at 1/s.
+    assertThat(admitted).isBetween(659, 661);
+  }
+
+  @Test
+  @DisplayName("each limit denies with its own reason and retry-after, and a denial changes nothing")
+  void denialReasons() throws Exception {
+    MutableClock clock = new MutableClock(1_700_000_000_000L);
+    Admissions admissions = new Admissions(redis, new RedisKeys(16), clock, Duration.ofMinutes(5));
+    long account = ACCOUNTS.incrementAndGet();
+    await(admissions.seedBalance(account, 1_000));
+
+    Decision tooBig = await(admissions.admit(request(account, new Limits(0, 100), Limits.UNLIMITED, 101, 1)));
+    assertThat(tooBig.denial()).isEqualTo(Denial.TOO_LARGE);
+
+    Decision first = await(admissions.admit(request(account, Limits.UNLIMITED, new Limits(1, 0), 1, 1)));
+    assertThat(first.allowed()).isTrue();
+    assertThat(first.remainingRequests()).isZero();
+    assertThat(first.limitRequests()).isEqualTo(1);
+    Decision second = await(admissions.admit(request(account, Limits.UNLIMITED, new Limits(1, 0), 1, 1)));
+    assertThat(second.denial()).isEqualTo(Denial.ACCOUNT_REQUESTS);
+    assertThat(second.retryAfterMs()).isEqualTo(60_000);
+
+    Decision broke = await(admissions.admit(request(account, Limits.UNLIMITED, Limits.UNLIMITED, 1, 5_000)));
+    assertThat(broke.denial()).isEqualTo(Denial.CREDITS);
+    // Only the first admission held credits.
+    assertThat(await(admissions.balance(account))).contains(999L);
+
+    Decision unseeded = await(admissions.admit(request(ACCOUNTS.incrementAndGet(), Limits.UNLIMITED, Limits.UNLIMITED, 1, 1)));
+    assertThat(unseeded.denial()).isEqualTo(Denial.UNSEEDED);
+  }
+
+  @Test
+  @DisplayName("settling charges the actual cost and releases the rest; an upstream error refunds everything")
+  void settleReleasesTheRest() throws Exception {
+    Admissions admissions = new Admissions(redis, new RedisKeys(16), java.time.Clock.systemUTC(), Duration.ofMinutes(5));
+    long account = ACCOUNTS.incrementAndGet();
+    await(admissions.seedBalance(account, 100));
+    Decision a = await(admissions.admit(request(account, Limits.UNLIMITED, Limits.UNLIMITED, 10, 40)));
+    assertThat(await(admissions.balance(account))).contains(60L);
+    assertThat(await(admissions.settle(a.reservation().orElseThrow(), event(a.reservation().get(), 15, "ok")))).isEqualTo(85);
+    Decision b = await(admissions.admit(request(account, Limits.UNLIMITED, Limits.UNLIMITED, 10, 40)));
+    assertThat(await(admissions.settle(b.reservation().orElseThrow(), event(b.reservation().get(), 0, "upstream_error")))).isEqualTo(85);
+  }
+
+  @Test
+  @DisplayName("the sweeper refunds a reservation nobody settled, once; a late settle then charges only the actual cost")
+  void sweeperRefunds() throws Exception {
+    MutableClock clock = new MutableClock(System.currentTimeMillis());
+    RedisKeys keys = new RedisKeys(16);
+    Admissions admissions = new Admissions(redis, keys, clock, Duration.ofSeconds(30));
+    long account = ACCOUNTS.incrementAndGet();
+    await(admissions.seedBalance(account, 100));
+    Decision abandoned = await(admissions.admit(request(account, Limits.UNLIMITED, Limits.UNLIMITED, 10, 40)));
+    assertThat(await(admissions.balance(account))).contains(60L);
+
+    assertThat(await(admissions.sweep(keys.shardOf(account)))).isZero();
+    clock.advanceMillis(31_000);
+    assertThat(await(admissions.sweep(keys.shardOf(account)))).isGreaterThanOrEqualTo(1);
+    assertThat(await(admissions.balance(account))).contains(100L);
+    assertThat(await(admissions.sweep(keys.shardOf(account)))).isZero();
+    assertThat(await(admissions.balance(account))).contains(100L);
+
+    // The gateway was only slow, not dead: its settle after the sweep charges the actual cost once.
+    await(admissions.settle(abandoned.reservation().orElseThrow(), event(abandoned.reservation().get(), 12, "ok")));
+    assertThat(await(admissions.balance(account))).contains(88L);
+  }
+
+  @Test
+  @DisplayName("after SCRIPT FLUSH (or a Redis restart) the scripts are reloaded on NOSCRIPT")
+  void reloadsOnNoScript() throws Exception {
+    Admissions admissions = new Admissions(redis, new RedisKeys(16), java.time.Clock.systemUTC(), Duration.ofMinutes(5));
+    await(admissions.load());
+    await(redis.send(Request.cmd(Command.SCRIPT).arg("FLUSH")));
+    long account = ACCOUNTS.incrementAndGet();
+    await(admissions.seedBalance(account, 10));
+    assertThat(await(admissions.admit(request(account, Limits.UNLIMITED, Limits.UNLIMITED, 1, 1))).allowed()).isTrue();
+  }
+}
