@@ -91,12 +91,13 @@ public final class ConfigLoader {
     List<RouteConfig> routes = routes(top, env, problems, source);
     PricingConfig pricing = pricing(top.section("pricing"));
     Map<String, PlanConfig> plans = plans(top);
+    MeteringConfig metering = metering(top.section("metering"));
     top.finish();
 
     Secrets secrets = new Secrets(secret(env, "TOLLGATE_ADMIN_TOKEN"), secret(env, "STRIPE_API_KEY"),
         secret(env, "STRIPE_WEBHOOK_SECRET"));
     problems.throwIfAny();
-    return new TollgateConfig(server, redis, postgres, dataDir, upstreamClient, routes, pricing, plans, secrets, path);
+    return new TollgateConfig(server, redis, postgres, dataDir, upstreamClient, routes, pricing, plans, metering, secrets, path);
   }
 
   private static Map<?, ?> readYaml(String yaml, String source, Problems problems) {
@@ -243,6 +244,19 @@ public final class ConfigLoader {
       r.problem("upstream", "not an absolute http(s) URL: \"" + Urls.mask(text) + "\"");
       return Optional.empty();
     }
+  }
+
+  private static MeteringConfig metering(YamlSection s) {
+    MeteringConfig config = new MeteringConfig(
+        (int) s.integer("shards", Defaults.SHARDS, 1, 1024),
+        Duration.ofSeconds(s.integer("reservationTtlSeconds", Defaults.RESERVATION_TTL_SECONDS, 10, 86_400)),
+        Duration.ofSeconds(s.integer("keyCacheTtlSeconds", Defaults.KEY_CACHE_TTL_SECONDS, 1, 3_600)),
+        Duration.ofSeconds(s.integer("negativeCacheTtlSeconds", Defaults.NEGATIVE_CACHE_TTL_SECONDS, 1, 3_600)),
+        (int) s.integer("failedAuthPerMinute", Defaults.FAILED_AUTH_PER_MINUTE, 1, 1_000_000),
+        s.integer("defaultMaxTokens", Defaults.DEFAULT_MAX_TOKENS, 1, 10_000_000),
+        Duration.ofHours(s.integer("keyRotationOverlapHours", Defaults.KEY_ROTATION_OVERLAP_HOURS, 0, 8_760)));
+    s.finish();
+    return config;
   }
 
   private static PricingConfig pricing(YamlSection s) {

@@ -17,6 +17,14 @@ final class Defaults {
   static final long RESPONSE_TIMEOUT_MS = 120_000;
   static final int MAX_CONNECTIONS = 256;
   static final long DEFAULT_PRICE = 1_000;
+  static final long SHARDS = 16;
+  /** Longer than any upstream call may take (responseTimeout + a long stream), so only dead gateways' holds expire. */
+  static final long RESERVATION_TTL_SECONDS = 900;
+  static final long KEY_CACHE_TTL_SECONDS = 30;
+  static final long NEGATIVE_CACHE_TTL_SECONDS = 5;
+  static final long FAILED_AUTH_PER_MINUTE = 30;
+  static final long DEFAULT_MAX_TOKENS = 4_096;
+  static final long KEY_ROTATION_OVERLAP_HOURS = 24;
   static final PlanConfig FREE_PLAN = new PlanConfig("free", 60, 40_000, 100_000);
 
   private Defaults() {

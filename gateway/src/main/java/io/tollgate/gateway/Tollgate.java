@@ -10,6 +10,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tollgate.config.ServerConfig;
 import io.tollgate.config.TollgateConfig;
+import io.tollgate.gateway.metering.MeteringServices;
 import io.tollgate.gateway.ops.AdminVerticle;
 import io.tollgate.gateway.proxy.ProxyVerticle;
 import io.tollgate.metering.schema.SchemaMigrator;
@@ -21,6 +22,7 @@ import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
+import java.time.Clock;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -41,6 +43,7 @@ public final class Tollgate implements AutoCloseable {
   private final PrometheusMeterRegistry registry;
   private final JvmGcMetrics gcMetrics;
   private final AtomicBoolean closed = new AtomicBoolean();
+  private MeteringServices metering;
 
   private Tollgate(TollgateConfig config, BackingServices backing, Vertx vertx, PrometheusMeterRegistry registry, JvmGcMetrics gcMetrics) {
     this.config = config;
@@ -58,6 +61,7 @@ public final class Tollgate implements AutoCloseable {
     TollgateConfig config = withConcretePorts(requested);
     BackingServices backing = BackingServices.start(config);
     Vertx vertx = null;
+    MeteringServices meteringServices = null;
     try {
       int applied = SchemaMigrator.migrate(backing.postgresUrl());
       log.info("database schema is current ({} migrations applied now)", applied);
@@ -79,13 +83,20 @@ public final class Tollgate implements AutoCloseable {
           .withMetrics(new MicrometerMetricsFactory(registry))
           .build();
       vertx = started;
-      started.deployVerticle(() -> new ProxyVerticle(config, registry), new DeploymentOptions().setInstances(eventLoops))
-          .compose(id -> started.deployVerticle(new AdminVerticle(config, registry, backing.redisUrl(), backing.postgresUrl())))
+      MeteringServices metering = new MeteringServices(started, config, backing.redisUrl(), backing.postgresUrl(), registry,
+          Clock.systemUTC());
+      metering.start()
+          .compose(v -> started.deployVerticle(() -> new ProxyVerticle(config, registry, metering),
+              new DeploymentOptions().setInstances(eventLoops)))
+          .compose(id -> started.deployVerticle(new AdminVerticle(config, registry, backing.redisUrl(), backing.postgresUrl(), metering)))
           .await(60, TimeUnit.SECONDS);
+      meteringServices = metering;
       log.info("Tollgate listening: proxy on {}:{} ({} event loop(s), routes {}), admin and metrics on {}:{}",
           config.server().host(), config.server().port(), eventLoops,
           config.routes().stream().map(r -> r.prefix()).toList(), config.server().host(), config.server().adminPort());
-      return new Tollgate(config, backing, vertx, registry, gc);
+      Tollgate tollgate = new Tollgate(config, backing, vertx, registry, gc);
+      tollgate.metering = meteringServices;
+      return tollgate;
     } catch (Exception e) {
       if (vertx != null) {
         vertx.close();
@@ -136,6 +147,13 @@ public final class Tollgate implements AutoCloseable {
     }
     log.info("shutting down: letting in-flight requests finish (grace {})", config.server().shutdownGrace());
     try {
+      // Servers first (in-flight requests settle), then the shared metering clients.
+      java.util.List<io.vertx.core.Future<Void>> undeploys = new java.util.ArrayList<>();
+      for (String id : vertx.deploymentIDs()) {
+        undeploys.add(vertx.undeploy(id));
+      }
+      io.vertx.core.Future.join(undeploys).await(config.server().shutdownGrace().toMillis() + 10_000, TimeUnit.MILLISECONDS);
+      metering.close().await(10, TimeUnit.SECONDS);
       vertx.close().await(config.server().shutdownGrace().toMillis() + 10_000, TimeUnit.MILLISECONDS);
     } catch (Exception e) {
       log.warn("Vert.x did not close cleanly: {}", e.toString());
@@ -155,7 +173,7 @@ public final class Tollgate implements AutoCloseable {
     ServerConfig resolved = new ServerConfig(s.host(), s.port() == 0 ? freePort() : s.port(),
         s.adminPort() == 0 ? freePort() : s.adminPort(), s.eventLoops(), s.maxBodyBytes(), s.shutdownGrace());
     return new TollgateConfig(resolved, c.redis(), c.postgres(), c.dataDir(), c.upstreamClient(), c.routes(),
-        c.pricing(), c.plans(), c.secrets(), c.source());
+        c.pricing(), c.plans(), c.metering(), c.secrets(), c.source());
   }
 
   private static int freePort() {

@@ -16,6 +16,8 @@ import java.util.concurrent.TimeUnit;
  */
 final class GatewayHarness implements AutoCloseable {
 
+  static final String ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
+
   final Vertx stubVertx = Vertx.vertx();
   final StubUpstream stub;
 
@@ -36,6 +38,7 @@ final class GatewayHarness implements AutoCloseable {
     env.put("DATABASE_URL", services.postgresUrl());
     env.put("TOLLGATE_PROXY_PORT", "0");
     env.put("TOLLGATE_ADMIN_PORT", "0");
+    env.put("TOLLGATE_ADMIN_TOKEN", ADMIN_TOKEN);
     env.putAll(extra);
     return env;
   }
@@ -51,6 +54,51 @@ final class GatewayHarness implements AutoCloseable {
   @Override
   public void close() {
     await(stubVertx.close());
+  }
+
+  /** Creates an account (via the admin API) with the given credits and no rate limits, and returns a new key for it. */
+  static String newKey(Tollgate gateway, Vertx vertx, long credits) {
+    return newKey(gateway, vertx, credits, new io.vertx.core.json.JsonObject());
+  }
+
+  /** As {@link #newKey(Tollgate, Vertx, long)}, with extra key attributes (scopes, limits, expiresAt). */
+  static String newKey(Tollgate gateway, Vertx vertx, long credits, io.vertx.core.json.JsonObject keyAttributes) {
+    long account = createAccount(gateway, vertx, new io.vertx.core.json.JsonObject().put("name", "test account")
+        .put("plan", "free").put("initialCredits", credits)
+        .put("limits", new io.vertx.core.json.JsonObject().put("requestsPerMinute", 0).put("tokensPerMinute", 0)));
+    return createKey(gateway, vertx, account, keyAttributes).getString("key");
+  }
+
+  static long createAccount(Tollgate gateway, Vertx vertx, io.vertx.core.json.JsonObject account) {
+    HttpTestClient.Reply reply = await(admin(vertx).send(io.vertx.core.http.HttpMethod.POST, gateway.adminPort(),
+        "/admin/v1/accounts", adminHeaders(), account.toBuffer()));
+    if (reply.status() != 201) {
+      throw new AssertionError("account creation failed: " + reply.status() + " " + reply.text());
+    }
+    return reply.json().getLong("id");
+  }
+
+  static io.vertx.core.json.JsonObject createKey(Tollgate gateway, Vertx vertx, long account, io.vertx.core.json.JsonObject attributes) {
+    HttpTestClient.Reply reply = await(admin(vertx).send(io.vertx.core.http.HttpMethod.POST, gateway.adminPort(),
+        "/admin/v1/accounts/" + account + "/keys", adminHeaders(), attributes.toBuffer()));
+    if (reply.status() != 201) {
+      throw new AssertionError("key creation failed: " + reply.status() + " " + reply.text());
+    }
+    return reply.json();
+  }
+
+  static io.vertx.core.MultiMap adminHeaders() {
+    return io.vertx.core.MultiMap.caseInsensitiveMultiMap().add("authorization", "Bearer " + ADMIN_TOKEN)
+        .add("content-type", "application/json");
+  }
+
+  static HttpTestClient admin(Vertx vertx) {
+    return new HttpTestClient(vertx);
+  }
+
+  static io.vertx.core.MultiMap bearer(String key) {
+    return io.vertx.core.MultiMap.caseInsensitiveMultiMap().add("authorization", "Bearer " + key)
+        .add("content-type", "application/json");
   }
 
   /** Blocks a test thread (never an event loop) on a future, with a bound. */

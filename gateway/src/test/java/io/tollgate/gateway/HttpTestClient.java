@@ -24,14 +24,21 @@ final class HttpTestClient {
   }
 
   private final HttpClient client;
+  private final String key;
 
   HttpTestClient(Vertx vertx) {
-    this(vertx, false);
+    this(vertx, false, null);
   }
 
   /** With keep-alive the client leaves a caller's own {@code Connection} header alone. */
   HttpTestClient(Vertx vertx, boolean keepAlive) {
+    this(vertx, keepAlive, null);
+  }
+
+  /** Sends {@code Authorization: Bearer key} on every request that does not set its own. */
+  HttpTestClient(Vertx vertx, boolean keepAlive, String key) {
     this.client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(keepAlive));
+    this.key = key;
   }
 
   Future<Reply> send(HttpMethod method, int port, String uri, MultiMap headers, Buffer body) {
@@ -39,6 +46,9 @@ final class HttpTestClient {
         .compose(req -> {
           if (headers != null) {
             req.headers().addAll(headers);
+          }
+          if (key != null && !req.headers().contains("authorization")) {
+            req.putHeader("authorization", "Bearer " + key);
           }
           return body == null ? req.send() : req.send(body);
         })

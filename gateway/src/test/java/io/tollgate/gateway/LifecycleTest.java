@@ -83,6 +83,7 @@ class LifecycleTest {
             - prefix: /v1/
               upstream: %s/v1/
           """.formatted(harness.stubBase()), Map.of());
+      String key = GatewayHarness.newKey(gateway, vertx, 1_000_000);
       String hold = "shutdown-" + System.nanoTime();
       CompletableFuture<Void> firstChunk = new CompletableFuture<>();
       CompletableFuture<String> whole = new CompletableFuture<>();
@@ -92,7 +93,8 @@ class LifecycleTest {
           .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "x")));
       new HttpTestClient(vertx).raw()
           .request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(gateway.proxyPort())
-              .setURI("/v1/chat/completions").putHeader("content-type", "application/json").putHeader("x-stub-hold", hold))
+              .setURI("/v1/chat/completions").putHeader("content-type", "application/json").putHeader("x-stub-hold", hold)
+              .putHeader("authorization", "Bearer " + key))
           .compose(req -> req.send(body.toBuffer()))
           .onSuccess(resp -> {
             resp.handler(chunk -> {

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @DisplayName("Health, metrics, the OpenAPI document and admin authentication")
 class OperationsTest {
 
-  private static final String ADMIN_TOKEN = "admin-token-for-tests-0123456789";
+  private static final String ADMIN_TOKEN = GatewayHarness.ADMIN_TOKEN;
   private static final String UPSTREAM_SECRET = "sk-upstream-never-in-metrics";
   private static GatewayHarness harness;
   private static Tollgate gateway;
@@ -64,8 +64,9 @@ class OperationsTest {
   @DisplayName("/metrics is Prometheus text with proxy, Vert.x and JVM meters, and no secrets")
   void metrics(Vertx vertx, VertxTestContext test) {
     HttpTestClient client = new HttpTestClient(vertx);
+    String key = GatewayHarness.newKey(gateway, vertx, 1_000);
     client.send(HttpMethod.GET, gateway.proxyPort(), "/v1/models",
-            MultiMap.caseInsensitiveMultiMap().add("authorization", "Bearer tg_test_secret_client_key"), null)
+            MultiMap.caseInsensitiveMultiMap().add("authorization", "Bearer " + key), null)
         .compose(proxied -> client.get(gateway.adminPort(), "/metrics"))
         .onComplete(test.succeeding(reply -> test.verify(() -> {
           assertThat(reply.status()).isEqualTo(200);
@@ -76,7 +77,7 @@ class OperationsTest {
               .contains("vertx_http_server_requests_total")
               .contains("jvm_memory_used_bytes")
               .doesNotContain(UPSTREAM_SECRET)
-              .doesNotContain("tg_test_secret_client_key")
+              .doesNotContain(key)
               .doesNotContain(ADMIN_TOKEN);
           test.completeNow();
         })));

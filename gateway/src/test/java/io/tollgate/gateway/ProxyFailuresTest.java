@@ -28,6 +28,7 @@ class ProxyFailuresTest {
 
   private static GatewayHarness harness;
   private static Tollgate gateway;
+  private static String key;
 
   @BeforeAll
   static void start() throws IOException {
@@ -45,6 +46,7 @@ class ProxyFailuresTest {
           - prefix: /dead/
             upstream: http://127.0.0.1:%d/
         """.formatted(harness.stubBase(), closedPort), Map.of());
+    key = GatewayHarness.newKey(gateway, harness.stubVertx, 1_000_000);
   }
 
   @AfterAll
@@ -65,7 +67,7 @@ class ProxyFailuresTest {
   @Test
   @DisplayName("an unknown route is 404 route_not_found, naming the path")
   void unknownRoute(Vertx vertx, VertxTestContext test) {
-    new HttpTestClient(vertx).get(gateway.proxyPort(), "/nowhere/else").onComplete(test.succeeding(reply -> test.verify(() -> {
+    new HttpTestClient(vertx, false, key).get(gateway.proxyPort(), "/nowhere/else").onComplete(test.succeeding(reply -> test.verify(() -> {
       assertEnvelope(reply, 404, "route_not_found");
       assertThat(reply.json().getJsonObject("error").getString("message")).contains("/nowhere/else");
       assertThat(reply.headers().get("x-tollgate-request-id")).isNotBlank();
@@ -76,7 +78,7 @@ class ProxyFailuresTest {
   @Test
   @DisplayName("an upstream that refuses connections is 502 upstream_unreachable")
   void refused(Vertx vertx, VertxTestContext test) {
-    new HttpTestClient(vertx).get(gateway.proxyPort(), "/dead/anything").onComplete(test.succeeding(reply -> test.verify(() -> {
+    new HttpTestClient(vertx, false, key).get(gateway.proxyPort(), "/dead/anything").onComplete(test.succeeding(reply -> test.verify(() -> {
       assertEnvelope(reply, 502, "upstream_unreachable");
       test.completeNow();
     })));
@@ -85,7 +87,7 @@ class ProxyFailuresTest {
   @Test
   @DisplayName("an upstream that never answers is 504 upstream_timeout")
   void hangs(Vertx vertx, VertxTestContext test) {
-    new HttpTestClient(vertx).send(HttpMethod.GET, gateway.proxyPort(), "/v1/models",
+    new HttpTestClient(vertx, false, key).send(HttpMethod.GET, gateway.proxyPort(), "/v1/models",
             MultiMap.caseInsensitiveMultiMap().add("x-stub-hang", "true"), null)
         .onComplete(test.succeeding(reply -> test.verify(() -> {
           assertEnvelope(reply, 504, "upstream_timeout");
@@ -96,7 +98,7 @@ class ProxyFailuresTest {
   @Test
   @DisplayName("an upstream that resets the connection is 502 upstream_connection_closed")
   void reset(Vertx vertx, VertxTestContext test) {
-    new HttpTestClient(vertx).send(HttpMethod.GET, gateway.proxyPort(), "/v1/models",
+    new HttpTestClient(vertx, false, key).send(HttpMethod.GET, gateway.proxyPort(), "/v1/models",
             MultiMap.caseInsensitiveMultiMap().add("x-stub-fail", "reset"), null)
         .onComplete(test.succeeding(reply -> test.verify(() -> {
           assertEnvelope(reply, 502, "upstream_connection_closed");
@@ -107,7 +109,7 @@ class ProxyFailuresTest {
   @Test
   @DisplayName("an upstream error status passes through untouched")
   void upstreamErrorPassesThrough(Vertx vertx, VertxTestContext test) {
-    new HttpTestClient(vertx).send(HttpMethod.GET, gateway.proxyPort(), "/v1/models",
+    new HttpTestClient(vertx, false, key).send(HttpMethod.GET, gateway.proxyPort(), "/v1/models",
             MultiMap.caseInsensitiveMultiMap().add("x-stub-status", "503"), null)
         .onComplete(test.succeeding(reply -> test.verify(() -> {
           assertThat(reply.status()).isEqualTo(503);
@@ -120,7 +122,7 @@ class ProxyFailuresTest {
   @DisplayName("a declared body over the limit is 413 before anything is forwarded")
   void declaredTooLarge(Vertx vertx, VertxTestContext test) {
     int before = harness.stub.requestCount();
-    new HttpTestClient(vertx).send(HttpMethod.POST, gateway.proxyPort(), "/v1/upload", null, Buffer.buffer(new byte[2048]))
+    new HttpTestClient(vertx, false, key).send(HttpMethod.POST, gateway.proxyPort(), "/v1/upload", null, Buffer.buffer(new byte[2048]))
         .onComplete(test.succeeding(reply -> test.verify(() -> {
           assertEnvelope(reply, 413, "request_too_large");
           assertThat(harness.stub.requestCount()).isEqualTo(before);
@@ -131,8 +133,9 @@ class ProxyFailuresTest {
   @Test
   @DisplayName("a chunked body that grows over the limit is 413")
   void chunkedTooLarge(Vertx vertx, VertxTestContext test) {
-    new HttpTestClient(vertx).raw()
-        .request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(gateway.proxyPort()).setURI("/v1/upload"))
+    new HttpTestClient(vertx, false, key).raw()
+        .request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(gateway.proxyPort()).setURI("/v1/upload")
+            .putHeader("authorization", "Bearer " + key))
         .compose(req -> {
           req.setChunked(true);
           Future<HttpClientResponse> response = req.response();
@@ -152,7 +155,7 @@ class ProxyFailuresTest {
   @Test
   @DisplayName("a path with dot segments is 400 invalid_path and is not forwarded")
   void dotSegments(Vertx vertx, VertxTestContext test) {
-    new HttpTestClient(vertx).get(gateway.proxyPort(), "/v1/../admin").onComplete(test.succeeding(reply -> test.verify(() -> {
+    new HttpTestClient(vertx, false, key).get(gateway.proxyPort(), "/v1/../admin").onComplete(test.succeeding(reply -> test.verify(() -> {
       assertEnvelope(reply, 400, "invalid_path");
       test.completeNow();
     })));
@@ -161,7 +164,7 @@ class ProxyFailuresTest {
   @Test
   @DisplayName("a stream the upstream breaks mid-way is cut for the client too, and the gateway keeps serving")
   void midStreamFailure(Vertx vertx, VertxTestContext test) {
-    HttpTestClient client = new HttpTestClient(vertx);
+    HttpTestClient client = new HttpTestClient(vertx, false, key);
     JsonObject body = new JsonObject().put("model", "m").put("stream", true)
         .put("messages", new io.vertx.core.json.JsonArray().add(new JsonObject().put("role", "user").put("content", "x")));
     client.send(HttpMethod.POST, gateway.proxyPort(), "/v1/chat/completions",

@@ -27,6 +27,7 @@ class ProxyStreamingTest {
 
   private static GatewayHarness harness;
   private static Tollgate gateway;
+  private static String key;
 
   @BeforeAll
   static void start() {
@@ -38,6 +39,7 @@ class ProxyStreamingTest {
             upstream: %s/v1/
             usage: openai
         """.formatted(harness.stubBase()), Map.of());
+    key = GatewayHarness.newKey(gateway, harness.stubVertx, 1_000_000);
   }
 
   @AfterAll
@@ -51,9 +53,9 @@ class ProxyStreamingTest {
   void jsonCompletion(Vertx vertx, VertxTestContext test) {
     JsonObject body = new JsonObject().put("model", "gpt-4o-mini")
         .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "hello there")));
-    new HttpTestClient(vertx).postJson(gateway.proxyPort(), "/v1/chat/completions", body)
+    new HttpTestClient(vertx, false, key).postJson(gateway.proxyPort(), "/v1/chat/completions", body)
         .onComplete(test.succeeding(reply -> test.verify(() -> {
-          assertThat(reply.status()).isEqualTo(200);
+          assertThat(reply.status()).as(reply.text()).isEqualTo(200);
           assertThat(reply.json().getString("object")).isEqualTo("chat.completion");
           assertThat(reply.json().getJsonObject("usage").getInteger("prompt_tokens")).isPositive();
           assertThat(reply.headers().get("x-tollgate-request-id")).matches("[0-9a-f]{32}");
@@ -71,7 +73,8 @@ class ProxyStreamingTest {
         .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "stream please")));
     new HttpTestClient(vertx).raw()
         .request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(gateway.proxyPort())
-            .setURI("/v1/chat/completions").putHeader("content-type", "application/json").putHeader("x-stub-hold", hold))
+            .setURI("/v1/chat/completions").putHeader("content-type", "application/json").putHeader("x-stub-hold", hold)
+            .putHeader("authorization", "Bearer " + key))
         .compose(req -> req.send(body.toBuffer()))
         .onComplete(test.succeeding(resp -> {
           test.verify(() -> {
@@ -101,7 +104,7 @@ class ProxyStreamingTest {
     int chunks = 20;
     new HttpTestClient(vertx).raw()
         .request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(gateway.proxyPort())
-            .setURI("/v1/upload"))
+            .setURI("/v1/upload").putHeader("authorization", "Bearer " + key))
         .compose(req -> {
           req.setChunked(true);
           Future<HttpClientResponse> response = req.response();
@@ -127,7 +130,7 @@ class ProxyStreamingTest {
     AtomicLong counted = new AtomicLong();
     new HttpTestClient(vertx).raw()
         .request(new RequestOptions().setMethod(HttpMethod.GET).setHost("127.0.0.1").setPort(gateway.proxyPort())
-            .setURI("/v1/large?bytes=" + size))
+            .setURI("/v1/large?bytes=" + size).putHeader("authorization", "Bearer " + key))
         .compose(req -> req.send())
         .onComplete(test.succeeding(resp -> {
           resp.handler(b -> counted.addAndGet(b.length()));

@@ -10,12 +10,23 @@ public final class GatewayFailure extends RuntimeException {
   private final int status;
   private final String type;
   private final String code;
+  private final java.util.Map<String, String> headers = new java.util.LinkedHashMap<>();
 
   public GatewayFailure(int status, String type, String code, String message) {
     super(message, null, false, false);
     this.status = status;
     this.type = type;
     this.code = code;
+  }
+
+  /** Adds a response header to send with this failure (Retry-After, x-ratelimit-*). */
+  public GatewayFailure withHeader(String name, String value) {
+    headers.put(name, value);
+    return this;
+  }
+
+  public java.util.Map<String, String> headers() {
+    return headers;
   }
 
   public int status() {

@@ -31,6 +31,7 @@ public final class OpenAiErrors {
     if (response.headWritten() || response.ended() || response.closed()) {
       return Future.succeededFuture();
     }
+    failure.headers().forEach(response::putHeader);
     return response
         .setStatusCode(failure.status())
         .putHeader("content-type", CONTENT_TYPE)

@@ -27,6 +27,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class AdminVerticle extends VerticleBase {
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(AdminVerticle.class);
+
   private final TollgateConfig config;
   private final PrometheusMeterRegistry registry;
   private final String redisUrl;
@@ -37,8 +39,12 @@ public final class AdminVerticle extends VerticleBase {
   private ReadinessChecks readiness;
   private Buffer openApi;
 
-  public AdminVerticle(TollgateConfig config, PrometheusMeterRegistry registry, String redisUrl, String postgresUrl) {
+  private final io.tollgate.gateway.metering.MeteringServices metering;
+
+  public AdminVerticle(TollgateConfig config, PrometheusMeterRegistry registry, String redisUrl, String postgresUrl,
+                       io.tollgate.gateway.metering.MeteringServices metering) {
     this.config = config;
+    this.metering = metering;
     this.registry = registry;
     this.redisUrl = redisUrl;
     this.postgresUrl = postgresUrl;
@@ -62,10 +68,14 @@ public final class AdminVerticle extends VerticleBase {
     router.get("/admin/openapi.yaml").handler(ctx ->
         ctx.response().putHeader("content-type", "application/yaml").end(openApi));
     router.route("/admin/v1/*").handler(new AdminAuth(config.secrets().adminToken()));
+    new io.tollgate.gateway.admin.AdminApi(metering).mount(router);
     router.route().last().handler(ctx -> Problems.send(ctx, 404, "not-found", "Not found",
         "no admin resource at " + ctx.request().method() + " " + ctx.request().path()));
-    router.errorHandler(500, ctx -> Problems.send(ctx, 500, "internal", "Internal error",
-        "the request failed inside the gateway; see the logs"));
+    router.errorHandler(500, ctx -> {
+      log.atError().setCause(ctx.failure()).addKeyValue("path", ctx.request().path())
+          .log("admin request failed: {}", ctx.failure() == null ? "unknown" : ctx.failure().toString());
+      Problems.send(ctx, 500, "internal", "Internal error", "the request failed inside the gateway; see the logs");
+    });
 
     server = vertx.createHttpServer().requestHandler(router);
     return server.listen(config.server().adminPort(), config.server().host());

@@ -6,6 +6,7 @@ import io.tollgate.config.TollgateConfig;
 import io.tollgate.config.UpstreamClientConfig;
 import io.tollgate.gateway.errors.GatewayFailure;
 import io.tollgate.gateway.errors.OpenAiErrors;
+import io.tollgate.gateway.metering.MeteringServices;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpClientAgent;
@@ -30,13 +31,15 @@ public final class ProxyVerticle extends VerticleBase {
 
   private final TollgateConfig config;
   private final MeterRegistry registry;
+  private final MeteringServices metering;
   private HttpClientAgent client;
   private HttpServer server;
   private RouteTable<RouteProxy> routes;
 
-  public ProxyVerticle(TollgateConfig config, MeterRegistry registry) {
+  public ProxyVerticle(TollgateConfig config, MeterRegistry registry, MeteringServices metering) {
     this.config = config;
     this.registry = registry;
+    this.metering = metering;
   }
 
   @Override
@@ -50,7 +53,7 @@ public final class ProxyVerticle extends VerticleBase {
             .setMaxWaitQueueSize(-1))
         .build();
     routes = RouteTable.build(config.routes(), r -> r.prefix(),
-        r -> new RouteProxy(vertx, client, UpstreamTarget.of(r), upstream, config.server().maxBodyBytes(), registry));
+        r -> new RouteProxy(vertx, client, r, upstream, config.server().maxBodyBytes(), registry, metering));
     ServerConfig server = config.server();
     this.server = vertx.createHttpServer(new HttpServerOptions()
             .setHost(server.host())

@@ -1,7 +1,10 @@
 package io.tollgate.gateway.proxy;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.tollgate.config.RouteConfig;
 import io.tollgate.config.UpstreamClientConfig;
+import io.tollgate.gateway.metering.MeteringInterceptor;
+import io.tollgate.gateway.metering.MeteringServices;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
@@ -23,14 +26,17 @@ final class RouteProxy {
   private final UpstreamClientConfig timeouts;
   private final HttpProxy proxy;
 
-  RouteProxy(Vertx vertx, HttpClient client, UpstreamTarget target, UpstreamClientConfig timeouts,
-             long maxBodyBytes, MeterRegistry registry) {
+  RouteProxy(Vertx vertx, HttpClient client, RouteConfig route, UpstreamClientConfig timeouts,
+             long maxBodyBytes, MeterRegistry registry, MeteringServices metering) {
     this.vertx = vertx;
-    this.target = target;
+    this.target = UpstreamTarget.of(route);
     this.timeouts = timeouts;
     ProxyMetrics metrics = new ProxyMetrics(registry, target.prefix());
+    // Order matters: metering authenticates and admits before anything is forwarded; on the way
+    // back the forwarding step sees the response first, then metering observes and settles it.
     this.proxy = HttpProxy.reverseProxy(new ProxyOptions().setSupportWebSocket(false), client)
         .origin(this::openUpstreamRequest)
+        .addInterceptor(new MeteringInterceptor(metering, route, maxBodyBytes))
         .addInterceptor(new ForwardingInterceptor(target, maxBodyBytes, metrics));
   }
 

@@ -1,0 +1,18 @@
+package io.tollgate.config;
+
+import java.time.Duration;
+
+/**
+ * Hot-path metering settings.
+ *
+ * @param shards               usage-stream shards = Redis hash tags accounts are spread over; fixed once accounts exist
+ * @param reservationTtl       after this, a reservation whose gateway never settled is refunded by the sweeper
+ * @param keyCacheTtl          how long a looked-up key is trusted without asking Postgres again (revocations are pushed sooner)
+ * @param negativeCacheTtl     how long an unknown key is remembered as unknown
+ * @param failedAuthPerMinute  failed authentications allowed per client IP per minute before 429
+ * @param defaultMaxTokens     output tokens reserved when a request gives no max_tokens
+ * @param keyRotationOverlap   how long a rotated-out key keeps working
+ */
+public record MeteringConfig(int shards, Duration reservationTtl, Duration keyCacheTtl, Duration negativeCacheTtl,
+                             int failedAuthPerMinute, long defaultMaxTokens, Duration keyRotationOverlap) {
+}

@@ -1,0 +1,92 @@
+package io.tollgate.gateway.admin;
+
+import io.vertx.core.json.JsonObject;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Set;
+
+/** Typed reads of an admin request's JSON body, each failure naming the field. */
+final class Fields {
+
+  private Fields() {
+  }
+
+  static String string(JsonObject body, String field, boolean required) {
+    Object v = body.getValue(field);
+    if (v == null) {
+      if (required) {
+        throw BadInput.field(field, "is required");
+      }
+      return null;
+    }
+    if (!(v instanceof String s) || s.isBlank()) {
+      throw BadInput.field(field, "must be a non-empty string");
+    }
+    return s;
+  }
+
+  static String oneOf(JsonObject body, String field, Set<String> allowed, String fallback) {
+    String v = string(body, field, false);
+    if (v == null) {
+      return fallback;
+    }
+    if (!allowed.contains(v)) {
+      throw BadInput.field(field, "must be one of " + String.join(", ", new java.util.TreeSet<>(allowed)));
+    }
+    return v;
+  }
+
+  static Long nonNegative(JsonObject body, String field) {
+    Object v = body.getValue(field);
+    if (v == null) {
+      return null;
+    }
+    if (!(v instanceof Number n) || n.doubleValue() != n.longValue() || n.longValue() < 0) {
+      throw BadInput.field(field, "must be a non-negative integer");
+    }
+    return n.longValue();
+  }
+
+  static long integer(JsonObject body, String field) {
+    Object v = body.getValue(field);
+    if (!(v instanceof Number n) || n.doubleValue() != n.longValue()) {
+      throw BadInput.field(field, v == null ? "is required" : "must be an integer");
+    }
+    return n.longValue();
+  }
+
+  static Instant instant(JsonObject body, String field) {
+    String v = string(body, field, false);
+    if (v == null) {
+      return null;
+    }
+    try {
+      return Instant.parse(v);
+    } catch (DateTimeParseException e) {
+      throw BadInput.field(field, "must be an RFC 3339 timestamp such as 2026-12-31T23:59:59Z");
+    }
+  }
+
+  static JsonObject object(JsonObject body, String field) {
+    Object v = body.getValue(field);
+    if (v == null) {
+      return new JsonObject();
+    }
+    if (!(v instanceof JsonObject o)) {
+      throw BadInput.field(field, "must be an object");
+    }
+    return o;
+  }
+
+  static long pathId(String raw, String what) {
+    try {
+      long id = Long.parseLong(raw);
+      if (id > 0) {
+        return id;
+      }
+    } catch (NumberFormatException ignored) {
+      // reported below
+    }
+    throw new BadInput(404, "not-found", what + " " + raw + " not found");
+  }
+}

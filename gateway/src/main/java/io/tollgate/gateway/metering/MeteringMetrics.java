@@ -1,0 +1,69 @@
+package io.tollgate.gateway.metering;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Admission outcomes (bounded labels: decision and reason codes), Redis script latency, settle
+ * failures and sweeper refunds. "Dependency down" and "denied" are separate counters.
+ */
+final class MeteringMetrics {
+
+  private final MeterRegistry registry;
+  private final ConcurrentHashMap<String, Counter> decisions = new ConcurrentHashMap<>();
+  private final Timer admitLatency;
+  private final Timer settleLatency;
+  private final Counter unavailable;
+  private final Counter settleFailures;
+  private final Counter swept;
+  private final Counter estimated;
+
+  MeteringMetrics(MeterRegistry registry) {
+    this.registry = registry;
+    this.admitLatency = Timer.builder("tollgate_redis_script_duration").tag("script", "admit")
+        .description("Round trip of the hot path's Redis scripts").publishPercentileHistogram().register(registry);
+    this.settleLatency = Timer.builder("tollgate_redis_script_duration").tag("script", "settle")
+        .description("Round trip of the hot path's Redis scripts").publishPercentileHistogram().register(registry);
+    this.unavailable = Counter.builder("tollgate_metering_unavailable")
+        .description("Requests refused because Redis or Postgres could not be reached (fail closed)").register(registry);
+    this.settleFailures = Counter.builder("tollgate_settle_failures")
+        .description("Settlements that failed after retries; their reservation is refunded by the sweeper").register(registry);
+    this.swept = Counter.builder("tollgate_reservations_swept")
+        .description("Reservations refunded because no gateway settled them in time").register(registry);
+    this.estimated = Counter.builder("tollgate_usage_estimated")
+        .description("Usage events whose tokens were estimated because the upstream reported none").register(registry);
+  }
+
+  void decision(String decision, String reason) {
+    decisions.computeIfAbsent(decision + "|" + reason, k -> Counter.builder("tollgate_admission_decisions")
+        .description("Admission outcomes on the hot path").tag("decision", decision).tag("reason", reason)
+        .register(registry)).increment();
+  }
+
+  void admitNanos(long nanos) {
+    admitLatency.record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  void settleNanos(long nanos) {
+    settleLatency.record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  void unavailable() {
+    unavailable.increment();
+  }
+
+  void settleFailed() {
+    settleFailures.increment();
+  }
+
+  void swept(int n) {
+    swept.increment(n);
+  }
+
+  void estimated() {
+    estimated.increment();
+  }
+}

@@ -1,0 +1,192 @@
+package io.tollgate.gateway.metering;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.tollgate.config.TollgateConfig;
+import io.tollgate.metering.accounts.Account;
+import io.tollgate.metering.accounts.AccountStore;
+import io.tollgate.metering.admission.Admissions;
+import io.tollgate.metering.audit.AuditLog;
+import io.tollgate.metering.keys.ApiKeyStore;
+import io.tollgate.metering.ledger.CreditLedger;
+import io.tollgate.metering.redis.RedisKeys;
+import io.tollgate.metering.store.PostgresUrls;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisOptions;
+import io.vertx.redis.client.Request;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.PoolOptions;
+import java.time.Clock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The metering state one gateway instance shares across its event loops: Redis and Postgres
+ * clients, the key cache and its revocation feed, the admission scripts, the stores, and the
+ * background jobs (reservation sweeper, batched last-used writes). Shared rather than per
+ * verticle so that there is one cache and one subscription per instance.
+ */
+public final class MeteringServices {
+
+  private static final Logger log = LoggerFactory.getLogger(MeteringServices.class);
+
+  final TollgateConfig config;
+  final Vertx vertx;
+  final Clock clock;
+  final Redis redis;
+  final Redis subscriber;
+  final Pool pool;
+  final RedisKeys redisKeys;
+  final Admissions admissions;
+  final AccountStore accounts;
+  final ApiKeyStore keys = new ApiKeyStore();
+  final CreditLedger ledger = new CreditLedger();
+  final AuditLog audit = new AuditLog();
+  final KeyCache keyCache;
+  final FailedAuthLimiter failedAuth;
+  final LastUsedRecorder lastUsed;
+  final MeteringMetrics metrics;
+  final Pricing pricing;
+  private final RevocationListener revocations;
+  private long sweepTimer = -1;
+  private long touchTimer = -1;
+
+  public MeteringServices(Vertx vertx, TollgateConfig config, String redisUrl, String postgresUrl, MeterRegistry registry,
+                          Clock clock) {
+    this.config = config;
+    this.vertx = vertx;
+    this.clock = clock;
+    this.redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl)
+        .setMaxPoolSize(config.redis().poolSize()).setMaxPoolWaiting(100_000).setMaxWaitingHandlers(100_000));
+    this.subscriber = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl));
+    this.pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(config.postgres().poolSize()))
+        .connectingTo(PostgresUrls.toConnectOptions(postgresUrl)).using(vertx).build();
+    this.redisKeys = new RedisKeys(config.metering().shards());
+    this.admissions = new Admissions(redis, redisKeys, clock, config.metering().reservationTtl());
+    this.accounts = new AccountStore(config.metering().shards());
+    this.keyCache = new KeyCache(keys, pool, config.metering().keyCacheTtl(), config.metering().negativeCacheTtl());
+    this.failedAuth = new FailedAuthLimiter(config.metering().failedAuthPerMinute());
+    this.lastUsed = new LastUsedRecorder(keys, pool, clock);
+    this.metrics = new MeteringMetrics(registry);
+    this.pricing = new Pricing(config.pricing());
+    this.revocations = new RevocationListener(vertx, subscriber,
+        hash -> {
+          if (ALL_KEYS.equals(hash)) {
+            keyCache.invalidateAll();
+          } else {
+            keyCache.invalidate(hash);
+          }
+        },
+        keyCache::invalidateAll);
+  }
+
+  /** Loads the scripts, subscribes to revocations and starts the background jobs. */
+  public Future<Void> start() {
+    // Redis may be down at startup: the instance then starts unready and catches up (scripts load
+    // on first use, the subscription retries), rather than refusing to start.
+    Future<Void> scripts = admissions.load().recover(err -> {
+      log.warn("could not load the Redis scripts yet ({}); they will load on first use", err.toString());
+      return Future.succeededFuture();
+    });
+    return scripts.compose(v -> revocations.start().recover(err -> {
+      log.warn("could not subscribe to key revocations yet ({}); retrying", err.toString());
+      revocations.retryLater();
+      return Future.succeededFuture();
+    })).onSuccess(v -> {
+      sweepTimer = vertx.setPeriodic(10_000, id -> sweepAll());
+      touchTimer = vertx.setPeriodic(10_000, id -> lastUsed.flush()
+          .onFailure(err -> log.warn("could not record keys' last use: {}", err.toString())));
+    });
+  }
+
+  /** Refunds abandoned reservations on every shard. */
+  public Future<Integer> sweepAll() {
+    Future<Integer> total = Future.succeededFuture(0);
+    for (int shard = 0; shard < redisKeys.shards(); shard++) {
+      int s = shard;
+      total = total.compose(n -> admissions.sweep(s).map(m -> n + m));
+    }
+    return total.onSuccess(n -> {
+      if (n > 0) {
+        metrics.swept(n);
+        log.info("refunded {} abandoned reservation(s)", n);
+      }
+    }).onFailure(err -> log.warn("reservation sweep failed: {}", err.toString()));
+  }
+
+  public Pool pool() {
+    return pool;
+  }
+
+  public AccountStore accounts() {
+    return accounts;
+  }
+
+  public ApiKeyStore keys() {
+    return keys;
+  }
+
+  public CreditLedger ledger() {
+    return ledger;
+  }
+
+  public AuditLog audit() {
+    return audit;
+  }
+
+  public Admissions admissions() {
+    return admissions;
+  }
+
+  public TollgateConfig config() {
+    return config;
+  }
+
+  public Clock clock() {
+    return clock;
+  }
+
+  /** Tells every instance (this one included) to forget a key now. */
+  public Future<Void> announceRevocation(byte[] hash) {
+    keyCache.invalidate(KeyCache.hex(hash));
+    return redis.send(Request.cmd(Command.PUBLISH).arg(RedisKeys.KEY_EVENTS_CHANNEL).arg(KeyCache.hex(hash))).mapEmpty();
+  }
+
+  /** Loads an account's Redis balance from the Postgres ledger if Redis has none. */
+  Future<Void> seedFromLedger(long accountId) {
+    return accounts.get(pool, accountId).compose(account -> {
+      if (account.isEmpty()) {
+        return Future.failedFuture(new IllegalStateException("account " + accountId + " not found"));
+      }
+      return seed(account.get());
+    });
+  }
+
+  /** Every instance drops its cached keys: an account's plan, limits or status changed. */
+  public Future<Void> announceAccountChange() {
+    keyCache.invalidateAll();
+    return redis.send(Request.cmd(Command.PUBLISH).arg(RedisKeys.KEY_EVENTS_CHANNEL).arg(ALL_KEYS)).mapEmpty();
+  }
+
+  static final String ALL_KEYS = "*";
+
+  public Future<Void> seed(Account account) {
+    return ledger.spendable(pool, account).compose(balance -> admissions.seedBalance(account.id(), balance)).mapEmpty();
+  }
+
+  public Future<Void> close() {
+    vertx.cancelTimer(sweepTimer);
+    vertx.cancelTimer(touchTimer);
+    revocations.close();
+    return lastUsed.flush().recover(err -> Future.succeededFuture())
+        .eventually(() -> pool.close())
+        .eventually(() -> {
+          redis.close();
+          subscriber.close();
+          return Future.succeededFuture();
+        });
+  }
+}

@@ -1,0 +1,47 @@
+package io.tollgate.metering.accounts;
+
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Row;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+
+/**
+ * An account as stored. Limits and spend cap are nullable overrides of the plan's values.
+ * Spendable credits are enforced when the account is prepaid/hybrid, or postpaid with a cap.
+ */
+public record Account(long id, String name, String plan, String billingMode, String status, String stripeCustomerId,
+                      Long spendCap, Long requestsPerMinute, Long tokensPerMinute, String alertWebhookUrl, int shard,
+                      Instant periodStart, Instant periodEnd, Instant createdAt, Instant updatedAt) {
+
+  static final String COLUMNS = "id, name, plan, billing_mode, status, stripe_customer_id, spend_cap, requests_per_minute, "
+      + "tokens_per_minute, alert_webhook_url, usage_shard, period_start, period_end, created_at, updated_at";
+
+  static Account from(Row r) {
+    return new Account(r.getLong("id"), r.getString("name"), r.getString("plan"), r.getString("billing_mode"),
+        r.getString("status"), r.getString("stripe_customer_id"), r.getLong("spend_cap"), r.getLong("requests_per_minute"),
+        r.getLong("tokens_per_minute"), r.getString("alert_webhook_url"), r.getShort("usage_shard"),
+        instant(r, "period_start"), instant(r, "period_end"), instant(r, "created_at"), instant(r, "updated_at"));
+  }
+
+  static Instant instant(Row r, String column) {
+    OffsetDateTime t = r.getOffsetDateTime(column);
+    return t == null ? null : t.toInstant();
+  }
+
+  public boolean enforcesCredits() {
+    return !"postpaid".equals(billingMode) || spendCap != null;
+  }
+
+  public JsonObject toJson() {
+    return new JsonObject().put("id", id).put("name", name).put("plan", plan).put("billingMode", billingMode)
+        .put("status", status).put("stripeCustomerId", stripeCustomerId).put("spendCap", spendCap)
+        .put("limits", new JsonObject().put("requestsPerMinute", requestsPerMinute).put("tokensPerMinute", tokensPerMinute))
+        .put("alertWebhookUrl", alertWebhookUrl)
+        .put("period", new JsonObject().put("start", str(periodStart)).put("end", str(periodEnd)))
+        .put("createdAt", str(createdAt)).put("updatedAt", str(updatedAt));
+  }
+
+  private static String str(Instant i) {
+    return i == null ? null : i.toString();
+  }
+}

@@ -1,0 +1,42 @@
+package io.tollgate.metering.keys;
+
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Row;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+
+/** An API key as stored — never the key itself: prefix, last 4 characters and metadata. */
+public record ApiKey(long id, long accountId, String prefix, String last4, String name, JsonObject scopes,
+                     Long requestsPerMinute, Long tokensPerMinute, Instant createdAt, Instant expiresAt,
+                     Instant lastUsedAt, Instant revokedAt, Long replacedBy) {
+
+  static final String COLUMNS = "id, account_id, prefix, last4, name, scopes, requests_per_minute, tokens_per_minute, "
+      + "created_at, expires_at, last_used_at, revoked_at, replaced_by";
+
+  static ApiKey from(Row r) {
+    Object scopes = r.getValue("scopes");
+    return new ApiKey(r.getLong("id"), r.getLong("account_id"), r.getString("prefix"), r.getString("last4"),
+        r.getString("name"), scopes instanceof JsonObject j ? j : new JsonObject(), r.getLong("requests_per_minute"),
+        r.getLong("tokens_per_minute"), at(r, "created_at"), at(r, "expires_at"), at(r, "last_used_at"),
+        at(r, "revoked_at"), r.getLong("replaced_by"));
+  }
+
+  private static Instant at(Row r, String c) {
+    OffsetDateTime t = r.getOffsetDateTime(c);
+    return t == null ? null : t.toInstant();
+  }
+
+  /** The listing form: the key masked as {@code tg_live_…abcd}. */
+  public JsonObject toJson() {
+    return new JsonObject().put("id", id).put("accountId", accountId).put("prefix", prefix)
+        .put("masked", prefix + "…" + last4).put("name", name).put("scopes", scopes)
+        .put("limits", new JsonObject().put("requestsPerMinute", requestsPerMinute).put("tokensPerMinute", tokensPerMinute))
+        .put("createdAt", s(createdAt)).put("expiresAt", s(expiresAt)).put("lastUsedAt", s(lastUsedAt))
+        .put("revokedAt", s(revokedAt)).put("replacedBy", replacedBy)
+        .put("status", revokedAt != null ? "revoked" : expiresAt != null && expiresAt.isBefore(Instant.now()) ? "expired" : "active");
+  }
+
+  private static String s(Instant i) {
+    return i == null ? null : i.toString();
+  }
+}
