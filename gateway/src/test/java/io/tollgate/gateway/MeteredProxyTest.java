@@ -1,0 +1,392 @@
+package io.tollgate.gateway;
+
+import static io.tollgate.gateway.GatewayHarness.await;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/** The metered hot path end to end: real gateway, real Redis and Postgres, stub upstream. */
+@DisplayName("Metered proxying: authentication, admission, usage and settlement")
+class MeteredProxyTest {
+
+  private static GatewayHarness harness;
+  private static Tollgate gateway;
+  private static Vertx vertx;
+  private static Redis redis;
+
+  @BeforeAll
+  static void start() {
+    harness = new GatewayHarness();
+    vertx = harness.stubVertx;
+    gateway = GatewayHarness.start("""
+        routes:
+          - prefix: /v1/
+            upstream: %1$s/v1/
+            usage: openai
+          - prefix: /anthropic/v1/
+            upstream: %1$s/v1/
+            usage: anthropic
+          - prefix: /flat/
+            upstream: %1$s/v1/
+            flatCost: 5
+        pricing:
+          models:
+            gpt-4o-mini: { input: 150000, output: 600000 }
+          default: { input: 1000000, output: 1000000 }
+        plans:
+          free: { requestsPerMinute: 1000, tokensPerMinute: 10000000, includedCredits: 0 }
+        """.formatted(harness.stubBase()), Map.of());
+    redis = Redis.createClient(vertx, gateway.redisUrl());
+  }
+
+  @AfterAll
+  static void stop() {
+    redis.close();
+    gateway.close();
+    harness.close();
+  }
+
+  private static JsonObject chat(String model, Integer maxTokens, boolean stream, Boolean includeUsage) {
+    JsonObject body = new JsonObject().put("model", model)
+        .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "0123456789abcdef")));
+    if (maxTokens != null) {
+      body.put("max_tokens", maxTokens);
+    }
+    if (stream) {
+      body.put("stream", true);
+    }
+    if (includeUsage != null) {
+      body.put("stream_options", new JsonObject().put("include_usage", includeUsage));
+    }
+    return body;
+  }
+
+  private static HttpTestClient.Reply post(String key, String uri, JsonObject body, MultiMap extra) {
+    MultiMap headers = GatewayHarness.bearer(key);
+    if (extra != null) {
+      headers.addAll(extra);
+    }
+    return await(new HttpTestClient(vertx).send(HttpMethod.POST, gateway.proxyPort(), uri, headers, body.toBuffer()));
+  }
+
+  private static long accountOf(String key) {
+    // Keys are created one account each by the harness; find it through the admin API's key listing.
+    return KEYS_TO_ACCOUNTS.get(key);
+  }
+
+  private static final Map<String, Long> KEYS_TO_ACCOUNTS = new HashMap<>();
+
+  private static String keyWith(long credits, JsonObject accountLimits, JsonObject keyAttributes) {
+    long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "metered")
+        .put("initialCredits", credits).put("limits", accountLimits));
+    String key = GatewayHarness.createKey(gateway, vertx, account, keyAttributes).getString("key");
+    KEYS_TO_ACCOUNTS.put(key, account);
+    return key;
+  }
+
+  private static String key(long credits) {
+    return keyWith(credits, new JsonObject(), new JsonObject());
+  }
+
+  private static long spendable(String key) {
+    HttpTestClient.Reply reply = await(new HttpTestClient(vertx).send(HttpMethod.GET, gateway.adminPort(),
+        "/admin/v1/accounts/" + accountOf(key), GatewayHarness.adminHeaders(), null));
+    return reply.json().getJsonObject("credits").getLong("spendable");
+  }
+
+  /** The usage events of an account, read from its shard's stream. */
+  private static List<Map<String, String>> events(String key) {
+    long account = accountOf(key);
+    String stream = "tg:{s" + Math.floorMod(account, 16L) + "}:usage";
+    Response entries = await(redis.send(Request.cmd(Command.XRANGE).arg(stream).arg("-").arg("+")));
+    List<Map<String, String>> out = new ArrayList<>();
+    for (Response entry : entries) {
+      Response fields = entry.get(1);
+      Map<String, String> map = new HashMap<>();
+      for (int i = 0; i + 1 < fields.size(); i += 2) {
+        map.put(fields.get(i).toString(), fields.get(i + 1).toString());
+      }
+      if (map.get("account_id").equals(Long.toString(account))) {
+        out.add(map);
+      }
+    }
+    return out;
+  }
+
+  /** Settlement happens right after the response ends; wait for it on a condition, not a clock. */
+  private static List<Map<String, String>> awaitEvents(String key, int count) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    List<Map<String, String>> events = events(key);
+    while (events.size() < count && System.nanoTime() < deadline) {
+      await(vertx.timer(20));
+      events = events(key);
+    }
+    assertThat(events).hasSize(count);
+    return events;
+  }
+
+  @Test
+  @DisplayName("a JSON completion is charged exactly its reported usage, and one usage event records it")
+  void jsonChargedByUsage() {
+    String key = key(10_000);
+    HttpTestClient.Reply reply = post(key, "/v1/chat/completions", chat("gpt-4o-mini", 10, false, null), null);
+    assertThat(reply.status()).as(reply.text()).isEqualTo(200);
+    assertThat(reply.headers().get("x-ratelimit-limit-requests")).isEqualTo("1000");
+    assertThat(reply.headers().get("x-ratelimit-remaining-requests")).isEqualTo("999");
+    assertThat(reply.headers().get("x-ratelimit-limit-tokens")).isEqualTo("10000000");
+    Map<String, String> event = awaitEvents(key, 1).get(0);
+    // Stub usage: prompt = 16 chars / 4 = 4, completion = min(max_tokens 10, 16) = 10.
+    assertThat(event).containsEntry("input_tokens", "4").containsEntry("output_tokens", "10")
+        .containsEntry("model", "gpt-4o-mini").containsEntry("outcome", "ok").containsEntry("estimated", "0")
+        .containsEntry("status", "200").containsEntry("route", "/v1/");
+    // 4 × 150,000 + 10 × 600,000 = 6,600,000 per 1M → 7 credits (rounded up).
+    assertThat(event).containsEntry("credits", "7");
+    assertThat(spendable(key)).isEqualTo(10_000 - 7);
+    assertThat(event.get("event_id")).matches("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  }
+
+  @Test
+  @DisplayName("an OpenAI stream that did not ask for usage is charged by it, without the client seeing the usage chunk")
+  void sseUsageAddedAndStripped() {
+    String key = key(10_000);
+    HttpTestClient.Reply reply = post(key, "/v1/chat/completions", chat("gpt-4o-mini", 8, true, null), null);
+    assertThat(reply.status()).isEqualTo(200);
+    assertThat(reply.text()).doesNotContain("\"usage\"").contains("tok4").endsWith("data: [DONE]\n\n");
+    Map<String, String> event = awaitEvents(key, 1).get(0);
+    assertThat(event).containsEntry("input_tokens", "4").containsEntry("output_tokens", "8").containsEntry("estimated", "0");
+  }
+
+  @Test
+  @DisplayName("a stream that asked for usage gets its usage chunk, and usage on a content chunk is read too")
+  void sseUsageKeptWhenAsked() {
+    String key = key(10_000);
+    HttpTestClient.Reply asked = post(key, "/v1/chat/completions", chat("gpt-4o-mini", 8, true, true), null);
+    assertThat(asked.text()).contains("\"usage\"");
+    HttpTestClient.Reply withChoices = post(key, "/v1/chat/completions", chat("gpt-4o-mini", 6, true, null),
+        MultiMap.caseInsensitiveMultiMap().add("x-stub-usage-with-choices", "true"));
+    // The usage rode on a content chunk: that chunk is the client's, so it stays.
+    assertThat(withChoices.text()).contains("tok4");
+    List<Map<String, String>> events = awaitEvents(key, 2);
+    assertThat(events).extracting(e -> e.get("output_tokens")).containsExactlyInAnyOrder("8", "6");
+  }
+
+  @Test
+  @DisplayName("Anthropic streams are metered from message_start and message_delta")
+  void anthropicStream() {
+    String key = key(10_000);
+    HttpTestClient.Reply reply = post(key, "/anthropic/v1/messages", chat("claude-3-5-haiku", 9, true, null), null);
+    assertThat(reply.status()).isEqualTo(200);
+    assertThat(reply.text()).contains("message_stop");
+    Map<String, String> event = awaitEvents(key, 1).get(0);
+    assertThat(event).containsEntry("input_tokens", "4").containsEntry("output_tokens", "9").containsEntry("estimated", "0");
+    assertThat(event).containsEntry("credits", "13");
+  }
+
+  @Test
+  @DisplayName("no usage from the upstream: the gateway estimates and flags the event")
+  void estimatedWhenNoUsage() {
+    String key = key(10_000);
+    post(key, "/v1/chat/completions", chat("gpt-4o-mini", 10, false, null), MultiMap.caseInsensitiveMultiMap().add("x-stub-fail", "no-usage"));
+    assertThat(awaitEvents(key, 1).get(0)).containsEntry("estimated", "1").containsEntry("outcome", "ok");
+  }
+
+  @Test
+  @DisplayName("an upstream error refunds the reservation in full")
+  void upstreamErrorRefunds() {
+    String key = key(10_000);
+    HttpTestClient.Reply reply = post(key, "/v1/chat/completions", chat("gpt-4o-mini", 10, false, null),
+        MultiMap.caseInsensitiveMultiMap().add("x-stub-status", "500"));
+    assertThat(reply.status()).isEqualTo(500);
+    Map<String, String> event = awaitEvents(key, 1).get(0);
+    assertThat(event).containsEntry("outcome", "upstream_error").containsEntry("credits", "0").containsEntry("status", "500");
+    assertThat(spendable(key)).isEqualTo(10_000);
+  }
+
+  @Test
+  @DisplayName("a client that hangs up mid-stream pays for what was streamed, estimated")
+  void clientAbortChargesStreamed() throws Exception {
+    String key = key(10_000);
+    String hold = "abort-" + System.nanoTime();
+    CompletableFuture<Void> firstChunk = new CompletableFuture<>();
+    HttpClient client = vertx.createHttpClient();
+    client.request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(gateway.proxyPort())
+            .setURI("/v1/chat/completions").putHeader("authorization", "Bearer " + key)
+            .putHeader("content-type", "application/json").putHeader("x-stub-hold", hold))
+        .compose(req -> req.send(chat("gpt-4o-mini", 50, true, null).toBuffer()))
+        .onSuccess(resp -> resp.handler(chunk -> {
+          if (firstChunk.complete(null)) {
+            resp.request().connection().close();
+          }
+        }));
+    firstChunk.get(10, TimeUnit.SECONDS);
+    Map<String, String> event = awaitEvents(key, 1).get(0);
+    harness.stub.release(hold);
+    assertThat(event).containsEntry("outcome", "client_abort").containsEntry("estimated", "1");
+    assertThat(Long.parseLong(event.get("credits"))).isPositive();
+    assertThat(spendable(key)).isEqualTo(10_000 - Long.parseLong(event.get("credits")));
+  }
+
+  @Test
+  @DisplayName("402 when the balance cannot cover the request's worst case; the upstream is not called")
+  void noCredits() {
+    String key = key(3);
+    int before = harness.stub.requestCount();
+    HttpTestClient.Reply reply = post(key, "/v1/chat/completions", chat("gpt-4o-mini", 1000, false, null), null);
+    assertThat(reply.status()).isEqualTo(402);
+    assertThat(reply.json().getJsonObject("error").getString("code")).isEqualTo("insufficient_credits");
+    assertThat(reply.json().getJsonObject("error").getString("message")).contains("spendable balance is 3");
+    assertThat(harness.stub.requestCount()).isEqualTo(before);
+    assertThat(spendable(key)).isEqualTo(3);
+  }
+
+  @Test
+  @DisplayName("429 with Retry-After and x-ratelimit-* once the account's requests per minute are spent; the upstream is not called")
+  void rateLimited() {
+    String key = keyWith(10_000, new JsonObject().put("requestsPerMinute", 2), new JsonObject());
+    assertThat(post(key, "/flat/models", new JsonObject(), null).status()).isEqualTo(200);
+    assertThat(post(key, "/flat/models", new JsonObject(), null).status()).isEqualTo(200);
+    int before = harness.stub.requestCount();
+    HttpTestClient.Reply third = post(key, "/flat/models", new JsonObject(), null);
+    assertThat(third.status()).isEqualTo(429);
+    assertThat(third.json().getJsonObject("error").getString("code")).isEqualTo("account_requests_per_minute");
+    assertThat(Integer.parseInt(third.headers().get("retry-after"))).isBetween(1, 30);
+    assertThat(third.headers().get("x-ratelimit-limit-requests")).isEqualTo("2");
+    assertThat(third.headers().get("x-ratelimit-remaining-requests")).isEqualTo("0");
+    assertThat(harness.stub.requestCount()).isEqualTo(before);
+  }
+
+  @Test
+  @DisplayName("a per-key limit is enforced separately from the account's")
+  void keyLimit() {
+    String key = keyWith(10_000, new JsonObject(), new JsonObject().put("limits", new JsonObject().put("requestsPerMinute", 1)));
+    assertThat(post(key, "/flat/models", new JsonObject(), null).status()).isEqualTo(200);
+    HttpTestClient.Reply second = post(key, "/flat/models", new JsonObject(), null);
+    assertThat(second.status()).isEqualTo(429);
+    assertThat(second.json().getJsonObject("error").getString("code")).isEqualTo("key_requests_per_minute");
+  }
+
+  @Test
+  @DisplayName("1,000 concurrent requests against credits for exactly 143 of them: 143 reach the upstream, the balance ends at 0")
+  void noOverspendThroughTheGateway() {
+    int affordable = 143;
+    String key = key(5L * affordable);
+    int before = harness.stub.requestCount();
+    HttpClient client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true),
+        new PoolOptions().setHttp1MaxSize(64).setMaxWaitQueueSize(-1));
+    List<Future<Integer>> all = new ArrayList<>();
+    for (int i = 0; i < 1000; i++) {
+      all.add(client.request(new RequestOptions().setHost("127.0.0.1").setPort(gateway.proxyPort()).setURI("/flat/models")
+              .putHeader("authorization", "Bearer " + key))
+          .compose(req -> req.send().compose(resp -> resp.body().map(b -> resp.statusCode()))));
+    }
+    await(Future.join(new ArrayList<>(all)));
+    Map<Integer, Long> byStatus = new HashMap<>();
+    all.forEach(f -> byStatus.merge(f.result(), 1L, Long::sum));
+    assertThat(byStatus).containsEntry(200, (long) affordable).containsEntry(402, 1000L - affordable);
+    assertThat(harness.stub.requestCount() - before).isEqualTo(affordable);
+    awaitEvents(key, affordable);
+    assertThat(spendable(key)).isZero();
+  }
+
+  @Test
+  @DisplayName("each kind of bad key is 401 with a message that says which, never echoing the key")
+  void badKeys() {
+    String key = key(10);
+    Map<String, String> cases = new java.util.LinkedHashMap<>();
+    cases.put("", "missing_api_key");
+    cases.put("sk-not-ours", "invalid_api_key");
+    cases.put(key.substring(0, key.length() - 1) + (key.endsWith("a") ? "b" : "a"), "invalid_api_key");
+    cases.put(io.tollgate.metering.keys.ApiKeyFormat.generate("tg_test_"), "invalid_api_key");
+    cases.forEach((presented, code) -> {
+      MultiMap headers = presented.isEmpty() ? MultiMap.caseInsensitiveMultiMap() : GatewayHarness.bearer(presented);
+      HttpTestClient.Reply reply = await(new HttpTestClient(vertx).send(HttpMethod.GET, gateway.proxyPort(), "/flat/models", headers, null));
+      assertThat(reply.status()).as(presented).isEqualTo(401);
+      assertThat(reply.json().getJsonObject("error").getString("code")).isEqualTo(code);
+      if (!presented.isEmpty()) {
+        assertThat(reply.text()).doesNotContain(presented);
+      }
+    });
+    HttpTestClient.Reply typo = await(new HttpTestClient(vertx).send(HttpMethod.GET, gateway.proxyPort(), "/flat/models",
+        GatewayHarness.bearer(key.substring(0, key.length() - 1) + (key.endsWith("a") ? "b" : "a")), null));
+    assertThat(typo.json().getJsonObject("error").getString("message")).contains("checksum");
+    // x-api-key works as well as Authorization.
+    HttpTestClient.Reply viaHeader = await(new HttpTestClient(vertx).send(HttpMethod.GET, gateway.proxyPort(), "/flat/models",
+        MultiMap.caseInsensitiveMultiMap().add("x-api-key", key), null));
+    assertThat(viaHeader.status()).isEqualTo(200);
+  }
+
+  @Test
+  @DisplayName("revoked and expired keys are 401 and say so")
+  void revokedAndExpired() {
+    long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "keys").put("initialCredits", 100));
+    JsonObject first = GatewayHarness.createKey(gateway, vertx, account, new JsonObject());
+    String key = first.getString("key");
+    assertThat(await(new HttpTestClient(vertx, false, key).get(gateway.proxyPort(), "/flat/models")).status()).isEqualTo(200);
+    await(new HttpTestClient(vertx).send(HttpMethod.POST, gateway.adminPort(), "/admin/v1/keys/" + first.getLong("id") + "/revoke",
+        GatewayHarness.adminHeaders(), Buffer.buffer("{}")));
+    HttpTestClient.Reply revoked = await(new HttpTestClient(vertx, false, key).get(gateway.proxyPort(), "/flat/models"));
+    assertThat(revoked.status()).isEqualTo(401);
+    assertThat(revoked.json().getJsonObject("error").getString("code")).isEqualTo("revoked_api_key");
+
+    JsonObject second = GatewayHarness.createKey(gateway, vertx, account, new JsonObject());
+    HttpTestClient.Reply rotated = await(new HttpTestClient(vertx).send(HttpMethod.POST, gateway.adminPort(),
+        "/admin/v1/keys/" + second.getLong("id") + "/rotate", GatewayHarness.adminHeaders(), Buffer.buffer("{\"overlapHours\":0}")));
+    assertThat(rotated.status()).isEqualTo(201);
+    HttpTestClient.Reply expired = await(new HttpTestClient(vertx, false, second.getString("key")).get(gateway.proxyPort(), "/flat/models"));
+    assertThat(expired.status()).isEqualTo(401);
+    assertThat(expired.json().getJsonObject("error").getString("code")).isEqualTo("expired_api_key");
+    String replacement = rotated.json().getString("key");
+    assertThat(await(new HttpTestClient(vertx, false, replacement).get(gateway.proxyPort(), "/flat/models")).status()).isEqualTo(200);
+  }
+
+  @Test
+  @DisplayName("scopes: a key limited to some models or routes gets 403 elsewhere")
+  void scopes() {
+    String key = keyWith(10_000, new JsonObject(), new JsonObject().put("scopes",
+        new JsonObject().put("models", new JsonArray().add("gpt-4o-mini")).put("routes", new JsonArray().add("/v1/"))));
+    assertThat(post(key, "/v1/chat/completions", chat("gpt-4o-mini", 5, false, null), null).status()).isEqualTo(200);
+    HttpTestClient.Reply model = post(key, "/v1/chat/completions", chat("gpt-4o", 5, false, null), null);
+    assertThat(model.status()).isEqualTo(403);
+    assertThat(model.json().getJsonObject("error").getString("code")).isEqualTo("model_not_allowed");
+    HttpTestClient.Reply route = post(key, "/flat/models", new JsonObject(), null);
+    assertThat(route.status()).isEqualTo(403);
+    assertThat(route.json().getJsonObject("error").getString("code")).isEqualTo("route_not_allowed");
+  }
+
+  @Test
+  @DisplayName("a body declared JSON that is not JSON is 400 and is not forwarded")
+  void badJson() {
+    String key = key(100);
+    int before = harness.stub.requestCount();
+    HttpTestClient.Reply reply = await(new HttpTestClient(vertx).send(HttpMethod.POST, gateway.proxyPort(), "/v1/chat/completions",
+        GatewayHarness.bearer(key), Buffer.buffer("{\"model\": \"gpt-4o-mini\", ")));
+    assertThat(reply.status()).isEqualTo(400);
+    assertThat(reply.json().getJsonObject("error").getString("code")).isEqualTo("invalid_json");
+    assertThat(reply.json().getJsonObject("error").getString("message")).startsWith("request body is not valid JSON");
+    assertThat(harness.stub.requestCount()).isEqualTo(before);
+  }
+}
