@@ -1,0 +1,103 @@
+package io.tollgate.gateway;
+
+import static io.tollgate.gateway.GatewayHarness.await;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonObject;
+import java.net.ServerSocket;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+@DisplayName("Revocation across instances, failing closed, and failed-authentication limits")
+class RevocationAndFaultsTest {
+
+  private static GatewayHarness harness;
+  private static Vertx vertx;
+
+  @BeforeAll
+  static void start() {
+    harness = new GatewayHarness();
+    vertx = harness.stubVertx;
+  }
+
+  @AfterAll
+  static void stop() {
+    harness.close();
+  }
+
+  private String routes() {
+    return """
+        routes:
+          - prefix: /v1/
+            upstream: %s/v1/
+        """.formatted(harness.stubBase());
+  }
+
+  @Test
+  @DisplayName("a key revoked through one instance is refused by another within one second, though its cache trusts keys for 30 s")
+  void revocationReachesEveryInstance() {
+    try (Tollgate a = GatewayHarness.start(routes(), Map.of()); Tollgate b = GatewayHarness.start(routes(), Map.of())) {
+      long account = GatewayHarness.createAccount(a, vertx, new JsonObject().put("name", "two").put("initialCredits", 100));
+      JsonObject created = GatewayHarness.createKey(a, vertx, account, new JsonObject());
+      HttpTestClient client = new HttpTestClient(vertx, false, created.getString("key"));
+      // B now holds the key in its cache.
+      assertThat(await(client.get(b.proxyPort(), "/v1/models")).status()).isEqualTo(200);
+
+      await(new HttpTestClient(vertx).send(HttpMethod.POST, a.adminPort(), "/admin/v1/keys/" + created.getLong("id") + "/revoke",
+          GatewayHarness.adminHeaders(), Buffer.buffer("{}")));
+      long revokedAt = System.nanoTime();
+      int status = 200;
+      while (status == 200 && System.nanoTime() - revokedAt < TimeUnit.SECONDS.toNanos(5)) {
+        status = await(client.get(b.proxyPort(), "/v1/models")).status();
+      }
+      long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - revokedAt);
+      assertThat(status).isEqualTo(401);
+      assertThat(tookMs).as("revocation reached instance B after %d ms", tookMs).isLessThan(1_000);
+    }
+  }
+
+  @Test
+  @DisplayName("with Redis unreachable a valid key gets 503 with Retry-After: the request is never forwarded unmetered")
+  void failsClosedWithoutRedis() throws Exception {
+    String key;
+    long account;
+    try (Tollgate healthy = GatewayHarness.start(routes(), Map.of())) {
+      account = GatewayHarness.createAccount(healthy, vertx, new JsonObject().put("name", "closed").put("initialCredits", 100));
+      key = GatewayHarness.createKey(healthy, vertx, account, new JsonObject()).getString("key");
+    }
+    int deadPort;
+    try (ServerSocket socket = new ServerSocket(0)) {
+      deadPort = socket.getLocalPort();
+    }
+    try (Tollgate noRedis = GatewayHarness.start(routes(), Map.of("REDIS_URL", "redis://127.0.0.1:" + deadPort))) {
+      int before = harness.stub.requestCount();
+      HttpTestClient.Reply reply = await(new HttpTestClient(vertx, false, key).get(noRedis.proxyPort(), "/v1/models"));
+      assertThat(reply.status()).isEqualTo(503);
+      assertThat(reply.headers().get("retry-after")).isEqualTo("1");
+      assertThat(reply.json().getJsonObject("error").getString("code")).isEqualTo("metering_unavailable");
+      assertThat(harness.stub.requestCount()).isEqualTo(before);
+    }
+  }
+
+  @Test
+  @DisplayName("after too many failed authentications an address gets 429 before any lookup")
+  void failedAuthenticationsLimited() {
+    try (Tollgate gateway = GatewayHarness.start(routes() + "metering: { failedAuthPerMinute: 3 }\n", Map.of())) {
+      HttpTestClient wrong = new HttpTestClient(vertx, false, io.tollgate.metering.keys.ApiKeyFormat.generate("tg_live_"));
+      for (int i = 0; i < 3; i++) {
+        assertThat(await(wrong.get(gateway.proxyPort(), "/v1/models")).status()).isEqualTo(401);
+      }
+      HttpTestClient.Reply blocked = await(wrong.get(gateway.proxyPort(), "/v1/models"));
+      assertThat(blocked.status()).isEqualTo(429);
+      assertThat(blocked.json().getJsonObject("error").getString("code")).isEqualTo("too_many_failed_authentications");
+      assertThat(blocked.headers().get("retry-after")).isEqualTo("60");
+    }
+  }
+}
