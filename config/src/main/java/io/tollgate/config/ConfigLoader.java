@@ -254,7 +254,8 @@ public final class ConfigLoader {
         Duration.ofSeconds(s.integer("negativeCacheTtlSeconds", Defaults.NEGATIVE_CACHE_TTL_SECONDS, 1, 3_600)),
         (int) s.integer("failedAuthPerMinute", Defaults.FAILED_AUTH_PER_MINUTE, 1, 1_000_000),
         s.integer("defaultMaxTokens", Defaults.DEFAULT_MAX_TOKENS, 1, 10_000_000),
-        Duration.ofHours(s.integer("keyRotationOverlapHours", Defaults.KEY_ROTATION_OVERLAP_HOURS, 0, 8_760)));
+        Duration.ofHours(s.integer("keyRotationOverlapHours", Defaults.KEY_ROTATION_OVERLAP_HOURS, 0, 8_760)),
+        Duration.ofSeconds(s.integer("lastUsedFlushSeconds", Defaults.LAST_USED_FLUSH_SECONDS, 1, 3_600)));
     s.finish();
     return config;
   }

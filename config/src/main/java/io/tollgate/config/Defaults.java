@@ -25,6 +25,7 @@ final class Defaults {
   static final long FAILED_AUTH_PER_MINUTE = 30;
   static final long DEFAULT_MAX_TOKENS = 4_096;
   static final long KEY_ROTATION_OVERLAP_HOURS = 24;
+  static final long LAST_USED_FLUSH_SECONDS = 10;
   static final PlanConfig FREE_PLAN = new PlanConfig("free", 60, 40_000, 100_000);
 
   private Defaults() {

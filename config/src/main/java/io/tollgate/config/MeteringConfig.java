@@ -12,7 +12,9 @@ import java.time.Duration;
  * @param failedAuthPerMinute  failed authentications allowed per client IP per minute before 429
  * @param defaultMaxTokens     output tokens reserved when a request gives no max_tokens
  * @param keyRotationOverlap   how long a rotated-out key keeps working
+ * @param lastUsedFlush        how often keys' last-use times are written to Postgres (one statement per flush)
  */
 public record MeteringConfig(int shards, Duration reservationTtl, Duration keyCacheTtl, Duration negativeCacheTtl,
-                             int failedAuthPerMinute, long defaultMaxTokens, Duration keyRotationOverlap) {
+                             int failedAuthPerMinute, long defaultMaxTokens, Duration keyRotationOverlap,
+                             Duration lastUsedFlush) {
 }

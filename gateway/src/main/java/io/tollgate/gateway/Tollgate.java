@@ -23,6 +23,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.time.Clock;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -44,6 +45,7 @@ public final class Tollgate implements AutoCloseable {
   private final JvmGcMetrics gcMetrics;
   private final AtomicBoolean closed = new AtomicBoolean();
   private MeteringServices metering;
+  private AdminVerticle admin;
 
   private Tollgate(TollgateConfig config, BackingServices backing, Vertx vertx, PrometheusMeterRegistry registry, JvmGcMetrics gcMetrics) {
     this.config = config;
@@ -83,12 +85,14 @@ public final class Tollgate implements AutoCloseable {
           .withMetrics(new MicrometerMetricsFactory(registry))
           .build();
       vertx = started;
+      AdminVerticle[] admin = new AdminVerticle[1];
       MeteringServices metering = new MeteringServices(started, config, backing.redisUrl(), backing.postgresUrl(), registry,
           Clock.systemUTC());
       metering.start()
           .compose(v -> started.deployVerticle(() -> new ProxyVerticle(config, registry, metering),
               new DeploymentOptions().setInstances(eventLoops)))
-          .compose(id -> started.deployVerticle(new AdminVerticle(config, registry, backing.redisUrl(), backing.postgresUrl(), metering)))
+          .compose(id -> started.deployVerticle(admin[0] = new AdminVerticle(config, registry, backing.redisUrl(),
+              backing.postgresUrl(), metering)))
           .await(60, TimeUnit.SECONDS);
       meteringServices = metering;
       log.info("Tollgate listening: proxy on {}:{} ({} event loop(s), routes {}), admin and metrics on {}:{}",
@@ -96,6 +100,7 @@ public final class Tollgate implements AutoCloseable {
           config.routes().stream().map(r -> r.prefix()).toList(), config.server().host(), config.server().adminPort());
       Tollgate tollgate = new Tollgate(config, backing, vertx, registry, gc);
       tollgate.metering = meteringServices;
+      tollgate.admin = admin[0];
       return tollgate;
     } catch (Exception e) {
       if (vertx != null) {
@@ -125,6 +130,11 @@ public final class Tollgate implements AutoCloseable {
   /** Where this instance's Postgres is (embedded or external); for wiring and tests, never logged. */
   String postgresUrl() {
     return backing.postgresUrl();
+  }
+
+  /** The admin port's routes (method and path), as mounted. */
+  List<String> adminRoutes() {
+    return admin.routes();
   }
 
   public TollgateConfig config() {

@@ -33,6 +33,7 @@ class AdminApiTest {
         plans:
           free: { requestsPerMinute: 60, tokensPerMinute: 40000, includedCredits: 1000 }
           pro: { requestsPerMinute: 600, tokensPerMinute: 400000, includedCredits: 50000 }
+        metering: { lastUsedFlushSeconds: 1 }
         """.formatted(harness.stubBase()), Map.of());
   }
 
@@ -141,6 +142,24 @@ class AdminApiTest {
         400, "'expiresAt' must be an RFC 3339 timestamp");
     assertProblem(call(HttpMethod.POST, "/admin/v1/accounts/" + id + "/keys",
         new JsonObject().put("scopes", new JsonObject().put("colors", new JsonArray()))), 400, "'scopes.colors' is not a known scope");
+  }
+
+  @Test
+  @DisplayName("a key's last use is recorded, in a batched write rather than on the request path")
+  void lastUsedRecorded() {
+    long id = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "used"));
+    String key = GatewayHarness.createKey(gateway, vertx, id, new JsonObject()).getString("key");
+    assertThat(call(HttpMethod.GET, "/admin/v1/accounts/" + id + "/keys", null).json().getJsonArray("data")
+        .getJsonObject(0).getString("lastUsedAt")).isNull();
+    assertThat(await(new HttpTestClient(vertx, false, key).get(gateway.proxyPort(), "/v1/models")).status()).isEqualTo(200);
+    String lastUsed = null;
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(15);
+    while (lastUsed == null && System.nanoTime() < deadline) {
+      await(vertx.timer(100));
+      lastUsed = call(HttpMethod.GET, "/admin/v1/accounts/" + id + "/keys", null).json().getJsonArray("data")
+          .getJsonObject(0).getString("lastUsedAt");
+    }
+    assertThat(lastUsed).isNotNull();
   }
 
   @Test

@@ -97,7 +97,7 @@ public final class MeteringServices {
       return Future.succeededFuture();
     })).onSuccess(v -> {
       sweepTimer = vertx.setPeriodic(10_000, id -> sweepAll());
-      touchTimer = vertx.setPeriodic(10_000, id -> lastUsed.flush()
+      touchTimer = vertx.setPeriodic(config.metering().lastUsedFlush().toMillis(), id -> lastUsed.flush()
           .onFailure(err -> log.warn("could not record keys' last use: {}", err.toString())));
     });
   }

@@ -36,6 +36,7 @@ public final class AdminVerticle extends VerticleBase {
   private Redis redis;
   private Pool postgres;
   private HttpServer server;
+  private Router router;
   private ReadinessChecks readiness;
   private Buffer openApi;
 
@@ -61,7 +62,7 @@ public final class AdminVerticle extends VerticleBase {
     readiness = new ReadinessChecks(vertx, redis, postgres);
     openApi = classpathResource("openapi/tollgate-admin.yaml");
 
-    Router router = Router.router(vertx);
+    router = Router.router(vertx);
     router.get("/health/live").handler(ctx -> ctx.json(new JsonObject().put("status", "UP")));
     router.get("/health/ready").handler(this::ready);
     router.get("/metrics").handler(this::metrics);
@@ -79,6 +80,19 @@ public final class AdminVerticle extends VerticleBase {
 
     server = vertx.createHttpServer().requestHandler(router);
     return server.listen(config.server().adminPort(), config.server().host());
+  }
+
+  /** Method and OpenAPI-style path of every mounted route, for checking the document against them. */
+  public java.util.List<String> routes() {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    for (io.vertx.ext.web.Route route : router.getRoutes()) {
+      if (route.getPath() == null || route.methods() == null || route.methods().isEmpty()) {
+        continue;
+      }
+      String path = route.getPath().replaceAll(":([A-Za-z]+)", "{$1}");
+      route.methods().forEach(m -> out.add(m.name().toLowerCase(java.util.Locale.ROOT) + " " + path));
+    }
+    return out;
   }
 
   @Override

@@ -86,6 +86,7 @@ public final class ApiKeyStore {
       ids[i] = e.getKey();
       times[i++] = OffsetDateTime.ofInstant(e.getValue(), ZoneOffset.UTC);
     }
-    return pool.preparedQuery(TOUCH).execute(Tuple.of(ids, times)).mapEmpty();
+    // addValue, not Tuple.of: varargs would spread the second array into separate parameters.
+    return pool.preparedQuery(TOUCH).execute(Tuple.tuple().addValue(ids).addValue(times)).mapEmpty();
   }
 }
