@@ -3,23 +3,17 @@ package io.tollgate.gateway.metering;
 import io.vertx.core.Handler;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.streams.ReadStream;
+import io.tollgate.gateway.streams.DelegatingReadStream;
 
 /** A response body passed through a {@link UsageObserver}, with the source's back-pressure. */
-final class ObservedStream implements ReadStream<Buffer> {
+final class ObservedStream extends DelegatingReadStream {
 
-  private final ReadStream<Buffer> source;
   private final UsageObserver observer;
   private Handler<Buffer> dataHandler;
 
   ObservedStream(ReadStream<Buffer> source, UsageObserver observer) {
-    this.source = source;
+    super(source);
     this.observer = observer;
-  }
-
-  @Override
-  public ReadStream<Buffer> exceptionHandler(Handler<Throwable> handler) {
-    source.exceptionHandler(handler);
-    return this;
   }
 
   @Override
@@ -31,24 +25,6 @@ final class ObservedStream implements ReadStream<Buffer> {
         handler.handle(out);
       }
     });
-    return this;
-  }
-
-  @Override
-  public ReadStream<Buffer> pause() {
-    source.pause();
-    return this;
-  }
-
-  @Override
-  public ReadStream<Buffer> resume() {
-    source.resume();
-    return this;
-  }
-
-  @Override
-  public ReadStream<Buffer> fetch(long amount) {
-    source.fetch(amount);
     return this;
   }
 

@@ -3,13 +3,14 @@ package io.tollgate.gateway.proxy;
 import io.vertx.core.Handler;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.streams.ReadStream;
+import io.tollgate.gateway.streams.DelegatingReadStream;
 
 /**
  * Passes a request body through while counting it, and fails the stream as soon as it exceeds
  * the limit. Needed for chunked uploads, whose size is only known as they arrive; a declared
  * {@code Content-Length} over the limit is refused before any byte is read.
  */
-final class LimitedReadStream implements ReadStream<Buffer> {
+final class LimitedReadStream extends DelegatingReadStream {
 
   /** Signals that the client sent more than the limit; mapped to 413. */
   static final class BodyTooLargeException extends RuntimeException {
@@ -18,7 +19,6 @@ final class LimitedReadStream implements ReadStream<Buffer> {
     }
   }
 
-  private final ReadStream<Buffer> source;
   private final long limit;
   private long seen;
   private boolean exceeded;
@@ -26,7 +26,7 @@ final class LimitedReadStream implements ReadStream<Buffer> {
   private Handler<Void> endHandler;
 
   LimitedReadStream(ReadStream<Buffer> source, long limit) {
-    this.source = source;
+    super(source);
     this.limit = limit;
   }
 
@@ -37,8 +37,7 @@ final class LimitedReadStream implements ReadStream<Buffer> {
   @Override
   public ReadStream<Buffer> exceptionHandler(Handler<Throwable> handler) {
     this.exceptionHandler = handler;
-    source.exceptionHandler(handler);
-    return this;
+    return super.exceptionHandler(handler);
   }
 
   @Override
@@ -63,24 +62,6 @@ final class LimitedReadStream implements ReadStream<Buffer> {
       }
       handler.handle(chunk);
     });
-    return this;
-  }
-
-  @Override
-  public ReadStream<Buffer> pause() {
-    source.pause();
-    return this;
-  }
-
-  @Override
-  public ReadStream<Buffer> resume() {
-    source.resume();
-    return this;
-  }
-
-  @Override
-  public ReadStream<Buffer> fetch(long amount) {
-    source.fetch(amount);
     return this;
   }
 
