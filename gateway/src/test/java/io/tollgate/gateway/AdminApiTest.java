@@ -21,11 +21,13 @@ class AdminApiTest {
   private static GatewayHarness harness;
   private static Tollgate gateway;
   private static Vertx vertx;
+  private static HttpTestClient client;
 
   @BeforeAll
   static void start() {
     harness = new GatewayHarness();
     vertx = harness.stubVertx;
+    client = new HttpTestClient(vertx, true);
     gateway = GatewayHarness.start("""
         routes:
           - prefix: /v1/
@@ -49,7 +51,7 @@ class AdminApiTest {
 
   private static HttpTestClient.Reply call(HttpMethod method, String uri, Object body, MultiMap headers) {
     Buffer buffer = body == null ? null : body instanceof String s ? Buffer.buffer(s) : ((JsonObject) body).toBuffer();
-    return await(new HttpTestClient(vertx).send(method, gateway.adminPort(), uri, headers, buffer));
+    return await(client.send(method, gateway.adminPort(), uri, headers, buffer));
   }
 
   private static void assertProblem(HttpTestClient.Reply reply, int status, String detailContains) {

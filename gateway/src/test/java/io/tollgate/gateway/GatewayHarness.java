@@ -22,7 +22,7 @@ final class GatewayHarness implements AutoCloseable {
   final StubUpstream stub;
 
   GatewayHarness() {
-    stub = new StubUpstream(StubOptions.defaults().withPort(0));
+    stub = new StubUpstream(StubOptions.defaults().withPort(io.tollgate.metering.embedded.FreePorts.pick()));
     await(stubVertx.deployVerticle(stub));
   }
 
@@ -106,7 +106,17 @@ final class GatewayHarness implements AutoCloseable {
     try {
       return future.await(30, TimeUnit.SECONDS);
     } catch (java.util.concurrent.TimeoutException e) {
-      throw new AssertionError("timed out after 30 s", e);
+      // A hang is a bug somewhere; leave the evidence of where every Vert.x thread was.
+      StringBuilder dump = new StringBuilder("timed out after 30 s; Vert.x threads:\n");
+      Thread.getAllStackTraces().forEach((thread, stack) -> {
+        if (thread.getName().startsWith("vert.x")) {
+          dump.append(thread.getName()).append(' ').append(thread.getState()).append('\n');
+          for (int i = 0; i < Math.min(stack.length, 12); i++) {
+            dump.append("    at ").append(stack[i]).append('\n');
+          }
+        }
+      });
+      throw new AssertionError(dump.toString(), e);
     }
   }
 }

@@ -24,6 +24,7 @@ final class HttpTestClient {
   }
 
   private final HttpClient client;
+  private final io.vertx.core.Context context;
   private final String key;
 
   HttpTestClient(Vertx vertx) {
@@ -38,10 +39,22 @@ final class HttpTestClient {
   /** Sends {@code Authorization: Bearer key} on every request that does not set its own. */
   HttpTestClient(Vertx vertx, boolean keepAlive, String key) {
     this.client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(keepAlive));
+    this.context = vertx.getOrCreateContext();
     this.key = key;
   }
 
+  /**
+   * Runs the exchange on a Vert.x context. Driving the client straight from the test thread lost
+   * about one keep-alive request in several hundred here (it never reached the server, and
+   * nothing was blocked); from a context it did not happen in 3,000.
+   */
   Future<Reply> send(HttpMethod method, int port, String uri, MultiMap headers, Buffer body) {
+    io.vertx.core.Promise<Reply> promise = io.vertx.core.Promise.promise();
+    context.runOnContext(v -> exchange(method, port, uri, headers, body).onComplete(promise));
+    return promise.future();
+  }
+
+  private Future<Reply> exchange(HttpMethod method, int port, String uri, MultiMap headers, Buffer body) {
     return client.request(new RequestOptions().setMethod(method).setHost("127.0.0.1").setPort(port).setURI(uri))
         .compose(req -> {
           if (headers != null) {

@@ -8,7 +8,6 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
-import java.net.ServerSocket;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -127,9 +126,8 @@ class OperationsTest {
   @DisplayName("ready is 503 and names Redis when Redis does not answer")
   void notReadyWithoutRedis(Vertx vertx) throws Exception {
     int deadPort;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      deadPort = socket.getLocalPort();
-    }
+    // Nothing listens there (and, below the ephemeral range, no client can be bound to it either).
+    deadPort = io.tollgate.metering.embedded.FreePorts.pick();
     HttpTestClient.Reply reply;
     try (Tollgate noRedis = GatewayHarness.start("routes: []\n", Map.of("REDIS_URL", "redis://127.0.0.1:" + deadPort))) {
       reply = GatewayHarness.await(new HttpTestClient(vertx).get(noRedis.adminPort(), "/health/ready"));

@@ -14,7 +14,6 @@ import io.vertx.core.net.NetClient;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -34,9 +33,8 @@ class ProxyFailuresTest {
   static void start() throws IOException {
     harness = new GatewayHarness();
     int closedPort;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      closedPort = socket.getLocalPort();
-    }
+    // Nothing listens there (and, below the ephemeral range, no client can be bound to it either).
+    closedPort = io.tollgate.metering.embedded.FreePorts.pick();
     gateway = GatewayHarness.start("""
         server: { maxBodyBytes: 1024 }
         upstreamClient: { responseTimeoutMs: 300, connectTimeoutMs: 2000 }

@@ -7,7 +7,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonObject;
-import java.net.ServerSocket;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -73,9 +72,8 @@ class RevocationAndFaultsTest {
       key = GatewayHarness.createKey(healthy, vertx, account, new JsonObject()).getString("key");
     }
     int deadPort;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      deadPort = socket.getLocalPort();
-    }
+    // Nothing listens there (and, below the ephemeral range, no client can be bound to it either).
+    deadPort = io.tollgate.metering.embedded.FreePorts.pick();
     try (Tollgate noRedis = GatewayHarness.start(routes(), Map.of("REDIS_URL", "redis://127.0.0.1:" + deadPort))) {
       int before = harness.stub.requestCount();
       HttpTestClient.Reply reply = await(new HttpTestClient(vertx, false, key).get(noRedis.proxyPort(), "/v1/models"));

@@ -1,21 +1,60 @@
 package io.tollgate.metering.embedded;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.ThreadLocalRandom;
 
-/** A free loopback port, for servers that must be told their port before they bind. */
-final class FreePorts {
+/**
+ * A free port for a local server that must be told its port before it binds (embedded Redis and
+ * Postgres, gateways started with port 0).
+ *
+ * <p>Ports come from below the kernel's ephemeral range, never from {@code new ServerSocket(0)}:
+ * an ephemeral port can later be handed to an outgoing connection as its local port, and a
+ * client that connects to port P from local port P on loopback connects to itself (TCP
+ * simultaneous open) and waits forever for an answer. Outgoing connections never get ports below
+ * the ephemeral range, so servers there cannot meet that fate.
+ */
+public final class FreePorts {
+
+  private static final int LOWEST = 15_000;
 
   private FreePorts() {
   }
 
-  static int pick() {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      socket.setReuseAddress(true);
-      return socket.getLocalPort();
+  public static int pick() {
+    int ephemeralLow = ephemeralRangeStart();
+    int high = Math.max(LOWEST + 1_000, ephemeralLow);
+    ThreadLocalRandom random = ThreadLocalRandom.current();
+    for (int attempt = 0; attempt < 200; attempt++) {
+      int port = random.nextInt(LOWEST, high);
+      if (isFree(port)) {
+        return port;
+      }
+    }
+    throw new IllegalStateException("no free port found between " + LOWEST + " and " + high);
+  }
+
+  private static boolean isFree(int port) {
+    try (ServerSocket socket = new ServerSocket()) {
+      socket.setReuseAddress(false);
+      socket.bind(new InetSocketAddress(InetAddress.getByName("0.0.0.0"), port));
+      return true;
     } catch (IOException e) {
-      throw new UncheckedIOException("no free port", e);
+      return false;
+    }
+  }
+
+  /** Linux's ip_local_port_range start; 32768 (its usual default) elsewhere. */
+  private static int ephemeralRangeStart() {
+    try {
+      String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
+      return Integer.parseInt(range.split("\\s+")[0]);
+    } catch (IOException | RuntimeException e) {
+      return 32_768;
     }
   }
 }
