@@ -318,6 +318,53 @@ class MeteredProxyTest {
     assertThat(spendable(key)).isZero();
   }
 
+  private static Map<String, Long> commandCalls() {
+    String info = await(redis.send(Request.cmd(Command.INFO).arg("commandstats"))).toString();
+    Map<String, Long> calls = new HashMap<>();
+    for (String line : info.split("\r?\n")) {
+      if (line.startsWith("cmdstat_")) {
+        String name = line.substring(8, line.indexOf(':'));
+        String count = line.substring(line.indexOf("calls=") + 6, line.indexOf(',', line.indexOf("calls=")));
+        calls.put(name, Long.parseLong(count));
+      }
+    }
+    return calls;
+  }
+
+  @Test
+  @DisplayName("steady state: a request costs exactly two Redis round trips (admit and settle) and nothing else")
+  void twoRoundTripsPerRequest() {
+    String key = key(10_000);
+    HttpTestClient client = new HttpTestClient(vertx, true, key);
+    assertThat(await(client.get(gateway.proxyPort(), "/flat/models")).status()).isEqualTo(200);
+    awaitEvents(key, 1);
+    Map<String, Long> before = commandCalls();
+    int requests = 25;
+    for (int i = 0; i < requests; i++) {
+      assertThat(await(client.get(gateway.proxyPort(), "/flat/models")).status()).isEqualTo(200);
+    }
+    awaitEvents(key, 1 + requests);
+    Map<String, Long> after = commandCalls();
+    Map<String, Long> delta = new HashMap<>();
+    after.forEach((name, calls) -> {
+      long d = calls - before.getOrDefault(name, 0L);
+      if (d > 0) {
+        delta.put(name, d);
+      }
+    });
+    // This test's own INFO and XRANGE calls are the only others.
+    delta.remove("info");
+    delta.remove("xrange");
+    // Redis counts the commands scripts run too. Per request: two EVALSHAs from the gateway; inside
+    // admit, the account's two buckets (HMGET, HSET, PEXPIRE each), GET and DECRBY of the balance,
+    // ZADD of the reservation; inside settle, ZREM, INCRBY and XADD. Any command the gateway sent
+    // on its own (a GET of the balance, say) would show up as one more.
+    long n = requests;
+    assertThat(delta).containsExactlyInAnyOrderEntriesOf(Map.of(
+        "evalsha", 2 * n, "hmget", 2 * n, "hset", 2 * n, "pexpire", 2 * n, "get", n, "decrby", n,
+        "zadd", n, "zrem", n, "incrby", n, "xadd", n));
+  }
+
   @Test
   @DisplayName("each kind of bad key is 401 with a message that says which, never echoing the key")
   void badKeys() {
