@@ -255,7 +255,10 @@ public final class ConfigLoader {
         (int) s.integer("failedAuthPerMinute", Defaults.FAILED_AUTH_PER_MINUTE, 1, 1_000_000),
         s.integer("defaultMaxTokens", Defaults.DEFAULT_MAX_TOKENS, 1, 10_000_000),
         Duration.ofHours(s.integer("keyRotationOverlapHours", Defaults.KEY_ROTATION_OVERLAP_HOURS, 0, 8_760)),
-        Duration.ofSeconds(s.integer("lastUsedFlushSeconds", Defaults.LAST_USED_FLUSH_SECONDS, 1, 3_600)));
+        Duration.ofSeconds(s.integer("lastUsedFlushSeconds", Defaults.LAST_USED_FLUSH_SECONDS, 1, 3_600)),
+        Duration.ofMillis(s.integer("flushIntervalMs", Defaults.FLUSH_INTERVAL_MS, 10, 60_000)),
+        (int) s.integer("flushBatchSize", Defaults.FLUSH_BATCH_SIZE, 1, 10_000),
+        Duration.ofSeconds(s.integer("claimIdleSeconds", Defaults.CLAIM_IDLE_SECONDS, 1, 86_400)));
     s.finish();
     return config;
   }

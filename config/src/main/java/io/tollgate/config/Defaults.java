@@ -26,6 +26,10 @@ final class Defaults {
   static final long DEFAULT_MAX_TOKENS = 4_096;
   static final long KEY_ROTATION_OVERLAP_HOURS = 24;
   static final long LAST_USED_FLUSH_SECONDS = 10;
+  static final long FLUSH_INTERVAL_MS = 200;
+  static final long FLUSH_BATCH_SIZE = 500;
+  /** Well above one batch's insert time, so a live but slow consumer is not raced by another. */
+  static final long CLAIM_IDLE_SECONDS = 60;
   static final PlanConfig FREE_PLAN = new PlanConfig("free", 60, 40_000, 100_000);
 
   private Defaults() {

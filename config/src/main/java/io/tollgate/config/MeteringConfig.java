@@ -13,8 +13,11 @@ import java.time.Duration;
  * @param defaultMaxTokens     output tokens reserved when a request gives no max_tokens
  * @param keyRotationOverlap   how long a rotated-out key keeps working
  * @param lastUsedFlush        how often keys' last-use times are written to Postgres (one statement per flush)
+ * @param flushInterval        how often the usage stream is drained into Postgres
+ * @param flushBatchSize       usage events per Postgres statement
+ * @param claimIdle            how long an entry may sit unacknowledged with a consumer before another takes it over
  */
 public record MeteringConfig(int shards, Duration reservationTtl, Duration keyCacheTtl, Duration negativeCacheTtl,
                              int failedAuthPerMinute, long defaultMaxTokens, Duration keyRotationOverlap,
-                             Duration lastUsedFlush) {
+                             Duration lastUsedFlush, Duration flushInterval, int flushBatchSize, Duration claimIdle) {
 }

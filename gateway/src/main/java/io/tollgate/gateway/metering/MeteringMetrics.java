@@ -20,6 +20,10 @@ final class MeteringMetrics {
   private final Counter settleFailures;
   private final Counter swept;
   private final Counter estimated;
+  private final Counter flushedEvents;
+  private final Counter duplicateEvents;
+  private final Counter deadLetters;
+  private final Counter flushFailures;
 
   MeteringMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -33,6 +37,14 @@ final class MeteringMetrics {
         .description("Settlements that failed after retries; their reservation is refunded by the sweeper").register(registry);
     this.swept = Counter.builder("tollgate_reservations_swept")
         .description("Reservations refunded because no gateway settled them in time").register(registry);
+    this.flushedEvents = Counter.builder("tollgate_usage_events_flushed")
+        .description("Usage events written to Postgres").register(registry);
+    this.duplicateEvents = Counter.builder("tollgate_usage_events_duplicate")
+        .description("Usage events delivered again (a consumer died before XACK) and dropped by event id").register(registry);
+    this.deadLetters = Counter.builder("tollgate_usage_dead_letters")
+        .description("Malformed usage stream entries moved to the dead-letter stream").register(registry);
+    this.flushFailures = Counter.builder("tollgate_usage_flush_failures")
+        .description("Flush passes that failed (Postgres or Redis down); the events wait in the stream").register(registry);
     this.estimated = Counter.builder("tollgate_usage_estimated")
         .description("Usage events whose tokens were estimated because the upstream reported none").register(registry);
   }
@@ -61,6 +73,16 @@ final class MeteringMetrics {
 
   void swept(int n) {
     swept.increment(n);
+  }
+
+  void flushed(io.tollgate.metering.usage.UsageStreamConsumer.Flushed f) {
+    flushedEvents.increment(f.inserted());
+    duplicateEvents.increment(f.duplicates());
+    deadLetters.increment(f.deadLettered());
+  }
+
+  void flushFailed() {
+    flushFailures.increment();
   }
 
   void estimated() {

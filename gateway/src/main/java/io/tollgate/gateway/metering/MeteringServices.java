@@ -51,6 +51,9 @@ public final class MeteringServices {
   final MeteringMetrics metrics;
   final Pricing pricing;
   private final RevocationListener revocations;
+  private final io.tollgate.metering.usage.UsageStreamConsumer usageConsumer;
+  private final java.util.concurrent.atomic.AtomicBoolean flushing = new java.util.concurrent.atomic.AtomicBoolean();
+  private long flushTimer = -1;
   private long sweepTimer = -1;
   private long touchTimer = -1;
 
@@ -72,6 +75,8 @@ public final class MeteringServices {
     this.lastUsed = new LastUsedRecorder(keys, pool, clock);
     this.metrics = new MeteringMetrics(registry);
     this.pricing = new Pricing(config.pricing());
+    this.usageConsumer = new io.tollgate.metering.usage.UsageStreamConsumer(redis, pool, redisKeys,
+        "tollgate-" + java.util.UUID.randomUUID(), config.metering().flushBatchSize(), config.metering().claimIdle());
     this.revocations = new RevocationListener(vertx, subscriber,
         hash -> {
           if (ALL_KEYS.equals(hash)) {
@@ -95,11 +100,31 @@ public final class MeteringServices {
       log.warn("could not subscribe to key revocations yet ({}); retrying", err.toString());
       revocations.retryLater();
       return Future.succeededFuture();
+    })).compose(v -> usageConsumer.ensureGroups().recover(err -> {
+      log.warn("could not create the usage consumer group yet ({}); retrying with each flush", err.toString());
+      return Future.succeededFuture();
     })).onSuccess(v -> {
+      flushTimer = vertx.setPeriodic(config.metering().flushInterval().toMillis(), id -> flushUsage());
       sweepTimer = vertx.setPeriodic(10_000, id -> sweepAll());
       touchTimer = vertx.setPeriodic(config.metering().lastUsedFlush().toMillis(), id -> lastUsed.flush()
           .onFailure(err -> log.warn("could not record keys' last use: {}", err.toString())));
     });
+  }
+
+  /** Drains the usage streams into Postgres; one pass at a time per instance. */
+  public Future<Void> flushUsage() {
+    if (!flushing.compareAndSet(false, true)) {
+      return Future.succeededFuture();
+    }
+    return usageConsumer.flushAll()
+        .onSuccess(metrics::flushed)
+        .recover(err -> {
+          metrics.flushFailed();
+          // NOGROUP after a Redis restart or flush: create the groups again; entries wait meanwhile.
+          return usageConsumer.ensureGroups().transform(ar -> Future.succeededFuture(null));
+        })
+        .<Void>mapEmpty()
+        .onComplete(ar -> flushing.set(false));
   }
 
   /** Refunds abandoned reservations on every shard. */
@@ -178,10 +203,12 @@ public final class MeteringServices {
   }
 
   public Future<Void> close() {
+    vertx.cancelTimer(flushTimer);
     vertx.cancelTimer(sweepTimer);
     vertx.cancelTimer(touchTimer);
     revocations.close();
-    return lastUsed.flush().recover(err -> Future.succeededFuture())
+    return flushUsage().recover(err -> Future.succeededFuture())
+        .compose(v -> lastUsed.flush()).recover(err -> Future.succeededFuture())
         .eventually(() -> pool.close())
         .eventually(() -> {
           redis.close();

@@ -1,0 +1,109 @@
+package io.tollgate.metering.usage;
+
+import io.vertx.sqlclient.Tuple;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * Usage events as Postgres receives them: one statement that inserts a whole batch exactly once
+ * and adds it to the hourly rollups. Being one statement, it is atomic; the {@code usage_event_ids}
+ * guard makes a re-delivered event (a consumer died before XACK) a no-op, rollups included.
+ */
+public final class UsageRows {
+
+  static final String INSERT_BATCH = """
+      WITH input AS (
+        SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
+                             $8::bigint[], $9::int[], $10::int[], $11::bool[], $12::timestamptz[])
+          AS t(event_id, account_id, key_id, route, model, input_tokens, output_tokens, credits, status, latency, estimated, occurred_at)
+      ), fresh AS (
+        INSERT INTO usage_event_ids (event_id, occurred_at) SELECT event_id, occurred_at FROM input
+        ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+      ), inserted AS (
+        INSERT INTO usage_events (event_id, account_id, key_id, route, model, input_tokens, output_tokens, credits, status,
+                                  upstream_latency_ms, estimated, occurred_at)
+        SELECT i.event_id, i.account_id, i.key_id, i.route, i.model, i.input_tokens, i.output_tokens, i.credits, i.status,
+               i.latency, i.estimated, i.occurred_at
+        FROM input i JOIN fresh f USING (event_id)
+        RETURNING account_id, key_id, route, model, occurred_at, input_tokens, output_tokens, credits
+      ), rolled AS (
+        INSERT INTO usage_rollups_hourly AS r (account_id, key_id, route, model, hour, requests, input_tokens, output_tokens, credits)
+        SELECT account_id, coalesce(key_id, 0), route, coalesce(model, ''), date_trunc('hour', occurred_at),
+               count(*), sum(input_tokens), sum(output_tokens), sum(credits)
+        FROM inserted GROUP BY 1, 2, 3, 4, 5
+        ON CONFLICT (account_id, hour, key_id, route, model) DO UPDATE SET
+          requests = r.requests + excluded.requests, input_tokens = r.input_tokens + excluded.input_tokens,
+          output_tokens = r.output_tokens + excluded.output_tokens, credits = r.credits + excluded.credits
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM inserted) AS inserted, (SELECT count(*) FROM rolled) AS rollups
+      """;
+
+  private UsageRows() {
+  }
+
+  /** Parses one stream entry's fields; throws IllegalArgumentException naming what is wrong. */
+  public static UsageEvent parse(Map<String, String> f) {
+    try {
+      UUID eventId;
+      try {
+        eventId = UUID.fromString(required(f, "event_id"));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(e.getMessage().startsWith("missing") ? e.getMessage() : "event_id is not a UUID");
+      }
+      return new UsageEvent(eventId, Long.parseLong(required(f, "account_id")),
+          Long.parseLong(required(f, "key_id")), required(f, "route"), f.getOrDefault("model", ""),
+          Long.parseLong(required(f, "input_tokens")), Long.parseLong(required(f, "output_tokens")),
+          Long.parseLong(required(f, "credits")), Integer.parseInt(required(f, "status")),
+          Long.parseLong(f.getOrDefault("latency_ms", "-1")), "1".equals(f.get("estimated")),
+          f.getOrDefault("outcome", "ok"), Long.parseLong(required(f, "ts")));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("a numeric field is not a number: " + e.getMessage());
+    }
+  }
+
+  private static String required(Map<String, String> f, String name) {
+    String v = f.get(name);
+    if (v == null || v.isEmpty()) {
+      throw new IllegalArgumentException("missing field " + name);
+    }
+    return v;
+  }
+
+  static Tuple batch(List<UsageEvent> events) {
+    int n = events.size();
+    UUID[] ids = new UUID[n];
+    Long[] accounts = new Long[n];
+    Long[] keys = new Long[n];
+    String[] routes = new String[n];
+    String[] models = new String[n];
+    Long[] input = new Long[n];
+    Long[] output = new Long[n];
+    Long[] credits = new Long[n];
+    Integer[] status = new Integer[n];
+    Integer[] latency = new Integer[n];
+    Boolean[] estimated = new Boolean[n];
+    OffsetDateTime[] at = new OffsetDateTime[n];
+    for (int i = 0; i < n; i++) {
+      UsageEvent e = events.get(i);
+      ids[i] = e.eventId();
+      accounts[i] = e.accountId();
+      keys[i] = e.keyId() == 0 ? null : e.keyId();
+      routes[i] = e.route();
+      models[i] = e.model() == null || e.model().isEmpty() ? null : e.model();
+      input[i] = e.inputTokens();
+      output[i] = e.outputTokens();
+      credits[i] = e.credits();
+      status[i] = e.status();
+      latency[i] = (int) Math.min(Integer.MAX_VALUE, e.upstreamLatencyMs());
+      estimated[i] = e.estimated();
+      at[i] = OffsetDateTime.ofInstant(Instant.ofEpochMilli(e.occurredAtMillis()), ZoneOffset.UTC);
+    }
+    return Tuple.tuple().addValue(ids).addValue(accounts).addValue(keys).addValue(routes).addValue(models).addValue(input)
+        .addValue(output).addValue(credits).addValue(status).addValue(latency).addValue(estimated).addValue(at);
+  }
+}

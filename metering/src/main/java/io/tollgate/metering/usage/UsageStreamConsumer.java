@@ -1,0 +1,187 @@
+package io.tollgate.metering.usage;
+
+import io.tollgate.metering.redis.RedisKeys;
+import io.vertx.core.Future;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import io.vertx.sqlclient.Pool;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves usage events from the shard streams into Postgres, exactly once: read a batch in the
+ * consumer group, insert it in one statement (duplicates dropped by event id), then XACK. A
+ * consumer that dies between insert and XACK leaves its entries pending; any consumer claims them
+ * after {@code claimIdle} (XAUTOCLAIM) and re-inserting them is a no-op. With Postgres down,
+ * nothing is acknowledged, so events wait in the stream. Entries that cannot be parsed go to the
+ * shard's dead-letter stream with the reason, and never block the rest.
+ */
+public final class UsageStreamConsumer {
+
+  public static final String GROUP = "tollgate-metering";
+  private static final Logger log = LoggerFactory.getLogger(UsageStreamConsumer.class);
+
+  private final Redis redis;
+  private final Pool pool;
+  private final RedisKeys keys;
+  private final String consumer;
+  private final int batchSize;
+  private final Duration claimIdle;
+
+  /** What one pass did, for metrics and tests. */
+  public record Flushed(int inserted, int duplicates, int deadLettered) {
+    Flushed plus(Flushed o) {
+      return new Flushed(inserted + o.inserted, duplicates + o.duplicates, deadLettered + o.deadLettered);
+    }
+  }
+
+  public UsageStreamConsumer(Redis redis, Pool pool, RedisKeys keys, String consumer, int batchSize, Duration claimIdle) {
+    this.redis = redis;
+    this.pool = pool;
+    this.keys = keys;
+    this.consumer = consumer;
+    this.batchSize = batchSize;
+    this.claimIdle = claimIdle;
+  }
+
+  public static String deadLetterStream(String stream) {
+    return stream + ":dead";
+  }
+
+  /** Creates the consumer group on every shard stream (idempotent). */
+  public Future<Void> ensureGroups() {
+    Future<Void> all = Future.succeededFuture();
+    for (int shard = 0; shard < keys.shards(); shard++) {
+      String stream = keys.usageStreamOfShard(shard);
+      all = all.compose(v -> redis.send(Request.cmd(Command.XGROUP).arg("CREATE").arg(stream).arg(GROUP).arg("0").arg("MKSTREAM"))
+          .<Void>mapEmpty()
+          .recover(err -> err.getMessage() != null && err.getMessage().startsWith("BUSYGROUP")
+              ? Future.succeededFuture() : Future.failedFuture(err)));
+    }
+    return all;
+  }
+
+  /** One pass over every shard: stale pending entries first, then new ones, a batch at a time. */
+  public Future<Flushed> flushAll() {
+    Future<Flushed> total = Future.succeededFuture(new Flushed(0, 0, 0));
+    for (int shard = 0; shard < keys.shards(); shard++) {
+      int s = shard;
+      total = total.compose(sum -> claimStale(s).compose(c -> flushNew(s).map(n -> sum.plus(c).plus(n))));
+    }
+    return total;
+  }
+
+  /** Reads and stores new entries of one shard until a batch comes back short. */
+  public Future<Flushed> flushNew(int shard) {
+    String stream = keys.usageStreamOfShard(shard);
+    return redis.send(Request.cmd(Command.XREADGROUP).arg("GROUP").arg(GROUP).arg(consumer)
+            .arg("COUNT").arg(batchSize).arg("STREAMS").arg(stream).arg(">"))
+        .compose(reply -> {
+          List<Response> entries = entriesOf(reply);
+          if (entries.isEmpty()) {
+            return Future.succeededFuture(new Flushed(0, 0, 0));
+          }
+          return store(stream, entries, true).compose(done -> entries.size() < batchSize
+              ? Future.succeededFuture(done) : flushNew(shard).map(done::plus));
+        });
+  }
+
+  /** Takes over entries another consumer read but never acknowledged (it died), and stores them. */
+  public Future<Flushed> claimStale(int shard) {
+    String stream = keys.usageStreamOfShard(shard);
+    return redis.send(Request.cmd(Command.XAUTOCLAIM).arg(stream).arg(GROUP).arg(consumer).arg(claimIdle.toMillis())
+            .arg("0-0").arg("COUNT").arg(batchSize))
+        .compose(reply -> {
+          List<Response> entries = new ArrayList<>();
+          if (reply != null && reply.size() > 1 && reply.get(1) != null) {
+            for (Response e : reply.get(1)) {
+              if (e != null && e.size() == 2 && e.get(1) != null) {
+                entries.add(e);
+              }
+            }
+          }
+          return entries.isEmpty() ? Future.succeededFuture(new Flushed(0, 0, 0)) : store(stream, entries, true);
+        });
+  }
+
+  /**
+   * Stores entries, then (if {@code acknowledge}) XACKs them. Tests call it with
+   * {@code acknowledge = false} to play a consumer that dies between the two steps.
+   */
+  public Future<Flushed> store(String stream, List<Response> entries, boolean acknowledge) {
+    List<UsageEvent> events = new ArrayList<>();
+    List<String> ids = new ArrayList<>();
+    List<Future<Void>> deadLetters = new ArrayList<>();
+    for (Response entry : entries) {
+      String id = entry.get(0).toString();
+      Map<String, String> fields = fields(entry.get(1));
+      try {
+        events.add(UsageRows.parse(fields));
+      } catch (IllegalArgumentException e) {
+        deadLetters.add(deadLetter(stream, id, fields, e.getMessage()));
+      }
+      ids.add(id);
+    }
+    Future<Integer> inserted = events.isEmpty() ? Future.succeededFuture(0)
+        : pool.preparedQuery(UsageRows.INSERT_BATCH).execute(UsageRows.batch(events))
+            .map(rows -> rows.iterator().next().getLong("inserted").intValue());
+    return Future.all(deadLetters).compose(v -> inserted).compose(n -> {
+      Flushed done = new Flushed(n, events.size() - n, deadLetters.size());
+      if (!acknowledge) {
+        return Future.succeededFuture(done);
+      }
+      Request ack = Request.cmd(Command.XACK).arg(stream).arg(GROUP);
+      ids.forEach(ack::arg);
+      return redis.send(ack).map(done);
+    }).onFailure(err -> log.warn("could not store {} usage events from {} (they stay pending): {}", events.size(), stream, err.toString()));
+  }
+
+  private Future<Void> deadLetter(String stream, String id, Map<String, String> fields, String reason) {
+    log.warn("usage entry {} in {} is malformed ({}); moved to the dead-letter stream", id, stream, reason);
+    Request add = Request.cmd(Command.XADD).arg(deadLetterStream(stream)).arg("*").arg("source_id").arg(id).arg("reason").arg(reason);
+    fields.forEach((k, v) -> add.arg("field_" + k).arg(v));
+    return redis.send(add).mapEmpty();
+  }
+
+  /** The entries of an XREADGROUP reply: RESP3 answers a map {stream: entries}, RESP2 [[stream, entries]]. */
+  static List<Response> entriesOf(Response reply) {
+    List<Response> out = new ArrayList<>();
+    if (reply == null) {
+      return out;
+    }
+    if (reply.isMap()) {
+      for (String key : reply.getKeys()) {
+        reply.get(key).forEach(out::add);
+      }
+    } else {
+      for (Response stream : reply) {
+        stream.get(1).forEach(out::add);
+      }
+    }
+    return out;
+  }
+
+  private static Map<String, String> fields(Response raw) {
+    Map<String, String> out = new HashMap<>();
+    if (raw == null) {
+      return out;
+    }
+    if (!raw.isMap()) {
+      for (int i = 0; i + 1 < raw.size(); i += 2) {
+        out.put(raw.get(i).toString(), raw.get(i + 1).toString());
+      }
+    } else {
+      for (String k : raw.getKeys()) {
+        out.put(k, raw.get(k).toString());
+      }
+    }
+    return out;
+  }
+}
