@@ -2,7 +2,16 @@ package io.tollgate.config;
 
 import java.util.List;
 
-/** Every problem found in the configuration, reported together so an operator fixes them in one go. */
+/**
+ * Every problem found in the configuration, reported together so an operator fixes them in one go.
+ * The message lists them one per line:
+ * <pre>
+ * Invalid configuration (2 problems):
+ *   - tollgate.yaml: server.prot: unknown key (known: host, port, ...)
+ *   - environment: TOLLGATE_PROXY_PORT: expected an integer 1-65535 (or 0 for any free port), got "abc"
+ * </pre>
+ * No problem ever contains a secret or a URL password.
+ */
 public final class ConfigException extends RuntimeException {
 
   private final List<String> problems;
@@ -12,6 +21,7 @@ public final class ConfigException extends RuntimeException {
     this.problems = List.copyOf(problems);
   }
 
+  /** Each problem, starting with its source (file, {@code environment}, {@code command line}) and key path. */
   public List<String> problems() {
     return problems;
   }

@@ -1,5 +1,7 @@
 package io.tollgate.config;
 
+import java.time.Duration;
+
 /** Every default value, in one place; docs/configuration.md lists the same. */
 final class Defaults {
 
@@ -14,24 +16,40 @@ final class Defaults {
   static final String DATA_DIR = ".tollgate";
   static final long CONNECT_TIMEOUT_MS = 5_000;
   static final long IDLE_TIMEOUT_MS = 60_000;
+  /** Generous: a long completion sends its headers only once the model has started answering. */
   static final long RESPONSE_TIMEOUT_MS = 120_000;
   static final int MAX_CONNECTIONS = 256;
+  static final boolean HTTP2 = false;
+  static final long FLAT_COST = 0;
   static final long DEFAULT_PRICE = 1_000;
-  static final long SHARDS = 16;
+  static final int SHARDS = 16;
   /** Longer than any upstream call may take (responseTimeout + a long stream), so only dead gateways' holds expire. */
   static final long RESERVATION_TTL_SECONDS = 900;
   static final long KEY_CACHE_TTL_SECONDS = 30;
   static final long NEGATIVE_CACHE_TTL_SECONDS = 5;
-  static final long FAILED_AUTH_PER_MINUTE = 30;
+  static final int FAILED_AUTH_PER_MINUTE = 30;
   static final long DEFAULT_MAX_TOKENS = 4_096;
   static final long KEY_ROTATION_OVERLAP_HOURS = 24;
   static final long LAST_USED_FLUSH_SECONDS = 10;
   static final long FLUSH_INTERVAL_MS = 200;
-  static final long FLUSH_BATCH_SIZE = 500;
+  static final int FLUSH_BATCH_SIZE = 500;
   /** Well above one batch's insert time, so a live but slow consumer is not raced by another. */
   static final long CLAIM_IDLE_SECONDS = 60;
-  static final PlanConfig FREE_PLAN = new PlanConfig("free", 60, 40_000, 100_000);
+  /** The plan new and downgraded accounts get; the only plan that exists when the file names none. */
+  static final String FREE_PLAN_NAME = "free";
+  static final PlanConfig FREE_PLAN = new PlanConfig(FREE_PLAN_NAME, 60, 40_000, 100_000);
 
   private Defaults() {
+  }
+
+  static ModelPrice defaultPrice() {
+    return new ModelPrice(DEFAULT_PRICE, DEFAULT_PRICE);
+  }
+
+  static MeteringConfig metering() {
+    return new MeteringConfig(SHARDS, Duration.ofSeconds(RESERVATION_TTL_SECONDS), Duration.ofSeconds(KEY_CACHE_TTL_SECONDS),
+        Duration.ofSeconds(NEGATIVE_CACHE_TTL_SECONDS), FAILED_AUTH_PER_MINUTE, DEFAULT_MAX_TOKENS,
+        Duration.ofHours(KEY_ROTATION_OVERLAP_HOURS), Duration.ofSeconds(LAST_USED_FLUSH_SECONDS),
+        Duration.ofMillis(FLUSH_INTERVAL_MS), FLUSH_BATCH_SIZE, Duration.ofSeconds(CLAIM_IDLE_SECONDS));
   }
 }

@@ -3,7 +3,7 @@ package io.tollgate.config;
 import java.time.Duration;
 
 /**
- * Hot-path metering settings.
+ * Hot-path metering settings ({@code metering:} in the file; every key optional).
  *
  * @param shards               usage-stream shards = Redis hash tags accounts are spread over; fixed once accounts exist
  * @param reservationTtl       after this, a reservation whose gateway never settled is refunded by the sweeper
@@ -20,4 +20,9 @@ import java.time.Duration;
 public record MeteringConfig(int shards, Duration reservationTtl, Duration keyCacheTtl, Duration negativeCacheTtl,
                              int failedAuthPerMinute, long defaultMaxTokens, Duration keyRotationOverlap,
                              Duration lastUsedFlush, Duration flushInterval, int flushBatchSize, Duration claimIdle) {
+
+  /** The values used when the file has no {@code metering:} section. */
+  public static MeteringConfig defaults() {
+    return Defaults.metering();
+  }
 }

@@ -4,12 +4,16 @@ import java.net.URI;
 import java.util.Optional;
 
 /**
- * One proxy route: requests whose path starts with {@code prefix} go to {@code upstream} with the
- * prefix replaced by the upstream's path.
+ * One proxy route: a request whose path starts with {@code prefix} goes to {@code upstream}, the
+ * prefix replaced by the upstream's path ({@code /v1/chat/completions} → {@code <upstream>chat/completions}).
  *
+ * @param prefix         starts and ends with {@code /}; unique among routes
+ * @param upstream       absolute http(s) URL whose path ends with {@code /}; no user info, query or fragment
  * @param upstreamKeyEnv the environment variable the credential was read from (for messages)
- * @param upstreamKey    the credential itself, injected into every upstream request
- * @param flatCost       credits charged per request on top of token pricing
+ * @param upstreamKey    the credential itself, present exactly when {@code upstreamKeyEnv} is
+ * @param upstreamAuth   how the credential is sent
+ * @param usage          where usage is read from the upstream's responses
+ * @param flatCost       credits charged per request on top of token pricing, ≥ 0
  */
 public record RouteConfig(String prefix, URI upstream, Optional<String> upstreamKeyEnv, Optional<Secret> upstreamKey,
                           UpstreamAuth upstreamAuth, UsageFormat usage, long flatCost) {

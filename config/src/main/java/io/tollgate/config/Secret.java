@@ -2,13 +2,16 @@ package io.tollgate.config;
 
 import java.util.Objects;
 
-/** A secret value from the environment. Its {@code toString} never shows the value. */
+/**
+ * A secret value from the environment. Its {@code toString} never shows the value, so a secret
+ * can sit in records that get logged.
+ */
 public final class Secret {
 
   private final String value;
 
   private Secret(String value) {
-    this.value = Objects.requireNonNull(value);
+    this.value = Objects.requireNonNull(value, "value");
   }
 
   public static Secret of(String value) {

@@ -2,6 +2,12 @@ package io.tollgate.config;
 
 import java.util.Optional;
 
-/** Secrets Tollgate itself uses, all from the environment. */
+/**
+ * Secrets Tollgate itself uses, all read from the environment only (never from the file).
+ *
+ * @param adminToken          {@code TOLLGATE_ADMIN_TOKEN}: bearer token of the admin API
+ * @param stripeApiKey        {@code STRIPE_API_KEY}
+ * @param stripeWebhookSecret {@code STRIPE_WEBHOOK_SECRET}: verifies {@code Stripe-Signature}
+ */
 public record Secrets(Optional<Secret> adminToken, Optional<Secret> stripeApiKey, Optional<Secret> stripeWebhookSecret) {
 }

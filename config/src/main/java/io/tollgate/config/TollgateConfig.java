@@ -5,7 +5,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** The whole configuration, immutable, produced only by {@link ConfigLoader} after validation. */
+/**
+ * The whole configuration, immutable and already validated; {@link ConfigLoader} is the way to get one.
+ *
+ * @param dataDir  where embedded Redis and Postgres keep their data
+ * @param routes   proxy routes in file order (the gateway picks the longest matching prefix)
+ * @param plans    by name; always holds a {@code free} plan when produced by {@link ConfigLoader}
+ * @param metering hot-path metering settings (not in the original contract sketch; see docs/configuration.md)
+ * @param source   the file the configuration was read from; empty for pure defaults and {@link ConfigLoader#fromYaml}
+ */
 public record TollgateConfig(ServerConfig server, RedisConfig redis, PostgresConfig postgres, Path dataDir,
                              UpstreamClientConfig upstreamClient, List<RouteConfig> routes, PricingConfig pricing,
                              Map<String, PlanConfig> plans, MeteringConfig metering, Secrets secrets, Optional<Path> source) {
@@ -15,9 +23,19 @@ public record TollgateConfig(ServerConfig server, RedisConfig redis, PostgresCon
     plans = Map.copyOf(plans);
   }
 
-  /** The named plan, or the free plan when an account names one that is not configured. */
+  /** The contract's shape, without a {@code metering} section: metering takes its defaults. */
+  public TollgateConfig(ServerConfig server, RedisConfig redis, PostgresConfig postgres, Path dataDir,
+                        UpstreamClientConfig upstreamClient, List<RouteConfig> routes, PricingConfig pricing,
+                        Map<String, PlanConfig> plans, Secrets secrets, Optional<Path> source) {
+    this(server, redis, postgres, dataDir, upstreamClient, routes, pricing, plans, MeteringConfig.defaults(), secrets, source);
+  }
+
+  /**
+   * The named plan, or the free plan when the name is not configured: an account whose plan was
+   * removed from the file keeps working at free-plan limits rather than failing or going unlimited.
+   */
   public PlanConfig plan(String name) {
     PlanConfig plan = name == null ? null : plans.get(name);
-    return plan != null ? plan : plans.getOrDefault("free", new PlanConfig("free", 0, 0, 0));
+    return plan != null ? plan : plans.getOrDefault(Defaults.FREE_PLAN_NAME, Defaults.FREE_PLAN);
   }
 }

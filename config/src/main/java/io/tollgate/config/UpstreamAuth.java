@@ -1,6 +1,20 @@
 package io.tollgate.config;
 
-/** How a route's upstream credential is sent: {@code Authorization: Bearer}, {@code x-api-key}, or not at all. */
+/**
+ * How a route's upstream credential is sent. In YAML: {@code bearer} ({@code Authorization: Bearer <key>}),
+ * {@code x-api-key} ({@code x-api-key: <key>}, Anthropic's way) or {@code none}.
+ */
 public enum UpstreamAuth {
-  BEARER, X_API_KEY, NONE
+  BEARER("bearer"), X_API_KEY("x-api-key"), NONE("none");
+
+  private final String yamlName;
+
+  UpstreamAuth(String yamlName) {
+    this.yamlName = yamlName;
+  }
+
+  /** The spelling used in the configuration file. */
+  public String yamlName() {
+    return yamlName;
+  }
 }

@@ -5,8 +5,11 @@ import java.time.Duration;
 /**
  * How the gateway talks to upstreams.
  *
- * @param responseTimeout longest wait for response headers once the request is sent
- * @param idleTimeout     longest silence on a connection (between SSE events, say) before it is cut
+ * @param connectTimeout            TCP (and TLS) connect to an upstream
+ * @param idleTimeout               longest silence on a connection (between SSE events, say) before it is cut
+ * @param responseTimeout           longest wait for response headers once the request is sent
+ * @param maxConnectionsPerUpstream keep-alive pool size per upstream host
+ * @param http2                     negotiate HTTP/2 by ALPN with TLS upstreams
  */
 public record UpstreamClientConfig(Duration connectTimeout, Duration idleTimeout, Duration responseTimeout,
                                    int maxConnectionsPerUpstream, boolean http2) {

@@ -1,5 +1,7 @@
 package io.tollgate.config;
 
+import java.math.BigInteger;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -7,45 +9,63 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * A mapping of the YAML file read with its key path, so that every problem names the exact key.
- * Each read records the key as known; {@link #finish()} reports the keys nobody read (typos).
+ * One mapping of the YAML file together with its key path, so that every problem names the exact
+ * key. Each read records the key as known; {@link #finish()} reports the keys nobody read, which
+ * are typos or secrets put in the wrong place.
  */
 final class YamlSection {
 
-  /** Keys that look like secrets, with the variable that must hold them instead. */
-  private static final Map<String, String> SECRET_KEYS = Map.of(
-      "adminToken", "TOLLGATE_ADMIN_TOKEN",
-      "stripeApiKey", "STRIPE_API_KEY",
-      "stripeWebhookSecret", "STRIPE_WEBHOOK_SECRET",
-      "webhookSecret", "STRIPE_WEBHOOK_SECRET",
-      "apiKey", "an environment variable named by upstreamKeyEnv",
-      "upstreamKey", "an environment variable named by upstreamKeyEnv",
-      "password", "the URL's environment variable (REDIS_URL / DATABASE_URL)");
+  static final String PORT_RANGE = "an integer 1-65535 (or 0 for any free port)";
+  private static final int LONGEST_QUOTED_VALUE = 80;
 
   private final Map<?, ?> map;
   private final String path;
   private final String source;
   private final Problems problems;
   private final Set<String> known = new LinkedHashSet<>();
+  private final boolean misshapen;
 
   YamlSection(Map<?, ?> map, String path, String source, Problems problems) {
+    this(map, path, source, problems, false);
+  }
+
+  private YamlSection(Map<?, ?> map, String path, String source, Problems problems, boolean misshapen) {
     this.map = map == null ? Map.of() : map;
     this.path = path;
     this.source = source;
     this.problems = problems;
+    this.misshapen = misshapen;
+  }
+
+  /**
+   * Whether this section stands in for something that was not a mapping (already reported), so
+   * readers skip "is required" problems that would only repeat it.
+   */
+  boolean misshapen() {
+    return misshapen;
+  }
+
+  String path() {
+    return path;
   }
 
   String key(String name) {
     return path.isEmpty() ? name : path + "." + name;
   }
 
+  /** Present with a value; {@code key:} with nothing after it counts as absent, so it takes the default. */
   boolean has(String name) {
     known.add(name);
-    return map.containsKey(name) && map.get(name) != null;
+    return map.get(name) != null;
   }
 
   void problem(String name, String message) {
     problems.at(source, key(name), message);
+  }
+
+  /** A problem with this section as a whole. */
+  void problem(String message) {
+    problems.at(source, path, message);
   }
 
   Optional<String> string(String name) {
@@ -56,6 +76,7 @@ final class YamlSection {
     if (value instanceof String s) {
       return Optional.of(s);
     }
+    // `host: 10.0.0.1` is a string to YAML, `dataDir: 2024` is not; both are meant as text.
     if (value instanceof Number || value instanceof Boolean) {
       return Optional.of(String.valueOf(value));
     }
@@ -64,19 +85,24 @@ final class YamlSection {
   }
 
   long integer(String name, long fallback, long min, long max) {
+    return integer(name, fallback, min, max, range(min, max));
+  }
+
+  int port(String name, int fallback) {
+    return (int) integer(name, fallback, 0, 65_535, PORT_RANGE);
+  }
+
+  private long integer(String name, long fallback, long min, long max, String expected) {
     if (!has(name)) {
       return fallback;
     }
     Object value = map.get(name);
-    if (value instanceof Integer || value instanceof Long || value instanceof java.math.BigInteger) {
-      long n = ((Number) value).longValue();
-      if (n < min || n > max) {
-        problem(name, "expected an integer " + range(min, max) + ", got " + n);
-        return fallback;
-      }
-      return n;
+    boolean isInteger = value instanceof Integer || value instanceof Long
+        || value instanceof BigInteger big && big.bitLength() < Long.SIZE;
+    if (isInteger && ((Number) value).longValue() >= min && ((Number) value).longValue() <= max) {
+      return ((Number) value).longValue();
     }
-    problem(name, "expected an integer " + range(min, max) + ", got " + describe(value));
+    problem(name, "expected " + expected + ", got " + describe(value));
     return fallback;
   }
 
@@ -92,16 +118,9 @@ final class YamlSection {
     return fallback;
   }
 
+  /** A nested mapping with fixed keys (server, redis, ...); absent means empty, so defaults apply. */
   YamlSection section(String name) {
-    if (!has(name)) {
-      return new YamlSection(Map.of(), key(name), source, problems);
-    }
-    Object value = map.get(name);
-    if (value instanceof Map<?, ?> m) {
-      return new YamlSection(m, key(name), source, problems);
-    }
-    problem(name, "expected a mapping, got " + describe(value));
-    return new YamlSection(Map.of(), key(name), source, problems);
+    return child(key(name), has(name) ? map.get(name) : Map.of());
   }
 
   List<?> list(String name) {
@@ -116,46 +135,51 @@ final class YamlSection {
     return List.of();
   }
 
-  /** The entries of a mapping whose keys are names chosen by the operator (plans, models). */
-  Map<?, ?> namedEntries(String name) {
+  /** The entries of a mapping whose keys are names the operator chooses (plans, models), in file order. */
+  Map<String, Object> namedEntries(String name) {
+    Map<String, Object> entries = new LinkedHashMap<>();
     if (!has(name)) {
-      return Map.of();
+      return entries;
     }
     Object value = map.get(name);
     if (value instanceof Map<?, ?> m) {
-      return m;
+      m.forEach((k, v) -> entries.put(String.valueOf(k), v));
+    } else {
+      problem(name, "expected a mapping, got " + describe(value));
     }
-    problem(name, "expected a mapping, got " + describe(value));
-    return Map.of();
+    return entries;
   }
 
+  /** A mapping found at {@code childPath}; anything else is reported and read as an empty mapping. */
   YamlSection child(String childPath, Object value) {
     if (value instanceof Map<?, ?> m) {
       return new YamlSection(m, childPath, source, problems);
     }
     problems.at(source, childPath, "expected a mapping, got " + describe(value));
-    return new YamlSection(Map.of(), childPath, source, problems);
+    return new YamlSection(Map.of(), childPath, source, problems, true);
   }
 
-  /** Reports every key present in the file that no reader asked for. */
+  /** Reports every key present in the file that no reader asked for. Call after all reads. */
   void finish() {
     for (Object k : map.keySet()) {
       String name = String.valueOf(k);
       if (known.contains(name)) {
         continue;
       }
-      String secretVar = SECRET_KEYS.get(name);
-      if (secretVar != null) {
-        problem(name, "secrets come only from the environment: remove it from the file and set " + secretVar);
+      Optional<String> secretHome = SecretKeys.whereToSet(path, name);
+      if (secretHome.isPresent()) {
+        // Never echo the value: it is the secret.
+        problem(name, "secrets come only from the environment: set " + secretHome.get());
       } else {
         problem(name, "unknown key (known: " + String.join(", ", known) + ")");
       }
     }
   }
 
+  /** A value as it appears in a message: strings quoted (long ones cut), collections by kind. */
   static String describe(Object value) {
     if (value instanceof String s) {
-      return "\"" + s + "\"";
+      return "\"" + (s.length() > LONGEST_QUOTED_VALUE ? s.substring(0, LONGEST_QUOTED_VALUE) + "…" : s) + "\"";
     }
     if (value instanceof Map) {
       return "a mapping";
@@ -166,10 +190,14 @@ final class YamlSection {
     return String.valueOf(value);
   }
 
-  private static String range(long min, long max) {
-    if (max == Long.MAX_VALUE) {
-      return min == 0 ? "≥ 0" : "≥ " + min;
+  /** How an integer range reads in a message ("a positive integer", "an integer 1-256"). */
+  static String range(long min, long max) {
+    if (max == Long.MAX_VALUE && min == 0) {
+      return "a non-negative integer";
     }
-    return min + "-" + max;
+    if (max == Long.MAX_VALUE && min == 1) {
+      return "a positive integer";
+    }
+    return "an integer " + min + "-" + max;
   }
 }

@@ -1,0 +1,213 @@
+package io.tollgate.config;
+
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Turns the parsed YAML tree plus the environment into a {@link TollgateConfig}. Every reader
+ * records its problems and carries on with a default, so one pass finds them all.
+ */
+final class ConfigReader {
+
+  private static final List<String> REDIS_SCHEMES = List.of("redis", "rediss");
+  private static final List<String> POSTGRES_SCHEMES = List.of("postgresql", "postgres");
+
+  private final Environment env;
+
+  private ConfigReader(Environment env) {
+    this.env = env;
+  }
+
+  static TollgateConfig read(Map<?, ?> root, String source, Map<String, String> environment, Problems problems,
+                             Optional<Path> file) {
+    ConfigReader reader = new ConfigReader(new Environment(environment, problems));
+    YamlSection top = new YamlSection(root, "", source, problems);
+    // Read in file order of the documented example, so "known:" lists in messages read like the docs.
+    ServerConfig server = reader.server(top.section("server"));
+    RedisConfig redis = reader.redis(top.section("redis"));
+    PostgresConfig postgres = reader.postgres(top.section("postgres"));
+    Path dataDir = reader.dataDir(top);
+    UpstreamClientConfig upstreamClient = upstreamClient(top.section("upstreamClient"));
+    List<RouteConfig> routes = RouteReader.read(top, reader.env);
+    PricingConfig pricing = pricing(top.section("pricing"));
+    Map<String, PlanConfig> plans = plans(top);
+    MeteringConfig metering = metering(top.section("metering"));
+    top.finish();
+    Secrets secrets = new Secrets(reader.env.secret("TOLLGATE_ADMIN_TOKEN"), reader.env.secret("STRIPE_API_KEY"),
+        reader.env.secret("STRIPE_WEBHOOK_SECRET"));
+    problems.throwIfAny();
+    return new TollgateConfig(server, redis, postgres, dataDir, upstreamClient, routes, pricing, plans, metering,
+        secrets, file);
+  }
+
+  private ServerConfig server(YamlSection s) {
+    String fileHost = s.string("host").orElse(Defaults.HOST);
+    if (fileHost.isBlank()) {
+      s.problem("host", "must not be empty (0.0.0.0 listens on every interface)");
+    }
+    String host = env.get("TOLLGATE_HOST").orElse(fileHost);
+    int filePort = s.port("port", Defaults.PROXY_PORT);
+    int fileAdminPort = s.port("adminPort", Defaults.ADMIN_PORT);
+    Optional<Integer> envPort = env.port("TOLLGATE_PROXY_PORT");
+    Optional<Integer> envAdminPort = env.port("TOLLGATE_ADMIN_PORT");
+    int port = envPort.orElse(filePort);
+    int adminPort = envAdminPort.orElse(fileAdminPort);
+    int eventLoops = env.integer("TOLLGATE_EVENT_LOOPS", 1, 256)
+        .orElse(s.integer("eventLoops", Defaults.EVENT_LOOPS, 1, 256)).intValue();
+    long maxBodyBytes = env.integer("TOLLGATE_MAX_BODY_BYTES", 1, Long.MAX_VALUE)
+        .orElse(s.integer("maxBodyBytes", Defaults.MAX_BODY_BYTES, 1, Long.MAX_VALUE));
+    // 0 is allowed: stop at once, cutting in-flight requests (useful in tests and throwaway runs).
+    long grace = s.integer("shutdownGraceSeconds", Defaults.SHUTDOWN_GRACE_SECONDS, 0, 3_600);
+    s.finish();
+    if (port != 0 && port == adminPort) {
+      // Blame the setting that made them equal, which may be the environment's.
+      if (envAdminPort.isPresent()) {
+        env.problem("TOLLGATE_ADMIN_PORT", "must differ from the proxy port (both are " + port + ")");
+      } else if (envPort.isPresent()) {
+        env.problem("TOLLGATE_PROXY_PORT", "must differ from the admin port (both are " + port + ")");
+      } else {
+        s.problem("adminPort", "must differ from server.port (both are " + port + ")");
+      }
+    }
+    return new ServerConfig(host, port, adminPort, eventLoops, maxBodyBytes, Duration.ofSeconds(grace));
+  }
+
+  private RedisConfig redis(YamlSection s) {
+    Optional<String> url = serverUrl(s, "REDIS_URL", REDIS_SCHEMES);
+    int poolSize = (int) s.integer("poolSize", Defaults.POOL_SIZE, 1, 1024);
+    s.finish();
+    return new RedisConfig(url, poolSize);
+  }
+
+  private PostgresConfig postgres(YamlSection s) {
+    Optional<String> url = serverUrl(s, "DATABASE_URL", POSTGRES_SCHEMES);
+    int poolSize = (int) s.integer("poolSize", Defaults.POOL_SIZE, 1, 1024);
+    s.finish();
+    return new PostgresConfig(url, poolSize);
+  }
+
+  /** A backing server's URL: the environment variable wins over the file's {@code url}; both are checked. */
+  private Optional<String> serverUrl(YamlSection s, String envName, List<String> schemes) {
+    String expected = "expected a " + String.join(":// or ", schemes) + ":// URL with a host, got ";
+    Optional<String> fileUrl = s.string("url");
+    fileUrl.ifPresent(url -> {
+      if (Urls.parseWithScheme(url, schemes) == null) {
+        s.problem("url", expected + YamlSection.describe(Urls.mask(url)));
+      } else if (Urls.hasPassword(url)) {
+        s.problem("url", "has a password (" + YamlSection.describe(Urls.mask(url))
+            + "): secrets come only from the environment: set " + envName);
+      }
+    });
+    Optional<String> envUrl = env.get(envName);
+    envUrl.ifPresent(url -> {
+      if (Urls.parseWithScheme(url, schemes) == null) {
+        env.problem(envName, expected + YamlSection.describe(Urls.mask(url)));
+      }
+    });
+    return envUrl.or(() -> fileUrl);
+  }
+
+  private Path dataDir(YamlSection top) {
+    String fileDir = top.string("dataDir").orElse(Defaults.DATA_DIR);
+    Optional<String> envDir = env.get("TOLLGATE_DATA_DIR");
+    String dir = envDir.orElse(fileDir);
+    try {
+      if (dir.isBlank()) {
+        top.problem("dataDir", "must not be empty");
+      } else {
+        return Path.of(dir);
+      }
+    } catch (InvalidPathException e) {
+      String reason = "not a usable path: " + e.getReason();
+      if (envDir.isPresent()) {
+        env.problem("TOLLGATE_DATA_DIR", reason);
+      } else {
+        top.problem("dataDir", reason);
+      }
+    }
+    return Path.of(Defaults.DATA_DIR);
+  }
+
+  private static UpstreamClientConfig upstreamClient(YamlSection s) {
+    UpstreamClientConfig config = new UpstreamClientConfig(
+        Duration.ofMillis(s.integer("connectTimeoutMs", Defaults.CONNECT_TIMEOUT_MS, 1, 600_000)),
+        Duration.ofMillis(s.integer("idleTimeoutMs", Defaults.IDLE_TIMEOUT_MS, 1, 3_600_000)),
+        Duration.ofMillis(s.integer("responseTimeoutMs", Defaults.RESPONSE_TIMEOUT_MS, 1, 3_600_000)),
+        (int) s.integer("maxConnectionsPerUpstream", Defaults.MAX_CONNECTIONS, 1, 100_000),
+        s.bool("http2", Defaults.HTTP2));
+    s.finish();
+    return config;
+  }
+
+  private static PricingConfig pricing(YamlSection s) {
+    Map<String, ModelPrice> models = new LinkedHashMap<>();
+    s.namedEntries("models").forEach((name, value) -> models.put(name, price(s.child(s.key("models") + "." + name, value))));
+    ModelPrice fallback = s.has("default") ? price(s.section("default")) : Defaults.defaultPrice();
+    s.finish();
+    return new PricingConfig(models, fallback);
+  }
+
+  /** Both sides are required: a price silently defaulting to 0 would give tokens away. */
+  private static ModelPrice price(YamlSection p) {
+    long input = p.integer("input", 0, 0, Long.MAX_VALUE);
+    long output = p.integer("output", 0, 0, Long.MAX_VALUE);
+    if (!p.has("input") && !p.misshapen()) {
+      p.problem("input", "is required (credits per 1M input tokens)");
+    }
+    if (!p.has("output") && !p.misshapen()) {
+      p.problem("output", "is required (credits per 1M output tokens)");
+    }
+    p.finish();
+    return new ModelPrice(input, output);
+  }
+
+  private static Map<String, PlanConfig> plans(YamlSection top) {
+    if (!top.has("plans")) {
+      return Map.of(Defaults.FREE_PLAN_NAME, Defaults.FREE_PLAN);
+    }
+    Map<String, PlanConfig> plans = new LinkedHashMap<>();
+    top.namedEntries("plans").forEach((name, value) -> plans.put(name, plan(name, top.child("plans." + name, value))));
+    if (!plans.containsKey(Defaults.FREE_PLAN_NAME)) {
+      top.problem("plans", "must define a \"free\" plan (new accounts and downgraded accounts use it)");
+    }
+    return plans;
+  }
+
+  /** Every limit is required: a forgotten one must not quietly become another plan's, or unlimited. */
+  private static PlanConfig plan(String name, YamlSection p) {
+    PlanConfig plan = new PlanConfig(name, required(p, "requestsPerMinute", "requests per minute, 0 = unlimited"),
+        required(p, "tokensPerMinute", "tokens per minute, 0 = unlimited"),
+        required(p, "includedCredits", "credits granted each period"));
+    p.finish();
+    return plan;
+  }
+
+  private static long required(YamlSection p, String key, String meaning) {
+    if (!p.has(key) && !p.misshapen()) {
+      p.problem(key, "is required (" + meaning + ")");
+    }
+    return p.integer(key, 0, 0, Long.MAX_VALUE);
+  }
+
+  private static MeteringConfig metering(YamlSection s) {
+    MeteringConfig config = new MeteringConfig(
+        (int) s.integer("shards", Defaults.SHARDS, 1, 1024),
+        Duration.ofSeconds(s.integer("reservationTtlSeconds", Defaults.RESERVATION_TTL_SECONDS, 10, 86_400)),
+        Duration.ofSeconds(s.integer("keyCacheTtlSeconds", Defaults.KEY_CACHE_TTL_SECONDS, 1, 3_600)),
+        Duration.ofSeconds(s.integer("negativeCacheTtlSeconds", Defaults.NEGATIVE_CACHE_TTL_SECONDS, 1, 3_600)),
+        (int) s.integer("failedAuthPerMinute", Defaults.FAILED_AUTH_PER_MINUTE, 1, 1_000_000),
+        s.integer("defaultMaxTokens", Defaults.DEFAULT_MAX_TOKENS, 1, 10_000_000),
+        Duration.ofHours(s.integer("keyRotationOverlapHours", Defaults.KEY_ROTATION_OVERLAP_HOURS, 0, 8_760)),
+        Duration.ofSeconds(s.integer("lastUsedFlushSeconds", Defaults.LAST_USED_FLUSH_SECONDS, 1, 3_600)),
+        Duration.ofMillis(s.integer("flushIntervalMs", Defaults.FLUSH_INTERVAL_MS, 10, 60_000)),
+        (int) s.integer("flushBatchSize", Defaults.FLUSH_BATCH_SIZE, 1, 10_000),
+        Duration.ofSeconds(s.integer("claimIdleSeconds", Defaults.CLAIM_IDLE_SECONDS, 1, 86_400)));
+    s.finish();
+    return config;
+  }
+}

@@ -1,0 +1,58 @@
+package io.tollgate.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/** Keeps the repository's tollgate.yaml, which the README quick start runs, loadable and true to its comments. */
+@DisplayName("The example tollgate.yaml")
+class ExampleFileTest {
+
+  /** Tests run in the module directory; the example sits at the repository root. */
+  private static final Path EXAMPLE = Path.of("..", "tollgate.yaml");
+  /** A commented-out route line: "  # - prefix: ..." or "  #   key: ...". */
+  private static final Pattern COMMENTED_ROUTE_LINE = Pattern.compile("(?m)^  # (- |  )(?=\\w)");
+
+  @Test
+  @DisplayName("loads with an empty environment and routes /v1/ to the stub upstream with OpenAI usage, needing no secret")
+  void loadsWithNoSecrets() {
+    TollgateConfig c = ConfigLoader.load(Optional.of(EXAMPLE), Map.of());
+    assertThat(c.routes()).singleElement().satisfies(route -> {
+      assertThat(route.prefix()).isEqualTo("/v1/");
+      assertThat(route.upstream()).isEqualTo(URI.create("http://127.0.0.1:9100/v1/"));
+      assertThat(route.usage()).isEqualTo(UsageFormat.OPENAI);
+      assertThat(route.upstreamKeyEnv()).isEmpty();
+      assertThat(route.upstreamAuth()).isEqualTo(UpstreamAuth.NONE);
+    });
+    assertThat(c.pricing().models()).containsEntry("gpt-4o-mini", new ModelPrice(150, 600)).hasSizeGreaterThanOrEqualTo(2);
+    assertThat(c.pricing().priceOf("unknown-model")).isEqualTo(new ModelPrice(1000, 1000));
+    assertThat(c.plan("free")).isEqualTo(new PlanConfig("free", 60, 40_000, 100_000));
+    assertThat(c.redis().embedded()).isTrue();
+    assertThat(c.postgres().embedded()).isTrue();
+    assertThat(c.source()).contains(EXAMPLE);
+  }
+
+  @Test
+  @DisplayName("its commented-out OpenAI and Anthropic routes load too once uncommented and their keys are set")
+  void commentedRoutesAreValid() throws Exception {
+    String uncommented = COMMENTED_ROUTE_LINE.matcher(Files.readString(EXAMPLE)).replaceAll("  $1");
+    TollgateConfig c = ConfigLoader.fromYaml(uncommented, "tollgate.yaml (routes uncommented)",
+        Map.of("OPENAI_API_KEY", "sk-test", "ANTHROPIC_API_KEY", "sk-ant-test"));
+    assertThat(c.routes()).hasSize(3);
+    RouteConfig openai = c.routes().get(1);
+    assertThat(openai.upstreamKeyEnv()).contains("OPENAI_API_KEY");
+    assertThat(openai.upstreamAuth()).isEqualTo(UpstreamAuth.BEARER);
+    assertThat(openai.usage()).isEqualTo(UsageFormat.OPENAI);
+    RouteConfig anthropic = c.routes().get(2);
+    assertThat(anthropic.upstreamAuth()).isEqualTo(UpstreamAuth.X_API_KEY);
+    assertThat(anthropic.usage()).isEqualTo(UsageFormat.ANTHROPIC);
+    assertThat(anthropic.upstreamKey()).contains(Secret.of("sk-ant-test"));
+  }
+}
