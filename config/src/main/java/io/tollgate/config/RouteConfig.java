@@ -14,7 +14,15 @@ import java.util.Optional;
  * @param upstreamAuth   how the credential is sent
  * @param usage          where usage is read from the upstream's responses
  * @param flatCost       credits charged per request on top of token pricing, ≥ 0
+ * @param metered        false: a plain pass-through route (no API key, no admission, no usage) —
+ *                       for public endpoints and for measuring what metering costs
  */
 public record RouteConfig(String prefix, URI upstream, Optional<String> upstreamKeyEnv, Optional<Secret> upstreamKey,
-                          UpstreamAuth upstreamAuth, UsageFormat usage, long flatCost) {
+                          UpstreamAuth upstreamAuth, UsageFormat usage, long flatCost, boolean metered) {
+
+  /** A metered route (the default). */
+  public RouteConfig(String prefix, URI upstream, Optional<String> upstreamKeyEnv, Optional<Secret> upstreamKey,
+                     UpstreamAuth upstreamAuth, UsageFormat usage, long flatCost) {
+    this(prefix, upstream, upstreamKeyEnv, upstreamKey, upstreamAuth, usage, flatCost, true);
+  }
 }

@@ -56,11 +56,12 @@ final class RouteReader {
     }
     UsageFormat usage = enumValue(r, "usage", UsageFormat.values(), UsageFormat::yamlName).orElse(UsageFormat.NONE);
     long flatCost = r.integer("flatCost", Defaults.FLAT_COST, 0, Long.MAX_VALUE);
+    boolean metered = r.bool("metered", true);
     r.finish();
     if (prefix.isEmpty() || upstream.isEmpty()) {
       return Optional.empty();
     }
-    return Optional.of(new RouteConfig(prefix.get(), upstream.get(), keyEnv, key, auth, usage, flatCost));
+    return Optional.of(new RouteConfig(prefix.get(), upstream.get(), keyEnv, key, auth, usage, flatCost, metered));
   }
 
   private Optional<String> prefix(YamlSection r) {

@@ -38,6 +38,9 @@ class ProxyHeadersTest {
             upstreamAuth: x-api-key
           - prefix: /plain/
             upstream: %1$s/echo/
+          - prefix: /open/
+            upstream: %1$s/echo/
+            metered: false
         """.formatted(harness.stubBase()), Map.of("TEST_UPSTREAM_KEY", UPSTREAM_SECRET));
     key = GatewayHarness.newKey(gateway, harness.stubVertx, 1_000_000);
   }
@@ -65,6 +68,21 @@ class ProxyHeadersTest {
       return array.isEmpty() ? null : array.getString(0);
     }
     return (String) value;
+  }
+
+  @Test
+  @DisplayName("a route with metered: false forwards without an API key; a metered one refuses the same request")
+  void passThroughRoute(Vertx vertx, VertxTestContext test) {
+    HttpTestClient client = new HttpTestClient(vertx);
+    client.send(HttpMethod.GET, gateway.proxyPort(), "/open/anything", MultiMap.caseInsensitiveMultiMap(), null)
+        .compose(open -> client.send(HttpMethod.GET, gateway.proxyPort(), "/plain/anything",
+                MultiMap.caseInsensitiveMultiMap(), null)
+            .map(metered -> new int[] {open.status(), metered.status()}))
+        .onComplete(test.succeeding(statuses -> test.verify(() -> {
+          assertThat(statuses[0]).isEqualTo(200);
+          assertThat(statuses[1]).isEqualTo(401);
+          test.completeNow();
+        })));
   }
 
   @Test

@@ -34,10 +34,12 @@ final class RouteProxy {
     ProxyMetrics metrics = new ProxyMetrics(registry, target.prefix());
     // Order matters: metering authenticates and admits before anything is forwarded; on the way
     // back the forwarding step sees the response first, then metering observes and settles it.
-    this.proxy = HttpProxy.reverseProxy(new ProxyOptions().setSupportWebSocket(false), client)
-        .origin(this::openUpstreamRequest)
-        .addInterceptor(new MeteringInterceptor(metering, route, maxBodyBytes))
-        .addInterceptor(new ForwardingInterceptor(target, maxBodyBytes, metrics));
+    HttpProxy proxy = HttpProxy.reverseProxy(new ProxyOptions().setSupportWebSocket(false), client)
+        .origin(this::openUpstreamRequest);
+    if (route.metered()) {
+      proxy.addInterceptor(new MeteringInterceptor(metering, route, maxBodyBytes));
+    }
+    this.proxy = proxy.addInterceptor(new ForwardingInterceptor(target, maxBodyBytes, metrics));
   }
 
   UpstreamTarget target() {
