@@ -118,23 +118,47 @@ class MeteredProxyTest {
     return reply.json().getJsonObject("credits").getLong("spendable");
   }
 
-  /** The usage events of an account, read from its shard's stream. */
+  /**
+   * The usage events of an account: those still in its shard's stream plus those the consumer
+   * has already moved to Postgres (stored entries leave the stream), one per event id.
+   */
   private static List<Map<String, String>> events(String key) {
     long account = accountOf(key);
     String stream = "tg:{s" + Math.floorMod(account, 16L) + "}:usage";
+    Map<String, Map<String, String>> byId = new java.util.LinkedHashMap<>();
+    io.vertx.sqlclient.Pool pg = io.vertx.pgclient.PgBuilder.pool()
+        .connectingTo(io.tollgate.metering.store.PostgresUrls.toConnectOptions(gateway.postgresUrl())).using(vertx).build();
+    try {
+      // Postgres first: an entry is deleted from the stream only after its row is committed.
+      for (io.vertx.sqlclient.Row row : await(pg.preparedQuery("SELECT event_id, account_id, model, input_tokens, output_tokens, "
+          + "credits, estimated, outcome FROM usage_events WHERE account_id = $1 ORDER BY occurred_at, event_id")
+          .execute(io.vertx.sqlclient.Tuple.of(account)))) {
+        Map<String, String> map = new HashMap<>();
+        map.put("event_id", row.getUUID("event_id").toString());
+        map.put("account_id", Long.toString(row.getLong("account_id")));
+        map.put("model", row.getString("model"));
+        map.put("input_tokens", Long.toString(row.getLong("input_tokens")));
+        map.put("output_tokens", Long.toString(row.getLong("output_tokens")));
+        map.put("credits", Long.toString(row.getLong("credits")));
+        map.put("estimated", row.getBoolean("estimated") ? "1" : "0");
+        map.put("outcome", row.getString("outcome"));
+        byId.put(map.get("event_id"), map);
+      }
+    } finally {
+      pg.close();
+    }
     Response entries = await(redis.send(Request.cmd(Command.XRANGE).arg(stream).arg("-").arg("+")));
-    List<Map<String, String>> out = new ArrayList<>();
     for (Response entry : entries) {
       Response fields = entry.get(1);
       Map<String, String> map = new HashMap<>();
       for (int i = 0; i + 1 < fields.size(); i += 2) {
         map.put(fields.get(i).toString(), fields.get(i + 1).toString());
       }
-      if (map.get("account_id").equals(Long.toString(account))) {
-        out.add(map);
+      if (Long.toString(account).equals(map.get("account_id"))) {
+        byId.putIfAbsent(map.get("event_id"), map);
       }
     }
-    return out;
+    return new ArrayList<>(byId.values());
   }
 
   /** Settlement happens right after the response ends; wait for it on a condition, not a clock. */

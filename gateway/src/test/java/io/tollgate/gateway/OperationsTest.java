@@ -73,13 +73,24 @@ class OperationsTest {
           assertThat(reply.text())
               .contains("tollgate_proxy_responses_total{route=\"/v1/\",status=\"2xx\"}")
               .contains("tollgate_upstream_response_time_seconds_bucket")
+              .contains("tollgate_usage_stream_backlog ")
+              .contains("tollgate_usage_stream_pending ")
+              .contains("tollgate_usage_stream_oldest_age_seconds ")
               .contains("vertx_http_server_requests_total")
               .contains("jvm_memory_used_bytes")
               .doesNotContain(UPSTREAM_SECRET)
               .doesNotContain(key)
               .doesNotContain(ADMIN_TOKEN);
+          // The proxied request reached the upstream, so the gateway's own share of it was measured.
+          assertThat(sample(reply.text(), "tollgate_gateway_overhead_seconds_count{route=\"/v1/\"}")).isGreaterThanOrEqualTo(1.0);
           test.completeNow();
         })));
+  }
+
+  private static double sample(String exposition, String series) {
+    return exposition.lines().filter(line -> line.startsWith(series + " ")).findFirst()
+        .map(line -> Double.parseDouble(line.substring(series.length() + 1).trim()))
+        .orElseThrow(() -> new AssertionError(series + " not in /metrics"));
   }
 
   @Test

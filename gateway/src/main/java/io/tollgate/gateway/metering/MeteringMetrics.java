@@ -24,6 +24,11 @@ final class MeteringMetrics {
   private final Counter duplicateEvents;
   private final Counter deadLetters;
   private final Counter flushFailures;
+  private final io.micrometer.core.instrument.DistributionSummary batchSize;
+  private final Timer flushDuration;
+  private final java.util.concurrent.atomic.AtomicLong backlog = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong pending = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong oldestAgeMillis = new java.util.concurrent.atomic.AtomicLong();
 
   MeteringMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -45,6 +50,18 @@ final class MeteringMetrics {
         .description("Malformed usage stream entries moved to the dead-letter stream").register(registry);
     this.flushFailures = Counter.builder("tollgate_usage_flush_failures")
         .description("Flush passes that failed (Postgres or Redis down); the events wait in the stream").register(registry);
+    this.batchSize = io.micrometer.core.instrument.DistributionSummary.builder("tollgate_usage_flush_batch_size")
+        .description("Usage events per batch written to Postgres").serviceLevelObjectives(1, 10, 50, 100, 250, 500, 1000, 2000, 5000)
+        .register(registry);
+    this.flushDuration = Timer.builder("tollgate_usage_flush_duration")
+        .description("Time to store one batch of usage events (insert, rollups, XACK)").publishPercentileHistogram()
+        .register(registry);
+    io.micrometer.core.instrument.Gauge.builder("tollgate_usage_stream_backlog", backlog, java.util.concurrent.atomic.AtomicLong::get)
+        .description("Usage events in the Redis streams not yet written to Postgres (all shards)").register(registry);
+    io.micrometer.core.instrument.Gauge.builder("tollgate_usage_stream_pending", pending, java.util.concurrent.atomic.AtomicLong::get)
+        .description("Usage events read by a consumer and not yet acknowledged").register(registry);
+    io.micrometer.core.instrument.Gauge.builder("tollgate_usage_stream_oldest_age", oldestAgeMillis, a -> a.get() / 1000.0)
+        .description("Age of the oldest usage event not yet in Postgres (0 when none)").baseUnit("seconds").register(registry);
     this.estimated = Counter.builder("tollgate_usage_estimated")
         .description("Usage events whose tokens were estimated because the upstream reported none").register(registry);
   }
@@ -79,6 +96,17 @@ final class MeteringMetrics {
     flushedEvents.increment(f.inserted());
     duplicateEvents.increment(f.duplicates());
     deadLetters.increment(f.deadLettered());
+  }
+
+  void batchStored(int entries, long nanos) {
+    batchSize.record(entries);
+    flushDuration.record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  void backlog(io.tollgate.metering.usage.UsageStreamConsumer.Backlog b) {
+    backlog.set(b.backlog());
+    pending.set(b.pending());
+    oldestAgeMillis.set(b.oldestAgeMillis());
   }
 
   void flushFailed() {

@@ -56,6 +56,7 @@ public final class MeteringServices {
   private long flushTimer = -1;
   private long sweepTimer = -1;
   private long touchTimer = -1;
+  private long backlogTimer = -1;
 
   public MeteringServices(Vertx vertx, TollgateConfig config, String redisUrl, String postgresUrl, MeterRegistry registry,
                           Clock clock) {
@@ -77,6 +78,7 @@ public final class MeteringServices {
     this.pricing = new Pricing(config.pricing());
     this.usageConsumer = new io.tollgate.metering.usage.UsageStreamConsumer(redis, pool, redisKeys,
         "tollgate-" + java.util.UUID.randomUUID(), config.metering().flushBatchSize(), config.metering().claimIdle());
+    this.usageConsumer.observer(metrics::batchStored);
     this.revocations = new RevocationListener(vertx, subscriber,
         hash -> {
           if (ALL_KEYS.equals(hash)) {
@@ -106,6 +108,7 @@ public final class MeteringServices {
     })).onSuccess(v -> {
       flushTimer = vertx.setPeriodic(config.metering().flushInterval().toMillis(), id -> flushUsage());
       sweepTimer = vertx.setPeriodic(10_000, id -> sweepAll());
+      backlogTimer = vertx.setPeriodic(BACKLOG_POLL_MILLIS, id -> measureBacklog());
       touchTimer = vertx.setPeriodic(config.metering().lastUsedFlush().toMillis(), id -> lastUsed.flush()
           .onFailure(err -> log.warn("could not record keys' last use: {}", err.toString())));
     });
@@ -125,6 +128,15 @@ public final class MeteringServices {
         })
         .<Void>mapEmpty()
         .onComplete(ar -> flushing.set(false));
+  }
+
+  /** Measured on a timer, not on scrape, so /metrics never waits for Redis. */
+  static final long BACKLOG_POLL_MILLIS = 5_000;
+
+  /** Updates the backlog gauges from the streams. */
+  public Future<io.tollgate.metering.usage.UsageStreamConsumer.Backlog> measureBacklog() {
+    return usageConsumer.backlog(clock.millis()).onSuccess(metrics::backlog)
+        .onFailure(err -> log.debug("could not measure the usage backlog: {}", err.toString()));
   }
 
   /** Refunds abandoned reservations on every shard. */
@@ -206,6 +218,7 @@ public final class MeteringServices {
     vertx.cancelTimer(flushTimer);
     vertx.cancelTimer(sweepTimer);
     vertx.cancelTimer(touchTimer);
+    vertx.cancelTimer(backlogTimer);
     revocations.close();
     return flushUsage().recover(err -> Future.succeededFuture())
         .compose(v -> lastUsed.flush()).recover(err -> Future.succeededFuture())

@@ -65,7 +65,9 @@ final class ForwardingInterceptor implements ProxyInterceptor {
     }
     LimitedReadStream bodyGuard = limited;
 
-    context.set(STARTED_AT, System.nanoTime());
+    long forwardedAt = System.nanoTime();
+    context.set(STARTED_AT, forwardedAt);
+    context.set(OverheadInterceptor.FORWARDED_AT, forwardedAt);
     return context.sendRequest()
         .recover(error -> {
           GatewayFailure failure = bodyGuard != null && bodyGuard.exceeded()
@@ -91,7 +93,9 @@ final class ForwardingInterceptor implements ProxyInterceptor {
     ProxyResponse response = context.response();
     Long startedAt = context.get(STARTED_AT, Long.class);
     if (startedAt != null && response.proxiedResponse() != null) {
-      metrics.upstreamLatency(System.nanoTime() - startedAt);
+      long answeredAt = System.nanoTime();
+      context.set(OverheadInterceptor.UPSTREAM_ANSWERED_AT, answeredAt);
+      metrics.upstreamLatency(answeredAt - startedAt);
     }
     if (response.proxiedResponse() != null) {
       HopByHopHeaders.strip(response.headers());

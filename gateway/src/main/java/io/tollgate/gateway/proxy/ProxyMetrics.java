@@ -17,6 +17,7 @@ final class ProxyMetrics {
   private final String route;
   private final Counter[] byStatusClass = new Counter[6];
   private final Timer upstreamLatency;
+  private final Timer overhead;
   private final ConcurrentMap<String, Counter> failures = new ConcurrentHashMap<>();
 
   ProxyMetrics(MeterRegistry registry, String route) {
@@ -33,6 +34,16 @@ final class ProxyMetrics {
         .publishPercentileHistogram()
         .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(120))
         .register(registry);
+    overhead = Timer.builder("tollgate_gateway_overhead")
+        .description("Time the gateway adds to a request: arrival to forwarding, plus upstream response headers to client response headers")
+        .tag("route", route)
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofNanos(10_000)).maximumExpectedValue(Duration.ofSeconds(10))
+        .register(registry);
+  }
+
+  void overhead(long nanos) {
+    overhead.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
   }
 
   void response(int status) {

@@ -35,7 +35,8 @@ final class RouteProxy {
     // Order matters: metering authenticates and admits before anything is forwarded; on the way
     // back the forwarding step sees the response first, then metering observes and settles it.
     HttpProxy proxy = HttpProxy.reverseProxy(new ProxyOptions().setSupportWebSocket(false), client)
-        .origin(this::openUpstreamRequest);
+        .origin(this::openUpstreamRequest)
+        .addInterceptor(new OverheadInterceptor(metrics));
     if (route.metered()) {
       proxy.addInterceptor(new MeteringInterceptor(metering, route, maxBodyBytes));
     }

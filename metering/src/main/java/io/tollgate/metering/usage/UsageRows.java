@@ -18,16 +18,17 @@ public final class UsageRows {
   static final String INSERT_BATCH = """
       WITH input AS (
         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
-                             $8::bigint[], $9::int[], $10::int[], $11::bool[], $12::timestamptz[])
-          AS t(event_id, account_id, key_id, route, model, input_tokens, output_tokens, credits, status, latency, estimated, occurred_at)
+                             $8::bigint[], $9::int[], $10::int[], $11::bool[], $12::timestamptz[], $13::text[])
+          AS t(event_id, account_id, key_id, route, model, input_tokens, output_tokens, credits, status, latency, estimated, occurred_at,
+               outcome)
       ), fresh AS (
         INSERT INTO usage_event_ids (event_id, occurred_at) SELECT event_id, occurred_at FROM input
         ON CONFLICT (event_id) DO NOTHING RETURNING event_id
       ), inserted AS (
         INSERT INTO usage_events (event_id, account_id, key_id, route, model, input_tokens, output_tokens, credits, status,
-                                  upstream_latency_ms, estimated, occurred_at)
+                                  upstream_latency_ms, estimated, occurred_at, outcome)
         SELECT i.event_id, i.account_id, i.key_id, i.route, i.model, i.input_tokens, i.output_tokens, i.credits, i.status,
-               i.latency, i.estimated, i.occurred_at
+               i.latency, i.estimated, i.occurred_at, i.outcome
         FROM input i JOIN fresh f USING (event_id)
         RETURNING account_id, key_id, route, model, occurred_at, input_tokens, output_tokens, credits
       ), rolled AS (
@@ -88,6 +89,7 @@ public final class UsageRows {
     Integer[] latency = new Integer[n];
     Boolean[] estimated = new Boolean[n];
     OffsetDateTime[] at = new OffsetDateTime[n];
+    String[] outcomes = new String[n];
     for (int i = 0; i < n; i++) {
       UsageEvent e = events.get(i);
       ids[i] = e.eventId();
@@ -102,8 +104,10 @@ public final class UsageRows {
       latency[i] = (int) Math.min(Integer.MAX_VALUE, e.upstreamLatencyMs());
       estimated[i] = e.estimated();
       at[i] = OffsetDateTime.ofInstant(Instant.ofEpochMilli(e.occurredAtMillis()), ZoneOffset.UTC);
+      outcomes[i] = e.outcome() == null || e.outcome().isEmpty() ? "ok" : e.outcome();
     }
     return Tuple.tuple().addValue(ids).addValue(accounts).addValue(keys).addValue(routes).addValue(models).addValue(input)
-        .addValue(output).addValue(credits).addValue(status).addValue(latency).addValue(estimated).addValue(at);
+        .addValue(output).addValue(credits).addValue(status).addValue(latency).addValue(estimated).addValue(at)
+        .addValue(outcomes);
   }
 }

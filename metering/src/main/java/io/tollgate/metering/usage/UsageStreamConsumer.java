@@ -34,6 +34,24 @@ public final class UsageStreamConsumer {
   private final String consumer;
   private final int batchSize;
   private final Duration claimIdle;
+  private volatile BatchObserver observer = (entries, nanos) -> { };
+
+  /** Told about every batch stored (entries, including dead-lettered ones, and the time it took). */
+  @FunctionalInterface
+  public interface BatchObserver {
+    void stored(int entries, long nanos);
+  }
+
+  /**
+   * How far behind Postgres is. Acknowledged entries are deleted from the streams, so
+   * {@code backlog} counts exactly the events not yet in Postgres.
+   *
+   * @param backlog         entries in the shard streams (not yet stored)
+   * @param pending         of those, read by a consumer and not yet acknowledged
+   * @param oldestAgeMillis age of the oldest entry (0 when the streams are empty)
+   */
+  public record Backlog(long backlog, long pending, long oldestAgeMillis) {
+  }
 
   /** What one pass did, for metrics and tests. */
   public record Flushed(int inserted, int duplicates, int deadLettered) {
@@ -49,6 +67,10 @@ public final class UsageStreamConsumer {
     this.consumer = consumer;
     this.batchSize = batchSize;
     this.claimIdle = claimIdle;
+  }
+
+  public void observer(BatchObserver observer) {
+    this.observer = observer;
   }
 
   public static String deadLetterStream(String stream) {
@@ -116,6 +138,7 @@ public final class UsageStreamConsumer {
    * {@code acknowledge = false} to play a consumer that dies between the two steps.
    */
   public Future<Flushed> store(String stream, List<Response> entries, boolean acknowledge) {
+    long started = System.nanoTime();
     List<UsageEvent> events = new ArrayList<>();
     List<String> ids = new ArrayList<>();
     List<Future<Void>> deadLetters = new ArrayList<>();
@@ -139,8 +162,13 @@ public final class UsageStreamConsumer {
       }
       Request ack = Request.cmd(Command.XACK).arg(stream).arg(GROUP);
       ids.forEach(ack::arg);
-      return redis.send(ack).map(done);
-    }).onFailure(err -> log.warn("could not store {} usage events from {} (they stay pending): {}", events.size(), stream, err.toString()));
+      // Stored entries are deleted, so the stream holds only what Postgres lacks (never trimmed
+      // by length: an unacknowledged entry must survive a Postgres outage of any length).
+      Request delete = Request.cmd(Command.XDEL).arg(stream);
+      ids.forEach(delete::arg);
+      return redis.batch(List.of(ack, delete)).map(done);
+    })
+    .onSuccess(done -> observer.stored(entries.size(), System.nanoTime() - started)).onFailure(err -> log.warn("could not store {} usage events from {} (they stay pending): {}", events.size(), stream, err.toString()));
   }
 
   private Future<Void> deadLetter(String stream, String id, Map<String, String> fields, String reason) {
@@ -148,6 +176,45 @@ public final class UsageStreamConsumer {
     Request add = Request.cmd(Command.XADD).arg(deadLetterStream(stream)).arg("*").arg("source_id").arg(id).arg("reason").arg(reason);
     fields.forEach((k, v) -> add.arg("field_" + k).arg(v));
     return redis.send(add).mapEmpty();
+  }
+
+  /** Backlog over every shard: XLEN, the group's pending count and the oldest entry's id time. */
+  public Future<Backlog> backlog(long nowMillis) {
+    List<Future<long[]>> shards = new ArrayList<>();
+    for (int shard = 0; shard < keys.shards(); shard++) {
+      String stream = keys.usageStreamOfShard(shard);
+      shards.add(redis.batch(List.of(
+              Request.cmd(Command.XLEN).arg(stream),
+              Request.cmd(Command.XPENDING).arg(stream).arg(GROUP),
+              Request.cmd(Command.XRANGE).arg(stream).arg("-").arg("+").arg("COUNT").arg(1)))
+          .map(replies -> {
+            long length = replies.get(0).toLong();
+            Response summary = replies.get(1);
+            long pending = summary == null || summary.size() == 0 || summary.get(0) == null ? 0 : summary.get(0).toLong();
+            Response first = replies.get(2);
+            long age = 0;
+            if (first != null && first.size() > 0) {
+              String id = first.get(0).get(0).toString();
+              age = Math.max(0, nowMillis - Long.parseLong(id.substring(0, id.indexOf('-'))));
+            }
+            return new long[] {length, pending, age};
+          })
+          // A stream or group that does not exist yet has no backlog.
+          .recover(err -> err.getMessage() != null && err.getMessage().startsWith("NOGROUP")
+              ? Future.succeededFuture(new long[] {0, 0, 0}) : Future.failedFuture(err)));
+    }
+    return Future.all(shards).map(all -> {
+      long length = 0;
+      long pending = 0;
+      long age = 0;
+      for (int i = 0; i < all.size(); i++) {
+        long[] s = all.resultAt(i);
+        length += s[0];
+        pending += s[1];
+        age = Math.max(age, s[2]);
+      }
+      return new Backlog(length, pending, age);
+    });
   }
 
   /** The entries of an XREADGROUP reply: RESP3 answers a map {stream: entries}, RESP2 [[stream, entries]]. */

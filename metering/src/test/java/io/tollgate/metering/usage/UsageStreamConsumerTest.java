@@ -135,4 +135,27 @@ class UsageStreamConsumerTest {
     Response pending = await(redis.send(Request.cmd(Command.XPENDING).arg(stream).arg(UsageStreamConsumer.GROUP)));
     assertThat(pending.get(0).toLong()).isZero();
   }
+
+  @Test
+  @DisplayName("the backlog counts exactly the events not yet in Postgres; stored entries leave the stream")
+  void backlog() throws Exception {
+    UsageStreamConsumer consumer = new UsageStreamConsumer(redis, pool, KEYS, "backlog", 1_000, Duration.ZERO);
+    await(consumer.flushAll());
+    assertThat(await(consumer.backlog(System.currentTimeMillis()))).isEqualTo(new UsageStreamConsumer.Backlog(0, 0, 0));
+
+    long before = System.currentTimeMillis();
+    long account = settled(30, 1);
+    UsageStreamConsumer.Backlog waiting = await(consumer.backlog(before + 60_000));
+    assertThat(waiting.backlog()).isEqualTo(30);
+    assertThat(waiting.pending()).isZero();
+    assertThat(waiting.oldestAgeMillis()).isBetween(1L, 60_000L);
+
+    List<Integer> batches = new ArrayList<>();
+    consumer.observer((entries, nanos) -> batches.add(entries));
+    await(consumer.flushAll());
+    assertThat(batches).containsExactly(30);
+    assertThat(postgres(account)).containsExactly(30, 30, 30, 30);
+    assertThat(await(consumer.backlog(System.currentTimeMillis()))).isEqualTo(new UsageStreamConsumer.Backlog(0, 0, 0));
+    assertThat(await(redis.send(Request.cmd(Command.XLEN).arg(KEYS.usageStream(account)))).toLong()).isZero();
+  }
 }
