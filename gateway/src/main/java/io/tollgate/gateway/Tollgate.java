@@ -131,6 +131,11 @@ public final class Tollgate implements AutoCloseable {
     return backing.postgresUrl();
   }
 
+  /** The instance's shared metering services (background jobs, stores); for wiring and tests. */
+  io.tollgate.gateway.metering.MeteringServices metering() {
+    return metering;
+  }
+
   /** The admin port's routes (method and path), as mounted. */
   List<String> adminRoutes() {
     return admin.routes();

@@ -57,6 +57,7 @@ public final class MeteringServices {
   private long sweepTimer = -1;
   private long touchTimer = -1;
   private long backlogTimer = -1;
+  private long partitionTimer = -1;
 
   public MeteringServices(Vertx vertx, TollgateConfig config, String redisUrl, String postgresUrl, MeterRegistry registry,
                           Clock clock) {
@@ -109,6 +110,8 @@ public final class MeteringServices {
       flushTimer = vertx.setPeriodic(config.metering().flushInterval().toMillis(), id -> flushUsage());
       sweepTimer = vertx.setPeriodic(10_000, id -> sweepAll());
       backlogTimer = vertx.setPeriodic(BACKLOG_POLL_MILLIS, id -> measureBacklog());
+      ensurePartitions();
+      partitionTimer = vertx.setPeriodic(PARTITION_CHECK_MILLIS, id -> ensurePartitions());
       touchTimer = vertx.setPeriodic(config.metering().lastUsedFlush().toMillis(), id -> lastUsed.flush()
           .onFailure(err -> log.warn("could not record keys' last use: {}", err.toString())));
     });
@@ -128,6 +131,19 @@ public final class MeteringServices {
         })
         .<Void>mapEmpty()
         .onComplete(ar -> flushing.set(false));
+  }
+
+  static final long PARTITION_CHECK_MILLIS = 6 * 3_600_000L;
+
+  /** Creates next months' usage partitions if missing (all instances do; it is idempotent). */
+  public Future<Integer> ensurePartitions() {
+    return io.tollgate.metering.usage.UsagePartitions.ensure(pool)
+        .onSuccess(n -> {
+          if (n > 0) {
+            log.info("created {} usage_events partition(s) ahead of time", n);
+          }
+        })
+        .onFailure(err -> log.warn("could not check usage_events partitions (retrying in 6 h or at restart): {}", err.toString()));
   }
 
   /** Measured on a timer, not on scrape, so /metrics never waits for Redis. */
@@ -219,6 +235,7 @@ public final class MeteringServices {
     vertx.cancelTimer(sweepTimer);
     vertx.cancelTimer(touchTimer);
     vertx.cancelTimer(backlogTimer);
+    vertx.cancelTimer(partitionTimer);
     revocations.close();
     return flushUsage().recover(err -> Future.succeededFuture())
         .compose(v -> lastUsed.flush()).recover(err -> Future.succeededFuture())

@@ -90,14 +90,37 @@ public final class UsageStreamConsumer {
     return all;
   }
 
-  /** One pass over every shard: stale pending entries first, then new ones, a batch at a time. */
+  /**
+   * One pass over every shard: this consumer's own unacknowledged entries first (a store that
+   * failed, say with Postgres down, is retried on the next pass rather than after
+   * {@code claimIdle}), then stale entries of dead consumers, then new ones, a batch at a time.
+   */
   public Future<Flushed> flushAll() {
     Future<Flushed> total = Future.succeededFuture(new Flushed(0, 0, 0));
     for (int shard = 0; shard < keys.shards(); shard++) {
       int s = shard;
-      total = total.compose(sum -> claimStale(s).compose(c -> flushNew(s).map(n -> sum.plus(c).plus(n))));
+      total = total.compose(sum -> retryOwn(s)
+          .compose(own -> claimStale(s).map(own::plus))
+          .compose(soFar -> flushNew(s).map(soFar::plus))
+          .map(sum::plus));
     }
     return total;
+  }
+
+  /** Stores again the entries this consumer read but could not acknowledge (its pending list). */
+  public Future<Flushed> retryOwn(int shard) {
+    String stream = keys.usageStreamOfShard(shard);
+    return redis.send(Request.cmd(Command.XREADGROUP).arg("GROUP").arg(GROUP).arg(consumer)
+            .arg("COUNT").arg(batchSize).arg("STREAMS").arg(stream).arg("0"))
+        .compose(reply -> {
+          // An id whose entry was deleted comes back with nil fields; store() just acknowledges it.
+          List<Response> entries = entriesOf(reply);
+          if (entries.isEmpty()) {
+            return Future.succeededFuture(new Flushed(0, 0, 0));
+          }
+          return store(stream, entries, true).compose(done -> entries.size() < batchSize
+              ? Future.succeededFuture(done) : retryOwn(shard).map(done::plus));
+        });
   }
 
   /** Reads and stores new entries of one shard until a batch comes back short. */
@@ -144,6 +167,10 @@ public final class UsageStreamConsumer {
     List<Future<Void>> deadLetters = new ArrayList<>();
     for (Response entry : entries) {
       String id = entry.get(0).toString();
+      if (entry.size() < 2 || entry.get(1) == null) {
+        ids.add(id);
+        continue;
+      }
       Map<String, String> fields = fields(entry.get(1));
       try {
         events.add(UsageRows.parse(fields));

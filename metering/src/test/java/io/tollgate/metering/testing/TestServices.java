@@ -19,7 +19,7 @@ public final class TestServices {
 
   private final Path dir;
   private final EmbeddedRedis redis;
-  private final EmbeddedPostgres postgres;
+  private EmbeddedPostgres postgres;
 
   private TestServices(Path dir, EmbeddedRedis redis, EmbeddedPostgres postgres) {
     this.dir = dir;
@@ -68,7 +68,17 @@ public final class TestServices {
     return postgres.port();
   }
 
-  private void stop() {
+  /** Stops PostgreSQL (fast shutdown: open connections are cut), for outage tests. */
+  public synchronized void stopPostgres() {
+    postgres.close();
+  }
+
+  /** Starts PostgreSQL again on the same port and data, after {@link #stopPostgres()}. */
+  public synchronized void startPostgres() {
+    postgres = EmbeddedPostgres.start(dir.resolve("postgres"), postgres.port(), false);
+  }
+
+  private synchronized void stop() {
     postgres.close();
     redis.close();
     try (var walk = Files.walk(dir)) {

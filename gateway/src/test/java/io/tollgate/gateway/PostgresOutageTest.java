@@ -1,0 +1,128 @@
+package io.tollgate.gateway;
+
+import static io.tollgate.gateway.GatewayHarness.await;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tollgate.metering.store.PostgresUrls;
+import io.tollgate.metering.testing.TestServices;
+import io.tollgate.metering.usage.UsageStreamConsumer;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+@DisplayName("Postgres down while the gateway serves: usage waits in the stream and arrives once")
+class PostgresOutageTest {
+
+  private static GatewayHarness harness;
+  private static Vertx vertx;
+
+  @BeforeAll
+  static void start() {
+    harness = new GatewayHarness();
+    vertx = harness.stubVertx;
+  }
+
+  @AfterAll
+  static void stop() {
+    harness.close();
+  }
+
+  @Test
+  @DisplayName("requests keep being served and metered on Redis; after the restart every event is in Postgres exactly once")
+  void outageThenRecovery() throws Exception {
+    try (Tollgate gateway = GatewayHarness.start("""
+        routes:
+          - prefix: /v1/
+            upstream: %s/v1/
+            usage: openai
+        metering: { flushIntervalMs: 100, flushBatchSize: 7 }
+        """.formatted(harness.stubBase()), Map.of())) {
+      long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "outage").put("initialCredits", 1_000_000));
+      String key = GatewayHarness.createKey(gateway, vertx, account, new JsonObject()).getString("key");
+      HttpTestClient client = new HttpTestClient(vertx, false, key);
+      // The key is now cached: the hot path needs only Redis.
+      assertThat(await(client.get(gateway.proxyPort(), "/v1/models")).status()).isEqualTo(200);
+
+      TestServices.get().stopPostgres();
+      int served = 1;
+      try {
+        for (int i = 0; i < 40; i++) {
+          assertThat(await(client.get(gateway.proxyPort(), "/v1/models")).status()).isEqualTo(200);
+          served++;
+        }
+        // Flush passes fail meanwhile; nothing is acknowledged, so the events wait in the stream.
+        UsageStreamConsumer.Backlog waiting = awaitBacklog(gateway, 40);
+        assertThat(waiting.backlog()).isGreaterThanOrEqualTo(40);
+        assertThat(gateway.registry().get("tollgate_usage_flush_failures").counter().count()).isGreaterThan(0);
+      } finally {
+        TestServices.get().startPostgres();
+      }
+
+      Pool pg = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(gateway.postgresUrl())).using(vertx).build();
+      try {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        Row row;
+        do {
+          await(vertx.timer(100));
+          row = await(pg.preparedQuery("SELECT count(*), count(DISTINCT event_id) FROM usage_events WHERE account_id = $1")
+              .execute(Tuple.of(account))).iterator().next();
+        } while (row.getLong(0) < served && System.nanoTime() < deadline);
+        assertThat(row.getLong(0)).as("events in Postgres").isEqualTo(served);
+        assertThat(row.getLong(1)).as("distinct event ids").isEqualTo(served);
+        // And they stay that way: nothing left to deliver twice.
+        await(gateway.metering().flushUsage());
+        assertThat(await(pg.preparedQuery("SELECT count(*) FROM usage_events WHERE account_id = $1").execute(Tuple.of(account)))
+            .iterator().next().getLong(0)).isEqualTo(served);
+        assertThat(await(gateway.metering().measureBacklog()).backlog()).isZero();
+      } finally {
+        pg.close();
+      }
+    }
+  }
+
+  private static UsageStreamConsumer.Backlog awaitBacklog(Tollgate gateway, long atLeast) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    UsageStreamConsumer.Backlog b = await(gateway.metering().measureBacklog());
+    while (b.backlog() < atLeast && System.nanoTime() < deadline) {
+      await(vertx.timer(50));
+      b = await(gateway.metering().measureBacklog());
+    }
+    return b;
+  }
+
+  @Test
+  @DisplayName("a missing future usage_events partition is created when an instance starts")
+  void partitionsCreatedAhead() throws Exception {
+    String month = java.time.YearMonth.now(java.time.ZoneOffset.UTC).plusMonths(2).toString().replace('-', '_');
+    String partition = "usage_events_" + month;
+    Pool pg = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(TestServices.get().postgresUrl())).using(vertx).build();
+    try {
+      await(pg.query("DROP TABLE IF EXISTS " + partition).execute());
+      assertThat(exists(pg, partition)).isFalse();
+      try (Tollgate gateway = GatewayHarness.start("routes: []\n", Map.of())) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!exists(pg, partition) && System.nanoTime() < deadline) {
+          await(vertx.timer(50));
+        }
+        assertThat(exists(pg, partition)).as(partition).isTrue();
+        // A second call (another instance, or the 6-hourly timer) finds nothing to do.
+        assertThat(await(gateway.metering().ensurePartitions())).isZero();
+      }
+    } finally {
+      pg.close();
+    }
+  }
+
+  private static boolean exists(Pool pg, String table) {
+    return await(pg.preparedQuery("SELECT to_regclass($1) IS NOT NULL").execute(Tuple.of(table))).iterator().next().getBoolean(0);
+  }
+}
