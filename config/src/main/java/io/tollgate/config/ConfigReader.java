@@ -37,12 +37,13 @@ final class ConfigReader {
     PricingConfig pricing = pricing(top.section("pricing"));
     Map<String, PlanConfig> plans = plans(top);
     MeteringConfig metering = metering(top.section("metering"));
+    AlertsConfig alerts = alerts(top.section("alerts"));
     top.finish();
     Secrets secrets = new Secrets(reader.env.secret("TOLLGATE_ADMIN_TOKEN"), reader.env.secret("STRIPE_API_KEY"),
-        reader.env.secret("STRIPE_WEBHOOK_SECRET"));
+        reader.env.secret("STRIPE_WEBHOOK_SECRET"), reader.env.secret("TOLLGATE_ALERT_WEBHOOK_SECRET"));
     problems.throwIfAny();
     return new TollgateConfig(server, redis, postgres, dataDir, upstreamClient, routes, pricing, plans, metering,
-        secrets, file);
+        alerts, secrets, file);
   }
 
   private ServerConfig server(YamlSection s) {
@@ -182,9 +183,36 @@ final class ConfigReader {
   private static PlanConfig plan(String name, YamlSection p) {
     PlanConfig plan = new PlanConfig(name, required(p, "requestsPerMinute", "requests per minute, 0 = unlimited"),
         required(p, "tokensPerMinute", "tokens per minute, 0 = unlimited"),
-        required(p, "includedCredits", "credits granted each period"));
+        required(p, "includedCredits", "credits granted each period"), alertThresholds(p));
     p.finish();
     return plan;
+  }
+
+  /** Percentages 1-1000 (above 100: overage alerts for postpaid accounts), ascending and distinct. */
+  private static List<Integer> alertThresholds(YamlSection p) {
+    if (!p.has("alertThresholds")) {
+      return PlanConfig.DEFAULT_ALERT_THRESHOLDS;
+    }
+    java.util.TreeSet<Integer> out = new java.util.TreeSet<>();
+    List<?> raw = p.list("alertThresholds");
+    for (int i = 0; i < raw.size(); i++) {
+      Object v = raw.get(i);
+      if (v instanceof Integer n && n >= 1 && n <= 1_000) {
+        out.add(n);
+      } else {
+        p.problem("alertThresholds", "expected percentages 1-1000, got " + YamlSection.describe(v) + " at position " + i);
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  private static AlertsConfig alerts(YamlSection s) {
+    AlertsConfig config = new AlertsConfig(
+        (int) s.integer("maxAttempts", Defaults.ALERT_MAX_ATTEMPTS, 1, 100),
+        Duration.ofMillis(s.integer("retryBaseMs", Defaults.ALERT_RETRY_BASE_MS, 1, 3_600_000)),
+        Duration.ofMillis(s.integer("timeoutMs", Defaults.ALERT_TIMEOUT_MS, 1, 600_000)));
+    s.finish();
+    return config;
   }
 
   private static long required(YamlSection p, String key, String meaning) {

@@ -36,6 +36,9 @@ final class Defaults {
   /** Well above one batch's insert time, so a live but slow consumer is not raced by another. */
   static final long CLAIM_IDLE_SECONDS = 60;
   /** The plan new and downgraded accounts get; the only plan that exists when the file names none. */
+  static final int ALERT_MAX_ATTEMPTS = 6;
+  static final long ALERT_RETRY_BASE_MS = 5_000;
+  static final long ALERT_TIMEOUT_MS = 10_000;
   static final String FREE_PLAN_NAME = "free";
   static final PlanConfig FREE_PLAN = new PlanConfig(FREE_PLAN_NAME, 60, 40_000, 100_000);
 

@@ -18,7 +18,8 @@ final class SecretKeys {
       "stripesecretkey", "STRIPE_API_KEY",
       "stripekey", "STRIPE_API_KEY",
       "webhooksecret", "STRIPE_WEBHOOK_SECRET",
-      "stripewebhooksecret", "STRIPE_WEBHOOK_SECRET");
+      "stripewebhooksecret", "STRIPE_WEBHOOK_SECRET",
+      "alertwebhooksecret", "TOLLGATE_ALERT_WEBHOOK_SECRET");
 
   private static final Pattern LOOKS_SECRET =
       Pattern.compile(".*(token|secret|password|passwd|apikey|credential|credentials)$");
@@ -39,6 +40,9 @@ final class SecretKeys {
     }
     if (sectionPath.equals("postgres") && LOOKS_SECRET.matcher(k).matches()) {
       return Optional.of("DATABASE_URL (postgresql://user:PASSWORD@host:5432/db)");
+    }
+    if (sectionPath.equals("alerts") && LOOKS_SECRET.matcher(k).matches()) {
+      return Optional.of("TOLLGATE_ALERT_WEBHOOK_SECRET");
     }
     if (KNOWN.containsKey(k)) {
       return Optional.of(KNOWN.get(k));

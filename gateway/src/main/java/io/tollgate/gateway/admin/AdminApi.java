@@ -55,10 +55,12 @@ public final class AdminApi {
     router.get("/admin/v1/accounts/:id/credits").handler(json(this::credits));
     router.post("/admin/v1/accounts/:id/credits/rebuild").handler(json(this::rebuildBalance));
     router.get("/admin/v1/audit-log").handler(this::auditLog);
+    new UsageApi(m).mount(router);
+    new NotificationsApi(m).mount(router);
   }
 
   /** A handler that answers JSON, or problem+json for whatever went wrong. */
-  private io.vertx.core.Handler<RoutingContext> json(Function<RoutingContext, Future<Reply>> handler) {
+  static io.vertx.core.Handler<RoutingContext> json(Function<RoutingContext, Future<Reply>> handler) {
     return ctx -> {
       Future<Reply> reply;
       try {
@@ -72,10 +74,10 @@ public final class AdminApi {
     };
   }
 
-  private record Reply(int status, JsonObject body) {
+  record Reply(int status, JsonObject body) {
   }
 
-  private static void fail(RoutingContext ctx, Throwable err) {
+  static void fail(RoutingContext ctx, Throwable err) {
     if (err instanceof BadInput bad) {
       Problems.send(ctx, bad.status, bad.code, bad.status == 404 ? "Not found" : "Invalid request", bad.getMessage());
     } else if (err instanceof io.vertx.pgclient.PgException pg && "23505".equals(pg.getSqlState())) {
@@ -85,7 +87,7 @@ public final class AdminApi {
     }
   }
 
-  private static JsonObject body(RoutingContext ctx) {
+  static JsonObject body(RoutingContext ctx) {
     try {
       JsonObject body = ctx.body().asJsonObject();
       return body == null ? new JsonObject() : body;
@@ -94,12 +96,12 @@ public final class AdminApi {
     }
   }
 
-  private static String actor(RoutingContext ctx) {
+  static String actor(RoutingContext ctx) {
     String actor = ctx.request().getHeader("x-tollgate-actor");
     return actor == null || actor.isBlank() ? "admin-token" : actor.substring(0, Math.min(actor.length(), 200));
   }
 
-  private static String ip(RoutingContext ctx) {
+  static String ip(RoutingContext ctx) {
     return ctx.request().remoteAddress() == null ? null : ctx.request().remoteAddress().hostAddress();
   }
 
@@ -115,7 +117,7 @@ public final class AdminApi {
     NewAccount account = new NewAccount(Fields.string(b, "name", true), plan == null ? "free" : plan,
         Fields.oneOf(b, "billingMode", BILLING_MODES, "prepaid"), Fields.nonNegative(b, "spendCap"),
         Fields.nonNegative(limits, "requestsPerMinute"), Fields.nonNegative(limits, "tokensPerMinute"),
-        Fields.string(b, "alertWebhookUrl", false));
+        webhookUrl(b));
     long initialCredits = Optional.ofNullable(Fields.nonNegative(b, "initialCredits")).orElse(0L);
     String actor = actor(ctx);
     return m.pool().withTransaction(conn -> m.accounts().create(conn, account).compose(created -> {
@@ -123,7 +125,8 @@ public final class AdminApi {
       Future<Boolean> grants = Future.succeededFuture(true);
       if (!"postpaid".equals(created.billingMode()) && planConfig.includedCredits() > 0) {
         grants = m.ledger().record(conn, created.id(), planConfig.includedCredits(), "period_grant",
-            "plan " + created.plan() + " included credits", "period:" + created.id() + ":" + created.periodStart(), actor);
+            "plan " + created.plan() + " included credits",
+            io.tollgate.gateway.billing.PeriodRollover.periodGrantKey(created.id(), created.periodStart()), actor);
       }
       if (initialCredits > 0) {
         grants = grants.compose(v -> m.ledger().record(conn, created.id(), initialCredits, "grant", "initial credits", null, actor));
@@ -132,6 +135,43 @@ public final class AdminApi {
           null, created.toJson())).map(created);
     })).compose(created -> m.seed(created).map(created))
         .compose(this::withCredits).map(json -> new Reply(201, json));
+  }
+
+  /** An absolute http(s) URL, or null to clear it. */
+  private static String webhookUrl(JsonObject b) {
+    String url = Fields.string(b, "alertWebhookUrl", false);
+    if (url == null) {
+      return null;
+    }
+    try {
+      java.net.URI uri = new java.net.URI(url);
+      if (uri.isAbsolute() && ("https".equalsIgnoreCase(uri.getScheme()) || "http".equalsIgnoreCase(uri.getScheme()))
+          && uri.getHost() != null && url.length() <= 2_000) {
+        return url;
+      }
+    } catch (java.net.URISyntaxException ignored) {
+      // reported below
+    }
+    throw BadInput.field("alertWebhookUrl", "must be an absolute http(s) URL of at most 2000 characters");
+  }
+
+  /** Percentages 1-1000, stored ascending and distinct; null restores the plan's. */
+  private static List<Integer> thresholds(JsonObject alerts) {
+    Object raw = alerts.getValue("thresholds");
+    if (raw == null) {
+      return null;
+    }
+    if (!(raw instanceof JsonArray array) || array.isEmpty() || array.size() > 20) {
+      throw BadInput.field("alerts.thresholds", "must be a list of 1-20 percentages (1-1000), or null for the plan's");
+    }
+    java.util.TreeSet<Integer> out = new java.util.TreeSet<>();
+    for (Object v : array) {
+      if (!(v instanceof Integer n) || n < 1 || n > 1_000) {
+        throw BadInput.field("alerts.thresholds", "must hold integers 1-1000, got " + v);
+      }
+      out.add(n);
+    }
+    return List.copyOf(out);
   }
 
   private Future<JsonObject> withCredits(Account account) {
@@ -175,6 +215,7 @@ public final class AdminApi {
     String actor = actor(ctx);
     return m.pool().withTransaction(conn -> account(conn, ctx, true).compose(before -> {
       JsonObject limits = b.containsKey("limits") ? Fields.object(b, "limits") : null;
+      JsonObject alerts = b.containsKey("alerts") ? Fields.object(b, "alerts") : null;
       String plan = b.containsKey("plan") ? Fields.string(b, "plan", true) : before.plan();
       if (!m.config().plans().containsKey(plan)) {
         throw BadInput.field("plan", "must be a configured plan: " + String.join(", ", m.config().plans().keySet()));
@@ -187,8 +228,11 @@ public final class AdminApi {
           b.containsKey("spendCap") ? Fields.nonNegative(b, "spendCap") : before.spendCap(),
           limits != null && limits.containsKey("requestsPerMinute") ? Fields.nonNegative(limits, "requestsPerMinute") : before.requestsPerMinute(),
           limits != null && limits.containsKey("tokensPerMinute") ? Fields.nonNegative(limits, "tokensPerMinute") : before.tokensPerMinute(),
-          b.containsKey("alertWebhookUrl") ? Fields.string(b, "alertWebhookUrl", false) : before.alertWebhookUrl(),
-          before.shard(), before.periodStart(), before.periodEnd(), before.createdAt(), before.updatedAt());
+          b.containsKey("alertWebhookUrl") ? webhookUrl(b) : before.alertWebhookUrl(),
+          before.shard(), before.periodStart(), before.periodEnd(), before.createdAt(), before.updatedAt(),
+          alerts != null && alerts.containsKey("thresholds") ? thresholds(alerts) : before.alertThresholds(),
+          alerts != null && alerts.containsKey("lowBalanceCredits") ? Fields.nonNegative(alerts, "lowBalanceCredits")
+              : before.lowBalanceCredits());
       return m.accounts().update(conn, after).compose(updated -> m.audit().record(conn, actor, "account.update", "account",
           Long.toString(updated.id()), ip(ctx), before.toJson(), updated.toJson()).map(updated));
     })).compose(updated -> m.announceAccountChange().map(updated))
@@ -370,7 +414,7 @@ public final class AdminApi {
     }).onFailure(err -> fail(ctx, err));
   }
 
-  private static int queryInt(RoutingContext ctx, String name, int fallback, int min, int max) {
+  static int queryInt(RoutingContext ctx, String name, int fallback, int min, int max) {
     String raw = ctx.queryParams().get(name);
     if (raw == null) {
       return fallback;
@@ -386,7 +430,24 @@ public final class AdminApi {
     throw new BadInput(400, "invalid-request", "query parameter '" + name + "' must be an integer " + min + "-" + max);
   }
 
-  private static Instant queryInstant(RoutingContext ctx, String name) {
+  /** An optional positive integer id in the query string; 400 naming the parameter otherwise. */
+  static Long queryId(RoutingContext ctx, String name) {
+    String raw = ctx.queryParams().get(name);
+    if (raw == null) {
+      return null;
+    }
+    try {
+      long v = Long.parseLong(raw);
+      if (v > 0) {
+        return v;
+      }
+    } catch (NumberFormatException ignored) {
+      // reported below
+    }
+    throw new BadInput(400, "invalid-request", "query parameter '" + name + "' must be a positive integer");
+  }
+
+  static Instant queryInstant(RoutingContext ctx, String name) {
     String raw = ctx.queryParams().get(name);
     if (raw == null) {
       return null;

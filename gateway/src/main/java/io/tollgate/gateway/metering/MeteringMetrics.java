@@ -98,7 +98,7 @@ final class MeteringMetrics {
     deadLetters.increment(f.deadLettered());
   }
 
-  void batchStored(int entries, long nanos) {
+  void batchStored(int entries, long nanos, java.util.Set<Long> accounts) {
     batchSize.record(entries);
     flushDuration.record(nanos, TimeUnit.NANOSECONDS);
   }

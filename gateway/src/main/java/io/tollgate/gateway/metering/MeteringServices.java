@@ -58,6 +58,14 @@ public final class MeteringServices {
   private long touchTimer = -1;
   private long backlogTimer = -1;
   private long partitionTimer = -1;
+  private long rolloverTimer = -1;
+  private long deliveryTimer = -1;
+  private final io.tollgate.gateway.billing.PeriodRollover rollover;
+  private final io.tollgate.gateway.billing.UsageAlerts alerts;
+  private final io.tollgate.gateway.billing.AlertWebhooks webhooks;
+  /** Accounts whose usage reached Postgres since the last alert check. */
+  private final java.util.Set<Long> toCheck = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.atomic.AtomicBoolean delivering = new java.util.concurrent.atomic.AtomicBoolean();
 
   public MeteringServices(Vertx vertx, TollgateConfig config, String redisUrl, String postgresUrl, MeterRegistry registry,
                           Clock clock) {
@@ -79,7 +87,18 @@ public final class MeteringServices {
     this.pricing = new Pricing(config.pricing());
     this.usageConsumer = new io.tollgate.metering.usage.UsageStreamConsumer(redis, pool, redisKeys,
         "tollgate-" + java.util.UUID.randomUUID(), config.metering().flushBatchSize(), config.metering().claimIdle());
-    this.usageConsumer.observer(metrics::batchStored);
+    this.usageConsumer.observer((entries, nanos, accountIds) -> {
+      metrics.batchStored(entries, nanos, accountIds);
+      toCheck.addAll(accountIds);
+    });
+    this.rollover = new io.tollgate.gateway.billing.PeriodRollover(pool, config, accounts, ledger, admissions, clock);
+    this.alerts = new io.tollgate.gateway.billing.UsageAlerts(pool, config, admissions, registry);
+    this.webhooks = new io.tollgate.gateway.billing.AlertWebhooks(vertx, pool, config.alerts(),
+        config.secrets().alertWebhookSecret(), clock, registry);
+    if (config.secrets().alertWebhookSecret().isEmpty()) {
+      log.info("TOLLGATE_ALERT_WEBHOOK_SECRET is not set: usage alerts are recorded and listed by the admin API, "
+          + "but not posted to accounts' webhooks");
+    }
     this.revocations = new RevocationListener(vertx, subscriber,
         hash -> {
           if (ALL_KEYS.equals(hash)) {
@@ -112,6 +131,9 @@ public final class MeteringServices {
       backlogTimer = vertx.setPeriodic(BACKLOG_POLL_MILLIS, id -> measureBacklog());
       ensurePartitions();
       partitionTimer = vertx.setPeriodic(PARTITION_CHECK_MILLIS, id -> ensurePartitions());
+      rollOverPeriods();
+      rolloverTimer = vertx.setPeriodic(ROLLOVER_CHECK_MILLIS, id -> rollOverPeriods());
+      deliveryTimer = vertx.setPeriodic(DELIVERY_CHECK_MILLIS, id -> deliverAlerts());
       touchTimer = vertx.setPeriodic(config.metering().lastUsedFlush().toMillis(), id -> lastUsed.flush()
           .onFailure(err -> log.warn("could not record keys' last use: {}", err.toString())));
     });
@@ -124,6 +146,7 @@ public final class MeteringServices {
     }
     return usageConsumer.flushAll()
         .onSuccess(metrics::flushed)
+        .compose(flushed -> checkAlerts().transform(ar -> Future.succeededFuture(flushed)))
         .recover(err -> {
           metrics.flushFailed();
           // NOGROUP after a Redis restart or flush: create the groups again; entries wait meanwhile.
@@ -134,6 +157,33 @@ public final class MeteringServices {
   }
 
   static final long PARTITION_CHECK_MILLIS = 6 * 3_600_000L;
+  static final long ROLLOVER_CHECK_MILLIS = 60_000;
+  static final long DELIVERY_CHECK_MILLIS = 1_000;
+
+  /** Closes ended billing periods (whichever instance comes first does each account, once). */
+  public Future<java.util.List<io.tollgate.gateway.billing.PeriodRollover.Rolled>> rollOverPeriods() {
+    return rollover.runOnce().onFailure(err -> log.warn("billing period rollover failed (retrying in 1 min): {}", err.toString()));
+  }
+
+  /** Raises the usage alerts due for the accounts whose usage was just stored. */
+  public Future<java.util.List<io.tollgate.gateway.billing.UsageAlerts.Fired>> checkAlerts() {
+    java.util.List<Long> accountIds = new java.util.ArrayList<>(toCheck);
+    toCheck.removeAll(accountIds);
+    return alerts.check(accountIds).onFailure(err -> {
+      // Checked again with the account's next stored usage; a threshold crossed stays crossed.
+      toCheck.addAll(accountIds);
+      log.warn("usage alert check failed: {}", err.toString());
+    });
+  }
+
+  /** Posts due alert webhooks; one pass at a time per instance. */
+  public Future<Integer> deliverAlerts() {
+    if (!delivering.compareAndSet(false, true)) {
+      return Future.succeededFuture(0);
+    }
+    return webhooks.deliverDue().onFailure(err -> log.warn("alert webhook delivery pass failed: {}", err.toString()))
+        .onComplete(ar -> delivering.set(false));
+  }
 
   /** Creates next months' usage partitions if missing (all instances do; it is idempotent). */
   public Future<Integer> ensurePartitions() {
@@ -236,6 +286,9 @@ public final class MeteringServices {
     vertx.cancelTimer(touchTimer);
     vertx.cancelTimer(backlogTimer);
     vertx.cancelTimer(partitionTimer);
+    vertx.cancelTimer(rolloverTimer);
+    vertx.cancelTimer(deliveryTimer);
+    webhooks.close();
     revocations.close();
     return flushUsage().recover(err -> Future.succeededFuture())
         .compose(v -> lastUsed.flush()).recover(err -> Future.succeededFuture())

@@ -3,6 +3,7 @@ package io.tollgate.metering.accounts;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Row;
 import java.time.Instant;
+import java.util.List;
 import java.time.OffsetDateTime;
 
 /**
@@ -11,16 +12,23 @@ import java.time.OffsetDateTime;
  */
 public record Account(long id, String name, String plan, String billingMode, String status, String stripeCustomerId,
                       Long spendCap, Long requestsPerMinute, Long tokensPerMinute, String alertWebhookUrl, int shard,
-                      Instant periodStart, Instant periodEnd, Instant createdAt, Instant updatedAt) {
+                      Instant periodStart, Instant periodEnd, Instant createdAt, Instant updatedAt,
+                      List<Integer> alertThresholds, Long lowBalanceCredits) {
 
-  static final String COLUMNS = "id, name, plan, billing_mode, status, stripe_customer_id, spend_cap, requests_per_minute, "
-      + "tokens_per_minute, alert_webhook_url, usage_shard, period_start, period_end, created_at, updated_at";
+  public static final String COLUMNS = "id, name, plan, billing_mode, status, stripe_customer_id, spend_cap, requests_per_minute, "
+      + "tokens_per_minute, alert_webhook_url, usage_shard, period_start, period_end, created_at, updated_at, "
+      + "alert_thresholds, low_balance_credits";
 
-  static Account from(Row r) {
+  public static Account from(Row r) {
     return new Account(r.getLong("id"), r.getString("name"), r.getString("plan"), r.getString("billing_mode"),
         r.getString("status"), r.getString("stripe_customer_id"), r.getLong("spend_cap"), r.getLong("requests_per_minute"),
         r.getLong("tokens_per_minute"), r.getString("alert_webhook_url"), r.getShort("usage_shard"),
-        instant(r, "period_start"), instant(r, "period_end"), instant(r, "created_at"), instant(r, "updated_at"));
+        instant(r, "period_start"), instant(r, "period_end"), instant(r, "created_at"), instant(r, "updated_at"),
+        thresholds(r.getArrayOfIntegers("alert_thresholds")), r.getLong("low_balance_credits"));
+  }
+
+  private static List<Integer> thresholds(Integer[] raw) {
+    return raw == null ? null : List.of(raw);
   }
 
   static Instant instant(Row r, String column) {
@@ -37,6 +45,8 @@ public record Account(long id, String name, String plan, String billingMode, Str
         .put("status", status).put("stripeCustomerId", stripeCustomerId).put("spendCap", spendCap)
         .put("limits", new JsonObject().put("requestsPerMinute", requestsPerMinute).put("tokensPerMinute", tokensPerMinute))
         .put("alertWebhookUrl", alertWebhookUrl)
+        .put("alerts", new JsonObject().put("thresholds", alertThresholds == null ? null : new io.vertx.core.json.JsonArray(alertThresholds))
+            .put("lowBalanceCredits", lowBalanceCredits))
         .put("period", new JsonObject().put("start", str(periodStart)).put("end", str(periodEnd)))
         .put("createdAt", str(createdAt)).put("updatedAt", str(updatedAt));
   }

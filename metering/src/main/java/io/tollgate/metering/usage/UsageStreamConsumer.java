@@ -34,12 +34,12 @@ public final class UsageStreamConsumer {
   private final String consumer;
   private final int batchSize;
   private final Duration claimIdle;
-  private volatile BatchObserver observer = (entries, nanos) -> { };
+  private volatile BatchObserver observer = (entries, nanos, accounts) -> { };
 
-  /** Told about every batch stored (entries, including dead-lettered ones, and the time it took). */
+  /** Told about every batch stored: entries (dead-lettered ones included), the time it took, and the accounts whose usage it added. */
   @FunctionalInterface
   public interface BatchObserver {
-    void stored(int entries, long nanos);
+    void stored(int entries, long nanos, java.util.Set<Long> accounts);
   }
 
   /**
@@ -195,7 +195,11 @@ public final class UsageStreamConsumer {
       ids.forEach(delete::arg);
       return redis.batch(List.of(ack, delete)).map(done);
     })
-    .onSuccess(done -> observer.stored(entries.size(), System.nanoTime() - started)).onFailure(err -> log.warn("could not store {} usage events from {} (they stay pending): {}", events.size(), stream, err.toString()));
+    .onSuccess(done -> {
+      java.util.Set<Long> accounts = new java.util.HashSet<>();
+      events.forEach(e -> accounts.add(e.accountId()));
+      observer.stored(entries.size(), System.nanoTime() - started, accounts);
+    }).onFailure(err -> log.warn("could not store {} usage events from {} (they stay pending): {}", events.size(), stream, err.toString()));
   }
 
   private Future<Void> deadLetter(String stream, String id, Map<String, String> fields, String reason) {

@@ -151,7 +151,10 @@ class UsageStreamConsumerTest {
     assertThat(waiting.oldestAgeMillis()).isBetween(1L, 60_000L);
 
     List<Integer> batches = new ArrayList<>();
-    consumer.observer((entries, nanos) -> batches.add(entries));
+    consumer.observer((entries, nanos, accounts) -> {
+      batches.add(entries);
+      assertThat(accounts).containsExactly(account);
+    });
     await(consumer.flushAll());
     assertThat(batches).containsExactly(30);
     assertThat(postgres(account)).containsExactly(30, 30, 30, 30);
