@@ -253,6 +253,36 @@ class BillingPeriodsAndAlertsTest {
     }
   }
 
+  @Test
+  @DisplayName("a prepaid balance falling below the account's low-balance mark raises one alert for the period")
+  void lowBalanceOnce() {
+    try (Tollgate gateway = GatewayHarness.start(yaml(), Map.of())) {
+      long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "low").put("initialCredits", 300));
+      // 1,000 included + 300 purchased; warn below 1,150.
+      HttpTestClient.Reply patched = await(GatewayHarness.admin(vertx).send(HttpMethod.PATCH, gateway.adminPort(),
+          "/admin/v1/accounts/" + account, GatewayHarness.adminHeaders(),
+          new JsonObject().put("alerts", new JsonObject().put("lowBalanceCredits", 1_150)).toBuffer()));
+      assertThat(patched.json().getJsonObject("alerts").getLong("lowBalanceCredits")).isEqualTo(1_150);
+      String key = GatewayHarness.createKey(gateway, vertx, account, new JsonObject()).getString("key");
+      HttpTestClient client = new HttpTestClient(vertx, false, key);
+      assertThat(await(client.get(gateway.proxyPort(), "/flat/models")).status()).isEqualTo(200);
+      awaitCount(1, "SELECT count(*) FROM usage_events WHERE account_id = $1", account);
+      assertThat(count("SELECT count(*) FROM notifications WHERE account_id = $1", account)).as("1,200 left: no alert").isZero();
+      for (int i = 0; i < 3; i++) {
+        assertThat(await(client.get(gateway.proxyPort(), "/flat/models")).status()).isEqualTo(200);
+      }
+      awaitCount(4, "SELECT count(*) FROM usage_events WHERE account_id = $1", account);
+      awaitCount(1, "SELECT count(*) FROM notifications WHERE account_id = $1 AND kind = 'low_balance'", account);
+      await(gateway.metering().checkAlerts());
+      assertThat(count("SELECT count(*) FROM notifications WHERE account_id = $1", account)).as("low balance once, no 50 %").isEqualTo(1);
+      JsonObject alert = await(GatewayHarness.admin(vertx).send(HttpMethod.GET, gateway.adminPort(),
+          "/admin/v1/notifications?accountId=" + account, GatewayHarness.adminHeaders(), null)).json().getJsonArray("data").getJsonObject(0);
+      assertThat(alert.getJsonObject("data").getLong("lowBalanceCredits")).isEqualTo(1_150);
+      assertThat(alert.getJsonObject("data").getLong("balanceCredits")).isLessThan(1_150);
+      assertThat(alert.getJsonObject("delivery").getString("status")).as("no webhook URL, no secret").isEqualTo("none");
+    }
+  }
+
   private record Delivery(MultiMap headers, Buffer body) {
   }
 }
