@@ -377,8 +377,9 @@ class MeteredProxyTest {
       }
     });
     // Not on the request path: this test's own INFO and XRANGE calls, and the background jobs
-    // (usage stream consumer, reservation sweeper, last-used writes) that run on timers.
-    for (String background : List.of("info", "xrange", "xreadgroup", "xautoclaim", "xack", "xgroup", "zrangebyscore")) {
+    // (usage stream consumer and its backlog gauge, reservation sweeper, last-used writes) that run on timers.
+    for (String background : List.of("info", "xrange", "xreadgroup", "xautoclaim", "xack", "xdel", "xgroup", "xlen", "xpending",
+        "zrangebyscore")) {
       delta.remove(background);
     }
     // Redis counts the commands scripts run too. Per request: two EVALSHAs from the gateway; inside
