@@ -23,6 +23,13 @@ final class HttpTestClient {
     }
   }
 
+  /**
+   * Vert.x 5 closes a client once it becomes unreachable (a Cleaner), even with a request in
+   * flight, which fails that request with "Pool closed". Tests often drop the wrapper right after
+   * starting an exchange, so every client stays reachable until its Vert.x instance closes.
+   */
+  private static final java.util.List<HttpClient> REACHABLE = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+
   private final HttpClient client;
   private final io.vertx.core.Context context;
   private final String key;
@@ -39,6 +46,7 @@ final class HttpTestClient {
   /** Sends {@code Authorization: Bearer key} on every request that does not set its own. */
   HttpTestClient(Vertx vertx, boolean keepAlive, String key) {
     this.client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(keepAlive));
+    REACHABLE.add(client);
     this.context = vertx.getOrCreateContext();
     this.key = key;
   }
@@ -74,6 +82,12 @@ final class HttpTestClient {
 
   Future<Reply> postJson(int port, String uri, JsonObject body) {
     return send(HttpMethod.POST, port, uri, MultiMap.caseInsensitiveMultiMap().add("content-type", "application/json"), body.toBuffer());
+  }
+
+  /** Keeps a client made elsewhere in a test reachable too (see {@link #REACHABLE}). */
+  static HttpClient keep(HttpClient client) {
+    REACHABLE.add(client);
+    return client;
   }
 
   HttpClient raw() {

@@ -256,7 +256,7 @@ class MeteredProxyTest {
     String key = key(10_000);
     String hold = "abort-" + System.nanoTime();
     CompletableFuture<Void> firstChunk = new CompletableFuture<>();
-    HttpClient client = vertx.createHttpClient();
+    HttpClient client = HttpTestClient.keep(vertx.createHttpClient());
     client.request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(gateway.proxyPort())
             .setURI("/v1/chat/completions").putHeader("authorization", "Bearer " + key)
             .putHeader("content-type", "application/json").putHeader("x-stub-hold", hold))
@@ -319,8 +319,8 @@ class MeteredProxyTest {
     int affordable = 143;
     String key = key(5L * affordable);
     int before = harness.stub.requestCount();
-    HttpClient client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true),
-        new PoolOptions().setHttp1MaxSize(64).setMaxWaitQueueSize(-1));
+    HttpClient client = HttpTestClient.keep(vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true),
+        new PoolOptions().setHttp1MaxSize(64).setMaxWaitQueueSize(-1)));
     List<Future<Integer>> all = new ArrayList<>();
     // Fired from a Vert.x context, all at once (see HttpTestClient on why not from the test thread).
     io.vertx.core.Promise<Void> fired = io.vertx.core.Promise.promise();
