@@ -1,5 +1,6 @@
 package io.tollgate.config;
 
+import java.net.URI;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,12 +39,13 @@ final class ConfigReader {
     Map<String, PlanConfig> plans = plans(top);
     MeteringConfig metering = metering(top.section("metering"));
     AlertsConfig alerts = alerts(top.section("alerts"));
+    StripeConfig stripe = stripe(top.section("stripe"));
     top.finish();
     Secrets secrets = new Secrets(reader.env.secret("TOLLGATE_ADMIN_TOKEN"), reader.env.secret("STRIPE_API_KEY"),
         reader.env.secret("STRIPE_WEBHOOK_SECRET"), reader.env.secret("TOLLGATE_ALERT_WEBHOOK_SECRET"));
     problems.throwIfAny();
     return new TollgateConfig(server, redis, postgres, dataDir, upstreamClient, routes, pricing, plans, metering,
-        alerts, secrets, file);
+        alerts, stripe, secrets, file);
   }
 
   private ServerConfig server(YamlSection s) {
@@ -204,6 +206,41 @@ final class ConfigReader {
       }
     }
     return List.copyOf(out);
+  }
+
+  private static StripeConfig stripe(YamlSection s) {
+    String transport = s.string("transport").orElse("v2");
+    if (!transport.equals("v2") && !transport.equals("v1")) {
+      s.problem("transport", "expected v2 | v1, got " + YamlSection.describe(transport));
+    }
+    String eventName = s.string("meterEventName").orElse(Defaults.STRIPE_METER_EVENT_NAME);
+    if (eventName.isBlank() || eventName.length() > 100) {
+      s.problem("meterEventName", "must be 1-100 characters (the event name of a Stripe meter)");
+    }
+    Optional<String> meterId = s.string("meterId");
+    URI apiBase = stripeUrl(s, "apiBase", Defaults.STRIPE_API_BASE);
+    URI meterEventsBase = stripeUrl(s, "meterEventsBase", Defaults.STRIPE_METER_EVENTS_BASE);
+    StripeConfig config = new StripeConfig(transport, eventName, meterId,
+        Duration.ofMillis(s.integer("syncIntervalMs", Defaults.STRIPE_SYNC_INTERVAL_MS, 100, 3_600_000)),
+        apiBase, meterEventsBase,
+        Duration.ofHours(s.integer("reconcileIntervalHours", Defaults.STRIPE_RECONCILE_HOURS, 1, 720)),
+        s.integer("driftAlertPercent", Defaults.STRIPE_DRIFT_ALERT_PERCENT, 0, 100));
+    s.finish();
+    return config;
+  }
+
+  private static URI stripeUrl(YamlSection s, String key, String fallback) {
+    Optional<String> raw = s.string(key);
+    if (raw.isEmpty()) {
+      return URI.create(fallback);
+    }
+    URI uri = Urls.parseWithScheme(raw.get(), List.of("http", "https"));
+    if (uri == null || uri.getRawUserInfo() != null) {
+      s.problem(key, "expected an http(s) URL without credentials, got " + YamlSection.describe(Urls.mask(raw.get())));
+      return URI.create(fallback);
+    }
+    String text = raw.get();
+    return URI.create(text.endsWith("/") ? text.substring(0, text.length() - 1) : text);
   }
 
   private static AlertsConfig alerts(YamlSection s) {

@@ -39,6 +39,12 @@ final class Defaults {
   static final int ALERT_MAX_ATTEMPTS = 6;
   static final long ALERT_RETRY_BASE_MS = 5_000;
   static final long ALERT_TIMEOUT_MS = 10_000;
+  static final String STRIPE_METER_EVENT_NAME = "tollgate_credits";
+  static final long STRIPE_SYNC_INTERVAL_MS = 60_000;
+  static final String STRIPE_API_BASE = "https://api.stripe.com";
+  static final String STRIPE_METER_EVENTS_BASE = "https://meter-events.stripe.com";
+  static final long STRIPE_RECONCILE_HOURS = 24;
+  static final long STRIPE_DRIFT_ALERT_PERCENT = 1;
   static final String FREE_PLAN_NAME = "free";
   static final PlanConfig FREE_PLAN = new PlanConfig(FREE_PLAN_NAME, 60, 40_000, 100_000);
 

@@ -13,16 +13,26 @@ import java.util.Optional;
  * @param plans    by name; always holds a {@code free} plan when produced by {@link ConfigLoader}
  * @param metering hot-path metering settings (not in the original contract sketch; see docs/configuration.md)
  * @param alerts   delivery of usage alerts to accounts' webhooks
+ * @param stripe   Stripe meter sync
  * @param source   the file the configuration was read from; empty for pure defaults and {@link ConfigLoader#fromYaml}
  */
 public record TollgateConfig(ServerConfig server, RedisConfig redis, PostgresConfig postgres, Path dataDir,
                              UpstreamClientConfig upstreamClient, List<RouteConfig> routes, PricingConfig pricing,
-                             Map<String, PlanConfig> plans, MeteringConfig metering, AlertsConfig alerts, Secrets secrets,
-                             Optional<Path> source) {
+                             Map<String, PlanConfig> plans, MeteringConfig metering, AlertsConfig alerts, StripeConfig stripe,
+                             Secrets secrets, Optional<Path> source) {
 
   public TollgateConfig {
     routes = List.copyOf(routes);
     plans = Map.copyOf(plans);
+  }
+
+  /** Without a {@code stripe} section: meter sync takes its defaults. */
+  public TollgateConfig(ServerConfig server, RedisConfig redis, PostgresConfig postgres, Path dataDir,
+                        UpstreamClientConfig upstreamClient, List<RouteConfig> routes, PricingConfig pricing,
+                        Map<String, PlanConfig> plans, MeteringConfig metering, AlertsConfig alerts, Secrets secrets,
+                        Optional<Path> source) {
+    this(server, redis, postgres, dataDir, upstreamClient, routes, pricing, plans, metering, alerts, StripeConfig.defaults(),
+        secrets, source);
   }
 
   /** Without an {@code alerts} section: alert delivery takes its defaults. */

@@ -59,7 +59,7 @@ class ValidationRulesTest {
     @DisplayName("an unknown top-level key lists every top-level section")
     void unknownTopLevelKey() {
       assertThat(problemsOf("rotues: []")).containsExactly("tollgate.yaml: rotues: unknown key (known: server, redis, "
-          + "postgres, dataDir, upstreamClient, routes, pricing, plans, metering, alerts)");
+          + "postgres, dataDir, upstreamClient, routes, pricing, plans, metering, alerts, stripe)");
     }
 
     @Test

@@ -1,0 +1,273 @@
+package io.tollgate.stripesync;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tollgate.config.Secret;
+import io.tollgate.metering.store.PostgresUrls;
+import io.tollgate.metering.testing.TestServices;
+import io.tollgate.stripesync.fake.FakeStripe;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+@DisplayName("Usage reaches Stripe exactly once: outbox, retries, breaker, dead letters")
+class MeterSyncTest {
+
+  private static final String API_KEY = "sk_test_fake_0123456789";
+  private static Vertx vertx;
+  private static Pool pool;
+  private static FakeStripe stripe;
+
+  @BeforeAll
+  static void start() throws Exception {
+    vertx = Vertx.vertx();
+    pool = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(TestServices.get().postgresUrl())).using(vertx).build();
+    stripe = await(new FakeStripe(vertx, API_KEY).start());
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    await(stripe.close());
+    pool.close().await(10, TimeUnit.SECONDS);
+    vertx.close().await(10, TimeUnit.SECONDS);
+  }
+
+  private static <T> T await(Future<T> f) {
+    try {
+      return f.await(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private static StripeMeterTransport transport(StripeMeterTransport.Mode mode) {
+    return new StripeMeterTransport(mode, Secret.of(API_KEY), URI.create(stripe.baseUrl()), URI.create(stripe.baseUrl()),
+        Duration.ofMillis(400), Clock.systemUTC());
+  }
+
+  private static MeterSync sync(MeterEventTransport transport, MeterSync.Settings settings) {
+    return new MeterSync(vertx, new MeterOutbox(pool), transport, "tollgate_credits", Clock.systemUTC(), settings, new SimpleMeterRegistry());
+  }
+
+  private static MeterSync.Settings fast() {
+    return new MeterSync.Settings(6, Duration.ofMillis(5), Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofSeconds(3),
+        Duration.ofHours(23), 1_000);
+  }
+
+  /** A postpaid account linked to a fresh Stripe customer; returns customer → account. */
+  private static Map<String, Long> customers(int n, String billingMode) {
+    Map<String, Long> out = new LinkedHashMap<>();
+    for (int i = 0; i < n; i++) {
+      String customer = "cus_" + UUID.randomUUID().toString().replace("-", "").substring(0, 14);
+      long id = await(pool.preparedQuery("INSERT INTO accounts (name, billing_mode, stripe_customer_id) VALUES ($1, $2, $3) RETURNING id")
+          .execute(Tuple.of("stripe " + i, billingMode, customer))).iterator().next().getLong(0);
+      out.put(customer, id);
+    }
+    return out;
+  }
+
+  private static void usage(long account, int events) {
+    await(pool.preparedQuery("""
+        INSERT INTO usage_events (event_id, account_id, key_id, route, model, credits, status, occurred_at)
+        SELECT gen_random_uuid(), $1, 1, '/v1/', 'm', 1 + (random() * 99)::int, 200, now() - interval '1 minute'
+        FROM generate_series(1, $2)
+        """).execute(Tuple.of(account, events)));
+  }
+
+  private static long postgresTotal(long account) {
+    return await(pool.preparedQuery("SELECT coalesce(sum(credits), 0) FROM usage_events WHERE account_id = $1")
+        .execute(Tuple.of(account))).iterator().next().getLong(0);
+  }
+
+  private static long pending() {
+    return await(pool.query("SELECT count(*) FROM stripe_meter_outbox WHERE status = 'pending'").execute()).iterator().next().getLong(0);
+  }
+
+  /** Runs passes until nothing is pending (waiting out an open breaker), bounded. */
+  private static void drain(MeterSync sync) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    do {
+      await(sync.runOnce());
+      if (pending() > 0) {
+        await(vertx.timer(120));
+        await(pool.query("UPDATE stripe_meter_outbox SET next_attempt_at = now() WHERE status = 'pending' AND next_attempt_at > now() "
+            + "AND last_error LIKE 'circuit breaker%'").execute());
+      }
+    } while (pending() > 0 && System.nanoTime() < deadline);
+    assertThat(pending()).as("outbox items still pending").isZero();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(StripeMeterTransport.Mode.class)
+  @DisplayName("thousands of events under random 429s, 500s, timeouts, drops and lost answers: Stripe's sums equal Postgres', each identifier once")
+  void exactUnderFaults(StripeMeterTransport.Mode mode) {
+    Map<String, Long> linked = customers(15, "postpaid");
+    stripe.slowMillis(1_000).randomFaults(0.3, mode.ordinal() + 42L);
+    MeterSync sync = sync(transport(mode), fast());
+    try {
+      for (int wave = 0; wave < 5; wave++) {
+        for (long account : linked.values()) {
+          usage(account, 40);
+        }
+        drain(sync);
+      }
+    } finally {
+      stripe.randomFaults(0, 1);
+    }
+    assertThat(stripe.faultsInjected()).isGreaterThan(10);
+    for (Map.Entry<String, Long> e : linked.entrySet()) {
+      assertThat(stripe.totalFor(e.getKey())).as("credits for " + e.getKey()).isEqualTo(postgresTotal(e.getValue()));
+    }
+    long sentRows = await(pool.preparedQuery("SELECT count(*) FROM stripe_meter_outbox WHERE stripe_customer_id = ANY($1) AND status = 'sent'")
+        .execute(Tuple.of(linked.keySet().toArray(new String[0])))).iterator().next().getLong(0);
+    long acceptedForThese = stripe.accepted().values().stream().filter(a -> linked.containsKey(a.customer())).count();
+    assertThat(acceptedForThese).as("one accepted event per sent outbox row").isEqualTo(sentRows).isEqualTo(15L * 5);
+    long unclaimed = await(pool.preparedQuery("SELECT count(*) FROM usage_events WHERE account_id = ANY($1) AND stripe_batch IS NULL")
+        .execute(Tuple.of(linked.values().toArray(new Long[0])))).iterator().next().getLong(0);
+    assertThat(unclaimed).isZero();
+  }
+
+  @Test
+  @DisplayName("an instance that dies after Stripe took a batch but before recording it: the next one resends the same identifiers, counted once")
+  void restartMidBatch() {
+    Map<String, Long> linked = customers(6, "hybrid");
+    linked.values().forEach(a -> usage(a, 10));
+    MeterOutbox outbox = new MeterOutbox(pool);
+    assertThat(await(outbox.cut("tollgate_credits", java.time.Instant.now()))).isGreaterThanOrEqualTo(6);
+    // The doomed instance leases everything for a moment, sends it, and dies before marking it sent.
+    List<MeterOutbox.Item> leased = await(outbox.lease(10_000, Duration.ofMillis(300)));
+    List<MeterEvent> events = new ArrayList<>();
+    leased.stream().filter(i -> linked.containsKey(i.event().customerId())).forEach(i -> events.add(i.event()));
+    assertThat(events).hasSize(6);
+    try {
+      transport(StripeMeterTransport.Mode.V2).send(events);
+    } catch (SendFailure f) {
+      throw new AssertionError(f);
+    }
+    int duplicatesBefore = stripe.duplicates();
+    await(vertx.timer(400));
+    drain(sync(transport(StripeMeterTransport.Mode.V2), fast()));
+    assertThat(stripe.duplicates() - duplicatesBefore).as("identifiers Stripe saw twice and dropped").isGreaterThanOrEqualTo(6);
+    for (Map.Entry<String, Long> e : linked.entrySet()) {
+      assertThat(stripe.totalFor(e.getKey())).isEqualTo(postgresTotal(e.getValue()));
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(StripeMeterTransport.Mode.class)
+  @DisplayName("a permanent error dead-letters only its item; the rest go through; an admin retry after the fix sends it")
+  void permanentErrorDeadLettersOne(StripeMeterTransport.Mode mode) {
+    Map<String, Long> linked = customers(7, "postpaid");
+    String bad = linked.keySet().iterator().next();
+    stripe.unknownCustomer(bad);
+    linked.values().forEach(a -> usage(a, 5));
+    MeterSync sync = sync(transport(mode), fast());
+    drain(sync);
+    Row dead = await(pool.preparedQuery("SELECT id, last_error FROM stripe_meter_outbox WHERE stripe_customer_id = $1 AND status = 'dead'")
+        .execute(Tuple.of(bad))).iterator().next();
+    assertThat(dead.getString("last_error")).contains("No such customer").doesNotContain(API_KEY);
+    assertThat(stripe.totalFor(bad)).isZero();
+    linked.forEach((customer, account) -> {
+      if (!customer.equals(bad)) {
+        assertThat(stripe.totalFor(customer)).isEqualTo(postgresTotal(account));
+      }
+    });
+    assertThat(await(sync.refreshStats()).dead()).isGreaterThanOrEqualTo(1);
+
+    stripe.customerExists(bad);
+    assertThat(await(new MeterOutbox(pool).retryDead(List.of(dead.getLong("id"))))).containsExactly(dead.getLong("id"));
+    drain(sync);
+    assertThat(stripe.totalFor(bad)).isEqualTo(postgresTotal(linked.get(bad)));
+  }
+
+  @Test
+  @DisplayName("the breaker opens while Stripe fails, stops calling it, and closes again after a successful probe")
+  void breakerOpensAndRecovers() {
+    Map<String, Long> linked = customers(8, "postpaid");
+    linked.values().forEach(a -> usage(a, 3));
+    MeterSync sync = sync(transport(StripeMeterTransport.Mode.V1),
+        new MeterSync.Settings(2, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(500), Duration.ofSeconds(3),
+            Duration.ofHours(23), 1_000));
+    stripe.down(true);
+    try {
+      // Each pass makes two failed calls on the first item and defers the rest; the breaker judges after four.
+      for (int pass = 0; pass < 5 && sync.breakerState() != CircuitBreaker.State.OPEN; pass++) {
+        await(sync.runOnce());
+        await(pool.query("UPDATE stripe_meter_outbox SET next_attempt_at = now() WHERE status = 'pending'").execute());
+      }
+      assertThat(sync.breakerState()).isEqualTo(CircuitBreaker.State.OPEN);
+      int callsWhileOpen = stripe.requests();
+      await(pool.query("UPDATE stripe_meter_outbox SET next_attempt_at = now() WHERE status = 'pending'").execute());
+      await(sync.runOnce());
+      assertThat(stripe.requests()).as("no calls while open").isEqualTo(callsWhileOpen);
+      assertThat(pending()).isGreaterThanOrEqualTo(8);
+    } finally {
+      stripe.down(false);
+    }
+    await(vertx.timer(600));
+    await(pool.query("UPDATE stripe_meter_outbox SET next_attempt_at = now() WHERE status = 'pending'").execute());
+    drain(sync);
+    assertThat(sync.breakerState()).isEqualTo(CircuitBreaker.State.CLOSED);
+    linked.forEach((customer, account) -> assertThat(stripe.totalFor(customer)).isEqualTo(postgresTotal(account)));
+  }
+
+  @Test
+  @DisplayName("an expired v2 session is replaced and the events go through")
+  void sessionRefresh() {
+    Map<String, Long> linked = customers(2, "postpaid");
+    MeterSync sync = sync(transport(StripeMeterTransport.Mode.V2), fast());
+    linked.values().forEach(a -> usage(a, 2));
+    drain(sync);
+    int sessions = stripe.sessionsCreated();
+    stripe.expireSessions();
+    linked.values().forEach(a -> usage(a, 2));
+    drain(sync);
+    assertThat(stripe.sessionsCreated()).isEqualTo(sessions + 1);
+    linked.forEach((customer, account) -> assertThat(stripe.totalFor(customer)).isEqualTo(postgresTotal(account)));
+  }
+
+  @Test
+  @DisplayName("items Stripe would refuse (older than 35 days) or might double count (attempted, unsent past the dedup window) are dead-lettered unsent")
+  void windows() {
+    String old = "cus_old_" + ThreadLocalRandom.current().nextInt(1_000_000);
+    String stale = "cus_stale_" + ThreadLocalRandom.current().nextInt(1_000_000);
+    await(pool.preparedQuery("""
+        INSERT INTO stripe_meter_outbox (batch_id, stripe_customer_id, event_name, value, window_start, window_end, event_timestamp,
+                                         identifier, attempts, created_at)
+        VALUES (gen_random_uuid(), $1, 'tollgate_credits', 5, now(), now(), now() - interval '40 days', $3, 0, now()),
+               (gen_random_uuid(), $2, 'tollgate_credits', 5, now(), now(), now() - interval '25 hours', $4, 1, now() - interval '25 hours')
+        """).execute(Tuple.of(old, stale, "tg_old_" + old, "tg_stale_" + stale)));
+    int requests = stripe.requests();
+    await(sync(transport(StripeMeterTransport.Mode.V2), fast()).runOnce());
+    assertThat(stripe.requests()).isEqualTo(requests);
+    Map<String, String> errors = new LinkedHashMap<>();
+    for (Row r : await(pool.preparedQuery("SELECT stripe_customer_id, status, last_error FROM stripe_meter_outbox WHERE stripe_customer_id = ANY($1)")
+        .execute(Tuple.of(new String[] {old, stale})))) {
+      assertThat(r.getString("status")).isEqualTo("dead");
+      errors.put(r.getString("stripe_customer_id"), r.getString("last_error"));
+    }
+    assertThat(errors.get(old)).contains("more than 35 days old");
+    assertThat(errors.get(stale)).contains("check Stripe before retrying");
+  }
+}
