@@ -270,4 +270,38 @@ class MeterSyncTest {
     assertThat(errors.get(old)).contains("more than 35 days old");
     assertThat(errors.get(stale)).contains("check Stripe before retrying");
   }
+
+  @Test
+  @DisplayName("reconciliation finds nothing when Stripe matches, and reports drift and missing days when it does not")
+  void reconciliation() {
+    Map<String, Long> linked = customers(3, "postpaid");
+    linked.values().forEach(a -> usage(a, 4));
+    drain(sync(transport(StripeMeterTransport.Mode.V2), fast()));
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    Reconciler reconciler = new Reconciler(vertx, pool, transport(StripeMeterTransport.Mode.V2), "tollgate_credits", "mtr_test", registry);
+    java.time.Instant now = java.time.Instant.now();
+    io.vertx.core.json.JsonObject clean = await(reconciler.run(now.minus(Duration.ofDays(1)), now.plus(Duration.ofDays(1))));
+    List<String> customers = new ArrayList<>(linked.keySet());
+    assertThat(clean.getJsonArray("missing").stream().map(o -> ((io.vertx.core.json.JsonObject) o).getString("customer")))
+        .doesNotContainAnyElementsOf(customers);
+    assertThat(clean.getJsonArray("drift").stream().map(o -> ((io.vertx.core.json.JsonObject) o).getString("customer")))
+        .doesNotContainAnyElementsOf(customers);
+
+    String drifted = customers.get(0);
+    String lost = customers.get(1);
+    long sent = postgresTotal(linked.get(drifted));
+    stripe.inject(new FakeStripe.Accepted("extra_" + UUID.randomUUID(), "tollgate_credits", drifted, sent / 10 + 1, now));
+    stripe.forget(lost);
+    io.vertx.core.json.JsonObject report = await(reconciler.run(now.minus(Duration.ofDays(1)), now.plus(Duration.ofDays(1))));
+    io.vertx.core.json.JsonObject drift = report.getJsonArray("drift").stream().map(io.vertx.core.json.JsonObject.class::cast)
+        .filter(o -> o.getString("customer").equals(drifted)).findFirst().orElseThrow();
+    assertThat(drift.getLong("postgres")).isEqualTo(sent);
+    assertThat(drift.getLong("stripe")).isEqualTo(sent + sent / 10 + 1);
+    assertThat(drift.getDouble("driftPercent")).isGreaterThan(9.0);
+    assertThat(report.getJsonArray("missing").stream().map(o -> ((io.vertx.core.json.JsonObject) o).getString("customer"))).contains(lost);
+    assertThat(report.getDouble("maxDriftPercent")).isEqualTo(100.0);
+    assertThat(registry.get("tollgate_stripe_reconciliation_drift_percent").gauge().value()).isEqualTo(100.0);
+    assertThat(await(pool.preparedQuery("SELECT count(*) FROM stripe_reconciliations WHERE id = $1").execute(Tuple.of(report.getLong("id"))))
+        .iterator().next().getLong(0)).isEqualTo(1);
+  }
 }

@@ -117,6 +117,18 @@ public final class FakeStripe {
     return this;
   }
 
+  /** Stripe holds an event Tollgate never sent (to test reconciliation). */
+  public FakeStripe inject(Accepted event) {
+    accepted.put(event.identifier(), event);
+    return this;
+  }
+
+  /** Stripe lost every event of a customer (to test reconciliation). */
+  public FakeStripe forget(String customer) {
+    accepted.values().removeIf(a -> a.customer().equals(customer));
+    return this;
+  }
+
   /** Every meter event session token expires now. */
   public FakeStripe expireSessions() {
     sessions.replaceAll((token, until) -> Instant.EPOCH);
