@@ -57,6 +57,7 @@ public final class AdminApi {
     router.get("/admin/v1/audit-log").handler(this::auditLog);
     new UsageApi(m).mount(router);
     new NotificationsApi(m).mount(router);
+    new StripeApi(m).mount(router);
   }
 
   /** A handler that answers JSON, or problem+json for whatever went wrong. */
@@ -135,6 +136,15 @@ public final class AdminApi {
           null, created.toJson())).map(created);
     })).compose(created -> m.seed(created).map(created))
         .compose(this::withCredits).map(json -> new Reply(201, json));
+  }
+
+  /** A Stripe customer id (cus_...), or null to unlink the account. */
+  private static String stripeCustomer(JsonObject b) {
+    String id = Fields.string(b, "stripeCustomerId", false);
+    if (id != null && !id.matches("cus_[A-Za-z0-9]{1,64}")) {
+      throw BadInput.field("stripeCustomerId", "must be a Stripe customer id (cus_ followed by letters and digits), or null");
+    }
+    return id;
   }
 
   /** An absolute http(s) URL, or null to clear it. */
@@ -224,7 +234,7 @@ public final class AdminApi {
           b.containsKey("name") ? Fields.string(b, "name", true) : before.name(), plan,
           b.containsKey("billingMode") ? Fields.oneOf(b, "billingMode", BILLING_MODES, before.billingMode()) : before.billingMode(),
           b.containsKey("status") ? Fields.oneOf(b, "status", STATUSES, before.status()) : before.status(),
-          before.stripeCustomerId(),
+          b.containsKey("stripeCustomerId") ? stripeCustomer(b) : before.stripeCustomerId(),
           b.containsKey("spendCap") ? Fields.nonNegative(b, "spendCap") : before.spendCap(),
           limits != null && limits.containsKey("requestsPerMinute") ? Fields.nonNegative(limits, "requestsPerMinute") : before.requestsPerMinute(),
           limits != null && limits.containsKey("tokensPerMinute") ? Fields.nonNegative(limits, "tokensPerMinute") : before.tokensPerMinute(),

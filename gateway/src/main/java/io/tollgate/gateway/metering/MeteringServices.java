@@ -63,6 +63,7 @@ public final class MeteringServices {
   private final io.tollgate.gateway.billing.PeriodRollover rollover;
   private final io.tollgate.gateway.billing.UsageAlerts alerts;
   private final io.tollgate.gateway.billing.AlertWebhooks webhooks;
+  private final io.tollgate.gateway.billing.StripeSync stripe;
   /** Accounts whose usage reached Postgres since the last alert check. */
   private final java.util.Set<Long> toCheck = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final java.util.concurrent.atomic.AtomicBoolean delivering = new java.util.concurrent.atomic.AtomicBoolean();
@@ -95,6 +96,8 @@ public final class MeteringServices {
     this.alerts = new io.tollgate.gateway.billing.UsageAlerts(pool, config, admissions, registry);
     this.webhooks = new io.tollgate.gateway.billing.AlertWebhooks(vertx, pool, config.alerts(),
         config.secrets().alertWebhookSecret(), clock, registry);
+    this.stripe = new io.tollgate.gateway.billing.StripeSync(vertx, pool, config.stripe(), config.secrets().stripeApiKey(), clock,
+        registry);
     if (config.secrets().alertWebhookSecret().isEmpty()) {
       log.info("TOLLGATE_ALERT_WEBHOOK_SECRET is not set: usage alerts are recorded and listed by the admin API, "
           + "but not posted to accounts' webhooks");
@@ -134,6 +137,7 @@ public final class MeteringServices {
       rollOverPeriods();
       rolloverTimer = vertx.setPeriodic(ROLLOVER_CHECK_MILLIS, id -> rollOverPeriods());
       deliveryTimer = vertx.setPeriodic(DELIVERY_CHECK_MILLIS, id -> deliverAlerts());
+      stripe.start();
       touchTimer = vertx.setPeriodic(config.metering().lastUsedFlush().toMillis(), id -> lastUsed.flush()
           .onFailure(err -> log.warn("could not record keys' last use: {}", err.toString())));
     });
@@ -220,6 +224,10 @@ public final class MeteringServices {
     }).onFailure(err -> log.warn("reservation sweep failed: {}", err.toString()));
   }
 
+  public io.tollgate.gateway.billing.StripeSync stripe() {
+    return stripe;
+  }
+
   public Pool pool() {
     return pool;
   }
@@ -289,6 +297,7 @@ public final class MeteringServices {
     vertx.cancelTimer(rolloverTimer);
     vertx.cancelTimer(deliveryTimer);
     webhooks.close();
+    stripe.close();
     revocations.close();
     return flushUsage().recover(err -> Future.succeededFuture())
         .compose(v -> lastUsed.flush()).recover(err -> Future.succeededFuture())

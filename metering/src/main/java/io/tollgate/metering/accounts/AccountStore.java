@@ -20,7 +20,7 @@ public final class AccountStore {
   private static final String PAGE = "SELECT " + Account.COLUMNS + " FROM accounts WHERE id > $1 ORDER BY id LIMIT $2";
   private static final String UPDATE = "UPDATE accounts SET name = $2, plan = $3, billing_mode = $4, spend_cap = $5, "
       + "requests_per_minute = $6, tokens_per_minute = $7, alert_webhook_url = $8, status = $9, "
-      + "alert_thresholds = $10, low_balance_credits = $11, updated_at = now() WHERE id = $1 RETURNING " + Account.COLUMNS;
+      + "alert_thresholds = $10, low_balance_credits = $11, stripe_customer_id = $12, updated_at = now() WHERE id = $1 RETURNING " + Account.COLUMNS;
   private static final String NEXT_ID = "SELECT nextval(pg_get_serial_sequence('accounts', 'id'))";
 
   private final int shards;
@@ -59,7 +59,8 @@ public final class AccountStore {
   public Future<Account> update(SqlClient sql, Account a) {
     return sql.preparedQuery(UPDATE).execute(Tuple.from(java.util.Arrays.asList(a.id(), a.name(), a.plan(), a.billingMode(),
             a.spendCap(), a.requestsPerMinute(), a.tokensPerMinute(), a.alertWebhookUrl(), a.status(),
-            a.alertThresholds() == null ? null : a.alertThresholds().toArray(new Integer[0]), a.lowBalanceCredits())))
+            a.alertThresholds() == null ? null : a.alertThresholds().toArray(new Integer[0]), a.lowBalanceCredits(),
+            a.stripeCustomerId())))
         .map(r -> Account.from(r.iterator().next()));
   }
 
