@@ -131,7 +131,7 @@ class MeteredProxyTest {
     try {
       // Postgres first: an entry is deleted from the stream only after its row is committed.
       for (io.vertx.sqlclient.Row row : await(pg.preparedQuery("SELECT event_id, account_id, model, input_tokens, output_tokens, "
-          + "credits, estimated, outcome FROM usage_events WHERE account_id = $1 ORDER BY occurred_at, event_id")
+          + "credits, estimated, outcome, status, route, key_id FROM usage_events WHERE account_id = $1 ORDER BY occurred_at, event_id")
           .execute(io.vertx.sqlclient.Tuple.of(account)))) {
         Map<String, String> map = new HashMap<>();
         map.put("event_id", row.getUUID("event_id").toString());
@@ -142,6 +142,9 @@ class MeteredProxyTest {
         map.put("credits", Long.toString(row.getLong("credits")));
         map.put("estimated", row.getBoolean("estimated") ? "1" : "0");
         map.put("outcome", row.getString("outcome"));
+        map.put("status", Integer.toString(row.getInteger("status")));
+        map.put("route", row.getString("route"));
+        map.put("key_id", row.getLong("key_id") == null ? "0" : Long.toString(row.getLong("key_id")));
         byId.put(map.get("event_id"), map);
       }
     } finally {
