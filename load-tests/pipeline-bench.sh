@@ -12,9 +12,12 @@ if command -v psql >/dev/null && [[ "$DATABASE_URL" == *"127.0.0.1:5432/$DB" ]];
   psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 \
     || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB"
 fi
-mvn -B -ntp -q install -DskipTests
-CP=$(mvn -B -ntp -q -pl load-tests dependency:build-classpath -Dmdep.includeScope=compile -Dmdep.outputFile=/dev/stdout)
+mvn -B -ntp -q -Dstyle.color=never install -DskipTests >&2
+CP_FILE=$(mktemp)
+trap 'rm -f "$CP_FILE"' EXIT
+mvn -B -ntp -q -Dstyle.color=never -pl load-tests dependency:build-classpath -Dmdep.includeScope=compile -Dmdep.outputFile="$CP_FILE" >&2
+CP=$(cat "$CP_FILE")
 echo "redis: $(redis-cli -u "$REDIS_URL" INFO server 2>/dev/null | grep -m1 redis_version | tr -d '\r' || echo unknown)," \
   "postgres: $(psql "$DATABASE_URL" -tAc 'SHOW server_version' 2>/dev/null || echo unknown)," \
   "java: $(java -version 2>&1 | head -1), cores: $(nproc)" >&2
-exec java -cp "load-tests/target/classes:$CP" io.tollgate.loadtests.pipeline.PipelineBenchmark "$@"
+java -Dlogback.configurationFile=load-tests/pipeline-logback.xml -cp "load-tests/target/classes:$CP" io.tollgate.loadtests.pipeline.PipelineBenchmark "$@"
