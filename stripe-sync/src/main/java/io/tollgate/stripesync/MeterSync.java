@@ -232,7 +232,7 @@ public final class MeterSync {
         long started = System.nanoTime();
         try {
           transport.send(events);
-          log.debug("stripe send_meter_events events={} status=ok latencyMs={}", events.size(),
+          log.info("stripe send_meter_events events={} status=ok latencyMs={}", events.size(),
               TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
           return null;
         } catch (SendFailure f) {

@@ -45,8 +45,11 @@ public final class Reconciler {
   private final String eventName;
   private final String meterId;
   private final AtomicReference<Double> lastDrift = new AtomicReference<>(0.0);
+  private final long alertPercent;
 
-  public Reconciler(Vertx vertx, Pool pool, MeterEventTransport transport, String eventName, String meterId, MeterRegistry registry) {
+  public Reconciler(Vertx vertx, Pool pool, MeterEventTransport transport, String eventName, String meterId, long alertPercent,
+                    MeterRegistry registry) {
+    this.alertPercent = alertPercent;
     this.vertx = vertx;
     this.pool = pool;
     this.transport = transport;
@@ -54,6 +57,8 @@ public final class Reconciler {
     this.meterId = meterId;
     Gauge.builder("tollgate_stripe_reconciliation_drift_percent", lastDrift, AtomicReference::get)
         .description("Worst per-customer-day drift between Postgres and Stripe in the last reconciliation").register(registry);
+    Gauge.builder("tollgate_stripe_reconciliation_alert", lastDrift, d -> d.get() > alertPercent ? 1 : 0)
+        .description("1 when the last reconciliation's worst drift exceeded stripe.driftAlertPercent").register(registry);
   }
 
   /** Reconciles whole UTC days from {@code start} (inclusive) to {@code end} (exclusive); returns the stored report. */
@@ -72,6 +77,11 @@ public final class Reconciler {
         .map(rows -> report.put("id", rows.iterator().next().getLong("id"))))
         .onSuccess(report -> {
           lastDrift.set(report.getDouble("maxDriftPercent"));
+          report.put("alert", report.getDouble("maxDriftPercent") > alertPercent).put("alertPercent", alertPercent);
+          if (report.getBoolean("alert")) {
+            log.warn("Stripe reconciliation drift {} % exceeds the {} % threshold: see reconciliation {}",
+                report.getDouble("maxDriftPercent"), alertPercent, report.getLong("id"));
+          }
           log.info("Stripe reconciliation {} → {}: {} customer-days, {} missing, {} extra, worst drift {} %", from, to,
               report.getInteger("customerDays"), report.getJsonArray("missing").size(), report.getJsonArray("extra").size(),
               report.getDouble("maxDriftPercent"));

@@ -278,7 +278,7 @@ class MeterSyncTest {
     linked.values().forEach(a -> usage(a, 4));
     drain(sync(transport(StripeMeterTransport.Mode.V2), fast()));
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    Reconciler reconciler = new Reconciler(vertx, pool, transport(StripeMeterTransport.Mode.V2), "tollgate_credits", "mtr_test", registry);
+    Reconciler reconciler = new Reconciler(vertx, pool, transport(StripeMeterTransport.Mode.V2), "tollgate_credits", "mtr_test", 5, registry);
     java.time.Instant now = java.time.Instant.now();
     io.vertx.core.json.JsonObject clean = await(reconciler.run(now.minus(Duration.ofDays(1)), now.plus(Duration.ofDays(1))));
     List<String> customers = new ArrayList<>(linked.keySet());
@@ -301,6 +301,8 @@ class MeterSyncTest {
     assertThat(report.getJsonArray("missing").stream().map(o -> ((io.vertx.core.json.JsonObject) o).getString("customer"))).contains(lost);
     assertThat(report.getDouble("maxDriftPercent")).isEqualTo(100.0);
     assertThat(registry.get("tollgate_stripe_reconciliation_drift_percent").gauge().value()).isEqualTo(100.0);
+    assertThat(report.getBoolean("alert")).isTrue();
+    assertThat(registry.get("tollgate_stripe_reconciliation_alert").gauge().value()).isEqualTo(1.0);
     assertThat(await(pool.preparedQuery("SELECT count(*) FROM stripe_reconciliations WHERE id = $1").execute(Tuple.of(report.getLong("id"))))
         .iterator().next().getLong(0)).isEqualTo(1);
   }

@@ -51,7 +51,8 @@ public final class StripeSync {
         CALL_TIMEOUT, clock);
     this.sync = Optional.of(new MeterSync(vertx, outbox, transport, config.meterEventName(), clock, MeterSync.Settings.defaults(),
         registry));
-    this.reconciler = config.meterId().map(meter -> new Reconciler(vertx, pool, transport, config.meterEventName(), meter, registry));
+    this.reconciler = config.meterId().map(meter -> new Reconciler(vertx, pool, transport, config.meterEventName(), meter,
+        config.driftAlertPercent(), registry));
   }
 
   public boolean enabled() {
