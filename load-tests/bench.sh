@@ -7,7 +7,7 @@
 #   load-tests/bench.sh                      # from the repository root (or anywhere)
 #
 # Tunables (environment): DURATION (measured seconds per run, 15), WARMUP (seconds per run, 5),
-# RATES ("1000 5000"), CONNECTIONS (64), SERVER_CPU (1), DRIVER_CPU (0), PIPELINE_EVENTS (200000),
+# RATES ("1000 5000"), WARMUP_ALL (20, JIT warm-up of each target before any run), CONNECTIONS (64), SERVER_CPU (1), DRIVER_CPU (0), PIPELINE_EVENTS (200000),
 # MIXED_ACCOUNTS (1000), KEYS_PER_ACCOUNT (10), REDIS_DB (3), PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres),
 # SKIP_BUILD (0), SKIP_JMH (0), MVN_ARGS (extra Maven arguments, e.g. -Dmaven.repo.local=DIR to keep
 # the SNAPSHOT installs away from a shared ~/.m2).
@@ -23,6 +23,7 @@ cd "$ROOT"
 DURATION=${DURATION:-15}
 WARMUP=${WARMUP:-5}
 RATES=${RATES:-"1000 5000"}
+WARMUP_ALL=${WARMUP_ALL:-20}
 CONNECTIONS=${CONNECTIONS:-64}
 SERVER_CPU=${SERVER_CPU:-1}
 DRIVER_CPU=${DRIVER_CPU:-0}
@@ -51,8 +52,16 @@ log() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
 PIDS=()
+# The Redis and PostgreSQL this script uses (not any other instance on the machine): Redis by its
+# process_id, PostgreSQL's postmaster and its children (new backends inherit the postmaster's affinity).
+backing_pids() {
+  redis-cli info server | sed -n 's/^process_id:\([0-9]*\).*/\1/p'
+  local pm
+  pm=$(head -1 "$(psql -d postgres -Atqc 'SHOW data_directory')/postmaster.pid" 2>/dev/null || true)
+  if [ -n "$pm" ]; then echo "$pm"; pgrep -P "$pm" || true; fi
+}
 restore_affinity() {
-  for p in $(pgrep -x redis-server) $(pgrep -x postgres); do taskset -a -p -c 0-$(($(nproc) - 1)) "$p" >/dev/null 2>&1 || true; done
+  for p in $(backing_pids); do taskset -a -p -c 0-$(($(nproc --all) - 1)) "$p" >/dev/null 2>&1 || true; done
 }
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -89,6 +98,8 @@ rm -rf "$RAW" && mkdir -p "$RAW"
 
 # ---- servers, all on $SERVER_CPU
 on_server() { taskset -c "$SERVER_CPU" "$@"; }
+# In the background, with $! the server's own PID (taskset execs it), so kill and jcmd reach it.
+spawn_server() { taskset -c "$SERVER_CPU" "$@" & }
 on_driver() { taskset -c "$DRIVER_CPU" "$@"; }
 driver() { on_driver java -Xms512m -Xmx512m -cp "$JAR_STUB" io.tollgate.loadtests.driver.LoadDriverMain "$@"; }
 wait_http() {
@@ -96,13 +107,13 @@ wait_http() {
   die "$1 did not come up"
 }
 pin_backing_services() {
-  for p in $(pgrep -x redis-server) $(pgrep -x postgres); do taskset -a -p -c "$SERVER_CPU" "$p" >/dev/null; done
+  for p in $(backing_pids); do taskset -a -p -c "$SERVER_CPU" "$p" >/dev/null; done
 }
 
 GATEWAY_PID=
 start_gateway() {
   local config=${1:-$CONFIG}
-  on_server java -Xms1g -Xmx1g -jar "$JAR_GATEWAY" --config "$config" >>"$WORK/gateway.log" 2>&1 &
+  spawn_server java -Xms1g -Xmx1g -jar "$JAR_GATEWAY" --config "$config" >>"$WORK/gateway.log" 2>&1
   GATEWAY_PID=$!
   PIDS+=("$GATEWAY_PID")
   wait_http "http://127.0.0.1:$ADMIN_PORT/health/ready"
@@ -118,10 +129,10 @@ redis-cli -n "$REDIS_DB" FLUSHDB >/dev/null
 pin_backing_services
 
 log "stub upstream on :$STUB_PORT, nginx on :$NGINX_PORT, Tollgate on :$PROXY_PORT (core $SERVER_CPU); driver on core $DRIVER_CPU"
-on_server java -Xms512m -Xmx512m -jar "$JAR_STUB" --port "$STUB_PORT" >"$WORK/stub.log" 2>&1 &
+spawn_server java -Xms512m -Xmx512m -jar "$JAR_STUB" --port "$STUB_PORT" >"$WORK/stub.log" 2>&1
 PIDS+=($!)
 sed "s#@WORK@#$WORK#g" load-tests/bench/nginx.conf.template >"$WORK/nginx.conf"
-on_server nginx -p "$WORK" -c "$WORK/nginx.conf" &
+spawn_server nginx -p "$WORK" -c "$WORK/nginx.conf"
 PIDS+=($!)
 start_gateway
 wait_http "http://127.0.0.1:$STUB_PORT/v1/models"
@@ -193,7 +204,7 @@ log "machine facts"
   echo "date=$DATE"
   echo "command=$COMMAND"
   echo "git commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
+  echo "CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc --all) cores"
   echo "memory=$(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
   echo "kernel=$(uname -r)"
   echo "JDK=$(java -version 2>&1 | head -2 | tail -1)"
@@ -207,10 +218,10 @@ log "machine facts"
 } >"$RAW/meta.txt"
 
 # ---- warm-up of every target (JIT), not recorded
-log "warming up every target (20 s each, not recorded)"
+log "warming up every target ($WARMUP_ALL s each, not recorded)"
 for target in direct nginx pass metered; do
   # shellcheck disable=SC2046
-  driver --name "warmup-$target" --url "$(url_of "$target")" $(key_args "$target") --warmup-s 20 --duration-s 1 \
+  driver --name "warmup-$target" --url "$(url_of "$target")" $(key_args "$target") --warmup-s "$WARMUP_ALL" --duration-s 1 \
     --connections "$CONNECTIONS" >/dev/null
 done
 
@@ -294,7 +305,7 @@ pipeline() { # BATCH_SIZE
   done
   local start now left
   start=$(date +%s%3N)
-  on_server java -Xms1g -Xmx1g -jar "$JAR_GATEWAY" --config "$config" >>"$WORK/gateway.log" 2>&1 &
+  spawn_server java -Xms1g -Xmx1g -jar "$JAR_GATEWAY" --config "$config" >>"$WORK/gateway.log" 2>&1
   GATEWAY_PID=$!
   PIDS+=("$GATEWAY_PID")
   {

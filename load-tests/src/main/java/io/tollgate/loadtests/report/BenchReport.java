@@ -72,6 +72,16 @@ public final class BenchReport {
         md.append("| ").append(k).append(" | ").append(v.replace("|", "\\|")).append(" |\n");
       }
     });
+    String load = meta.getOrDefault("load average before", "0").split(" ")[0];
+    try {
+      if (Double.parseDouble(load) > 1.0) {
+        md.append("\n**The machine was not idle** (1-minute load average ").append(load)
+            .append(" before the run): other work shared the two cores, so the numbers below are lower and noisier ")
+            .append("than an idle machine would give.\n");
+      }
+    } catch (NumberFormatException e) {
+      // no load average recorded
+    }
     md.append("\n## Targets\n\n| target | measured | met |\n|---|---|---|\n");
     for (String[] v : verdicts) {
       md.append("| ").append(v[0]).append(" | ").append(v[1]).append(" | ").append(v[2]).append(" |\n");

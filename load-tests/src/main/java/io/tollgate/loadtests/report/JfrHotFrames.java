@@ -59,7 +59,7 @@ public final class JfrHotFrames {
         Set<String> seen = new HashSet<>();
         for (RecordedFrame f : frames) {
           String m = name(f);
-          if (m.startsWith("io.tollgate.") && seen.add(m)) {
+          if (m.startsWith("io.tollgate.") && !m.contains("$$Lambda") && seen.add(m)) {
             inclusiveOwn.merge(m, 1, Integer::sum);
           }
         }

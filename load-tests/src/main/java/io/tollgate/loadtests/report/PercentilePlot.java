@@ -104,7 +104,7 @@ public final class PercentilePlot {
       g.setColor(new Color(0xdddddd));
       g.drawLine(x, TOP, x, TOP + plotH);
       g.setColor(Color.DARK_GRAY);
-      g.drawString(xLabels[i], x - 15, TOP + plotH + 18);
+      g.drawString(xLabels[i], i == MAX_X ? x - 50 : x - 15, TOP + plotH + 18);
     }
     for (double e = lo; e <= hi; e++) {
       int y = TOP + plotH - (int) (plotH * (e - lo) / (hi - lo));
