@@ -6,7 +6,7 @@
 #
 #   load-tests/bench.sh                      # from the repository root (or anywhere)
 #
-# Tunables (environment): DURATION (measured seconds per run, 15), WARMUP (seconds per run, 5),
+# Tunables (environment): DURATION (measured seconds per run, 15), WARMUP (seconds per run, 10; open-loop runs ramp up over it),
 # RATES ("1000 5000"), WARMUP_ALL (20, JIT warm-up of each target before any run), CONNECTIONS (64), SERVER_CPU (1), DRIVER_CPU (0), PIPELINE_EVENTS (200000),
 # MIXED_ACCOUNTS (1000), KEYS_PER_ACCOUNT (10), REDIS_DB (3), PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres),
 # SKIP_BUILD (0), SKIP_JMH (0), MVN_ARGS (extra Maven arguments, e.g. -Dmaven.repo.local=DIR to keep
@@ -21,7 +21,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 DURATION=${DURATION:-15}
-WARMUP=${WARMUP:-5}
+WARMUP=${WARMUP:-10}
 RATES=${RATES:-"1000 5000"}
 WARMUP_ALL=${WARMUP_ALL:-20}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -48,6 +48,8 @@ export DATABASE_URL=postgresql://$PGUSER@$PGHOST:$PGPORT/$DB
 export TOLLGATE_DATA_DIR=$WORK/data
 COMMAND="DURATION=$DURATION WARMUP=$WARMUP RATES=\"$RATES\" CONNECTIONS=$CONNECTIONS SERVER_CPU=$SERVER_CPU DRIVER_CPU=$DRIVER_CPU load-tests/bench.sh"
 
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+BUSY_AT_START=$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 10 {printf "%s%s (%s %%)", sep, $2, $1; sep=", "}')
 log() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
@@ -214,7 +216,8 @@ log "machine facts"
   echo "placement=core $SERVER_CPU: stub upstream (1 event loop), nginx (1 worker), Tollgate (1 event loop, -Xms1g -Xmx1g), Redis, PostgreSQL; core $DRIVER_CPU: load driver (1 event loop)"
   echo "gateway JVM on one core=$(on_server java -XX:+PrintFlagsFinal -version 2>/dev/null | awk '/ Use(Serial|G1|Parallel)GC / && /true/ {print $2}')"
   echo "runs=warm-up ${WARMUP} s excluded, ${DURATION} s measured; $CONNECTIONS connections"
-  echo "load average before=$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "load average at start=$LOAD_AT_START"
+  echo "processes using ≥ 10 % CPU at start=${BUSY_AT_START:-none}"
 } >"$RAW/meta.txt"
 
 # ---- warm-up of every target (JIT), not recorded
@@ -267,7 +270,7 @@ END $$;
 CREATE TRIGGER bench_row_delay AFTER INSERT ON usage_event_ids REFERENCING NEW TABLE AS fresh_rows
   FOR EACH STATEMENT EXECUTE FUNCTION bench_record_delay();
 SQL
-MIXED_RATE=${MIXED_RATE:-2000}
+MIXED_RATE=${MIXED_RATE:-1000}
 metered_run scn-mixed-metered --url "$(url_of metered)" --keys "$WORK/mixed.keys" --scenario mixed --rate "$MIXED_RATE" \
   --connections "$CONNECTIONS" --warmup-s "$WARMUP" --duration-s "$DURATION"
 psql -d "$DB" -Atq -F ' ' -c "DROP TRIGGER bench_row_delay ON usage_event_ids" -c "SELECT count(*),

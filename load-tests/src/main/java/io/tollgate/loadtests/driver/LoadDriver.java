@@ -1,6 +1,5 @@
 package io.tollgate.loadtests.driver;
 
-import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
@@ -18,12 +17,11 @@ import java.nio.charset.StandardCharsets;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.locks.LockSupport;
 
 /**
- * Drives one run from its own event loop: an open-loop constant arrival rate (a pacer thread
- * decides when each request is due; its latency counts from then, so a stalled server is charged
- * for every request it delayed — no coordinated omission), or a closed loop of N users each
+ * Drives one run from its own event loop: an open-loop constant arrival rate (each request has a
+ * due time; its latency counts from then, so a stalled server is charged for every request it
+ * delayed — no coordinated omission), or a closed loop of N users each
  * sending the next request when the last one ends (max throughput). Warm-up requests are sent but
  * not recorded. {@link #result()} completes when every measured request has ended, or after
  * {@link #DRAIN} past the end.
@@ -31,7 +29,8 @@ import java.util.concurrent.locks.LockSupport;
 public final class LoadDriver extends VerticleBase {
 
   static final long DRAIN = TimeUnit.SECONDS.toNanos(30);
-  private static final byte[] SSE_DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
+  /** Enough of a stream's end to hold {@code data: [DONE]} and its blank line. */
+  private static final int TAIL_BYTES = 32;
 
   private final DriverOptions options;
   private final Promise<RunResult> done = Promise.promise();
@@ -44,7 +43,12 @@ public final class LoadDriver extends VerticleBase {
   private long endNanos;
   private int inFlight;
   private boolean sending = true;
-  private Thread pacer;
+  private long pacerTimer = -1;
+  /** Open loop: due times of requests waiting for a free connection. */
+  private final java.util.ArrayDeque<Long> backlog = new java.util.ArrayDeque<>();
+  private final String host;
+  private final int port;
+  private final String uri;
 
   public DriverOptions options() {
     return options;
@@ -52,6 +56,9 @@ public final class LoadDriver extends VerticleBase {
 
   public LoadDriver(DriverOptions options) {
     this.options = options;
+    this.host = options.url().getHost();
+    this.port = options.url().getPort() > 0 ? options.url().getPort() : 80;
+    this.uri = options.url().getRawPath() + (options.url().getRawQuery() == null ? "" : "?" + options.url().getRawQuery());
   }
 
   /** The run's outcome, once it is over. */
@@ -71,7 +78,7 @@ public final class LoadDriver extends VerticleBase {
     measureStartNanos = startNanos + options.warmup().toNanos();
     endNanos = measureStartNanos + options.duration().toNanos();
     if (options.openLoop()) {
-      startPacer(context);
+      startPacer();
     } else {
       for (int i = 0; i < options.connections(); i++) {
         user();
@@ -87,56 +94,65 @@ public final class LoadDriver extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    if (pacer != null) {
-      pacer.interrupt();
+    if (pacerTimer >= 0) {
+      vertx.cancelTimer(pacerTimer);
     }
     return client.close();
   }
 
   /**
-   * Decides on a plain thread when each request is due (parkNanos is far finer than Vert.x
-   * timers' milliseconds) and hands every due request to the event loop in one task.
+   * Every millisecond (a timer on the driver's own event loop, so no cross-thread wake-ups) sends
+   * every request that has come due. A request can leave up to a timer tick after it was due; that
+   * wait counts in its latency, the same for every target. During the warm-up the rate ramps from
+   * 10 % to 100 %, so neither the driver's nor the target's cold JIT builds a backlog that would
+   * still be draining when measuring starts.
    */
-  private void startPacer(Context ctx) {
-    double interval = 1e9 / options.rate();
-    pacer = new Thread(() -> {
-      long next = 0;
-      while (!Thread.currentThread().isInterrupted()) {
-        long due = startNanos + (long) (next * interval);
-        if (due >= endNanos) {
-          ctx.runOnContext(v -> maybeFinish());
-          return;
-        }
-        long wait = due - System.nanoTime();
-        if (wait > 20_000) {
-          LockSupport.parkNanos(wait);
-          continue;
-        }
-        long now = System.nanoTime();
-        long first = next;
-        while (startNanos + (long) (next * interval) <= now && startNanos + (long) (next * interval) < endNanos) {
-          next++;
-        }
-        long last = Math.max(first + 1, next);
-        next = last;
-        ctx.runOnContext(v -> {
-          for (long i = first; i < last; i++) {
-            fire(startNanos + (long) (i * interval));
-          }
-        });
+  private void startPacer() {
+    double warmupSeconds = options.warmup().toNanos() / 1e9;
+    double[] nextDue = {0};
+    pacerTimer = vertx.setPeriodic(1, id -> {
+      long now = System.nanoTime();
+      long due;
+      while ((due = startNanos + (long) (nextDue[0] * 1e9)) <= now && due < endNanos) {
+        fire(due);
+        double t = nextDue[0];
+        double rate = t < warmupSeconds ? options.rate() * (0.1 + 0.9 * t / warmupSeconds) : options.rate();
+        nextDue[0] = t + 1 / rate;
       }
-    }, "load-driver-pacer");
-    pacer.setDaemon(true);
-    pacer.start();
+      if (due >= endNanos) {
+        vertx.cancelTimer(id);
+        pacerTimer = -1;
+        maybeFinish();
+      }
+    });
   }
 
+  /**
+   * Sends a due request on a free connection, or queues it here (not in the client's pool) until
+   * one is free, as wrk2 does; its latency still counts from when it was due.
+   */
   private void fire(long dueNanos) {
     boolean measured = dueNanos >= measureStartNanos;
-    if (inFlight >= options.maxInFlight()) {
+    if (inFlight < options.connections()) {
+      send(dueNanos);
+      return;
+    }
+    if (backlog.size() >= options.maxInFlight()) {
       recorder.failure(measured, "driver_backlog");
       return;
     }
-    exchange(dueNanos, measured).onComplete(v -> maybeFinish());
+    backlog.add(dueNanos);
+  }
+
+  private void send(long dueNanos) {
+    exchange(dueNanos, dueNanos >= measureStartNanos).onComplete(v -> {
+      Long next = backlog.poll();
+      if (next != null) {
+        send(next);
+      } else {
+        maybeFinish();
+      }
+    });
   }
 
   /** A closed-loop user: the next request as soon as the last one ended. */
@@ -153,8 +169,8 @@ public final class LoadDriver extends VerticleBase {
     inFlight++;
     long sent = System.nanoTime();
     long[] firstChunk = {0};
-    RequestOptions request = new RequestOptions().setMethod(HttpMethod.POST).setAbsoluteURI(options.url().toString())
-        .putHeader("content-type", "application/json").setIdleTimeout(60_000);
+    RequestOptions request = new RequestOptions().setMethod(HttpMethod.POST).setHost(host).setPort(port).setURI(uri)
+        .putHeader("content-type", "application/json");
     if (!options.keys().isEmpty()) {
       request.putHeader("authorization", "Bearer " + options.keys().get(random.nextInt(options.keys().size())));
     }
@@ -178,37 +194,47 @@ public final class LoadDriver extends VerticleBase {
         .mapEmpty();
   }
 
-  /** Reads the whole response; an SSE stream must end with {@code [DONE]} or it counts as truncated. */
+  /**
+   * Reads the whole response; an SSE stream must end with {@code [DONE]} or it counts as truncated.
+   * Only the stream's last bytes are kept for that check, since the marker may straddle two chunks.
+   */
   private Future<Integer> read(HttpClientResponse resp, long[] firstChunk) {
     int status = resp.statusCode();
     if (!options.scenario().streaming() || status != 200) {
       return resp.body().map(b -> status);
     }
-    boolean[] sawDone = {false};
+    StreamTail tail = new StreamTail();
     resp.handler(chunk -> {
       if (firstChunk[0] == 0) {
         firstChunk[0] = System.nanoTime();
       }
-      if (!sawDone[0] && contains(chunk, SSE_DONE)) {
-        sawDone[0] = true;
-      }
+      tail.add(chunk);
     });
-    return resp.end().compose(v -> sawDone[0] ? Future.succeededFuture(status)
+    return resp.end().compose(v -> tail.endsWithDone() ? Future.succeededFuture(status)
         : Future.failedFuture(new IllegalStateException("sse_truncated")));
   }
 
-  private static boolean contains(Buffer chunk, byte[] needle) {
-    byte[] bytes = chunk.getBytes();
-    outer:
-    for (int i = 0; i + needle.length <= bytes.length; i++) {
-      for (int j = 0; j < needle.length; j++) {
-        if (bytes[i + j] != needle[j]) {
-          continue outer;
-        }
+  /** The last {@link #TAIL_BYTES} bytes of a stream. */
+  static final class StreamTail {
+    private final byte[] bytes = new byte[TAIL_BYTES];
+    private int length;
+
+    void add(Buffer chunk) {
+      int n = chunk.length();
+      if (n >= TAIL_BYTES) {
+        chunk.getBytes(n - TAIL_BYTES, n, bytes, 0);
+        length = TAIL_BYTES;
+        return;
       }
-      return true;
+      int keep = Math.min(length, TAIL_BYTES - n);
+      System.arraycopy(bytes, length - keep, bytes, 0, keep);
+      chunk.getBytes(0, n, bytes, keep);
+      length = keep + n;
     }
-    return false;
+
+    boolean endsWithDone() {
+      return new String(bytes, 0, length, StandardCharsets.US_ASCII).stripTrailing().endsWith("data: [DONE]");
+    }
   }
 
   static String errorKind(Throwable err) {
@@ -231,7 +257,7 @@ public final class LoadDriver extends VerticleBase {
   }
 
   private void maybeFinish() {
-    if (!sending && inFlight == 0 && (pacer == null || !pacer.isAlive())) {
+    if (!sending && inFlight == 0 && backlog.isEmpty() && pacerTimer < 0) {
       finish();
     }
   }
@@ -240,8 +266,8 @@ public final class LoadDriver extends VerticleBase {
     if (done.future().isComplete()) {
       return;
     }
-    if (inFlight > 0) {
-      recorder.errors.merge("unfinished_at_end", (long) inFlight, Long::sum);
+    if (inFlight + backlog.size() > 0) {
+      recorder.errors.merge("unfinished_at_end", (long) inFlight + backlog.size(), Long::sum);
     }
     long measuredEnd = Math.max(endNanos, recorder.lastCompletionNanos);
     done.complete(new RunResult(options, recorder, (measuredEnd - measureStartNanos) / 1e9));

@@ -72,15 +72,10 @@ public final class BenchReport {
         md.append("| ").append(k).append(" | ").append(v.replace("|", "\\|")).append(" |\n");
       }
     });
-    String load = meta.getOrDefault("load average before", "0").split(" ")[0];
-    try {
-      if (Double.parseDouble(load) > 1.0) {
-        md.append("\n**The machine was not idle** (1-minute load average ").append(load)
-            .append(" before the run): other work shared the two cores, so the numbers below are lower and noisier ")
-            .append("than an idle machine would give.\n");
-      }
-    } catch (NumberFormatException e) {
-      // no load average recorded
+    String busy = meta.getOrDefault("processes using ≥ 10 % CPU at start", "none");
+    if (!busy.equals("none")) {
+      md.append("\n**The machine was not idle** when the run started (").append(busy)
+          .append("): other work shared the two cores, so the numbers below are lower and noisier than an idle machine would give.\n");
     }
     md.append("\n## Targets\n\n| target | measured | met |\n|---|---|---|\n");
     for (String[] v : verdicts) {

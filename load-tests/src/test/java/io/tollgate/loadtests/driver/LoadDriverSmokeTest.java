@@ -86,4 +86,18 @@ class LoadDriverSmokeTest {
     RunResult down = LoadDriverMain.run(vertx, options("down", refused, Scenario.CHAT, 50, null)).await(60, TimeUnit.SECONDS);
     assertThat(down.errors()).containsOnlyKeys("connect_refused");
   }
+
+  @Test
+  @DisplayName("an SSE stream counts as complete when [DONE] ends it, even split across chunks")
+  void streamTail() {
+    LoadDriver.StreamTail split = new LoadDriver.StreamTail();
+    split.add(io.vertx.core.buffer.Buffer.buffer("data: {\"choices\":[]}\n\ndata: [DO"));
+    split.add(io.vertx.core.buffer.Buffer.buffer("NE]\n\n"));
+    assertThat(split.endsWithDone()).isTrue();
+
+    LoadDriver.StreamTail cut = new LoadDriver.StreamTail();
+    cut.add(io.vertx.core.buffer.Buffer.buffer("data: [DONE]\n\n"));
+    cut.add(io.vertx.core.buffer.Buffer.buffer("data: {\"choices\":[{\"delta\":{\"content\":\"more\"}}]}\n\n"));
+    assertThat(cut.endsWithDone()).isFalse();
+  }
 }
