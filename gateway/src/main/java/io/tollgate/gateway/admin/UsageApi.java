@@ -82,23 +82,19 @@ final class UsageApi {
       sql.append(timeColumn).append(" >= $").append(params.size());
       params.add(OffsetDateTime.ofInstant(to, ZoneOffset.UTC));
       sql.append(" AND ").append(timeColumn).append(" < $").append(params.size());
-      if (accountId != null) {
-        params.add(accountId);
-        sql.append(" AND account_id = $").append(params.size());
-      }
-      if (keyId != null) {
-        params.add(keyId);
-        sql.append(" AND key_id = $").append(params.size());
-      }
-      if (model != null) {
-        params.add(model);
-        sql.append(" AND model = $").append(params.size());
-      }
-      if (route != null) {
-        params.add(route);
-        sql.append(" AND route = $").append(params.size());
-      }
+      equal(sql, params, "account_id", accountId);
+      equal(sql, params, "key_id", keyId);
+      equal(sql, params, "model", model);
+      equal(sql, params, "route", route);
       return sql.toString();
+    }
+
+    /** {@code AND column = $n} when the filter is given. */
+    private static void equal(StringBuilder sql, List<Object> params, String column, Object value) {
+      if (value != null) {
+        params.add(value);
+        sql.append(" AND ").append(column).append(" = $").append(params.size());
+      }
     }
   }
 

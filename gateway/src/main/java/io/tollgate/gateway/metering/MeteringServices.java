@@ -2,6 +2,10 @@ package io.tollgate.gateway.metering;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.TollgateConfig;
+import io.tollgate.gateway.billing.AlertWebhooks;
+import io.tollgate.gateway.billing.PeriodRollover;
+import io.tollgate.gateway.billing.StripeSync;
+import io.tollgate.gateway.billing.UsageAlerts;
 import io.tollgate.metering.accounts.Account;
 import io.tollgate.metering.accounts.AccountStore;
 import io.tollgate.metering.admission.Admissions;
@@ -10,6 +14,8 @@ import io.tollgate.metering.keys.ApiKeyStore;
 import io.tollgate.metering.ledger.CreditLedger;
 import io.tollgate.metering.redis.RedisKeys;
 import io.tollgate.metering.store.PostgresUrls;
+import io.tollgate.metering.usage.UsagePartitions;
+import io.tollgate.metering.usage.UsageStreamConsumer;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgBuilder;
@@ -20,6 +26,12 @@ import io.vertx.redis.client.Request;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
 import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,8 +63,8 @@ public final class MeteringServices {
   final MeteringMetrics metrics;
   final Pricing pricing;
   private final RevocationListener revocations;
-  private final io.tollgate.metering.usage.UsageStreamConsumer usageConsumer;
-  private final java.util.concurrent.atomic.AtomicBoolean flushing = new java.util.concurrent.atomic.AtomicBoolean();
+  private final UsageStreamConsumer usageConsumer;
+  private final AtomicBoolean flushing = new AtomicBoolean();
   private long flushTimer = -1;
   private long sweepTimer = -1;
   private long touchTimer = -1;
@@ -60,13 +72,13 @@ public final class MeteringServices {
   private long partitionTimer = -1;
   private long rolloverTimer = -1;
   private long deliveryTimer = -1;
-  private final io.tollgate.gateway.billing.PeriodRollover rollover;
-  private final io.tollgate.gateway.billing.UsageAlerts alerts;
-  private final io.tollgate.gateway.billing.AlertWebhooks webhooks;
-  private final io.tollgate.gateway.billing.StripeSync stripe;
+  private final PeriodRollover rollover;
+  private final UsageAlerts alerts;
+  private final AlertWebhooks webhooks;
+  private final StripeSync stripe;
   /** Accounts whose usage reached Postgres since the last alert check. */
-  private final java.util.Set<Long> toCheck = java.util.concurrent.ConcurrentHashMap.newKeySet();
-  private final java.util.concurrent.atomic.AtomicBoolean delivering = new java.util.concurrent.atomic.AtomicBoolean();
+  private final Set<Long> toCheck = ConcurrentHashMap.newKeySet();
+  private final AtomicBoolean delivering = new AtomicBoolean();
 
   public MeteringServices(Vertx vertx, TollgateConfig config, String redisUrl, String postgresUrl, MeterRegistry registry,
                           Clock clock) {
@@ -86,17 +98,17 @@ public final class MeteringServices {
     this.lastUsed = new LastUsedRecorder(keys, pool, clock);
     this.metrics = new MeteringMetrics(registry);
     this.pricing = new Pricing(config.pricing());
-    this.usageConsumer = new io.tollgate.metering.usage.UsageStreamConsumer(redis, pool, redisKeys,
-        "tollgate-" + java.util.UUID.randomUUID(), config.metering().flushBatchSize(), config.metering().claimIdle());
+    this.usageConsumer = new UsageStreamConsumer(redis, pool, redisKeys,
+        "tollgate-" + UUID.randomUUID(), config.metering().flushBatchSize(), config.metering().claimIdle());
     this.usageConsumer.observer((entries, nanos, accountIds) -> {
       metrics.batchStored(entries, nanos, accountIds);
       toCheck.addAll(accountIds);
     });
-    this.rollover = new io.tollgate.gateway.billing.PeriodRollover(pool, config, accounts, ledger, admissions, clock);
-    this.alerts = new io.tollgate.gateway.billing.UsageAlerts(pool, config, admissions, registry);
-    this.webhooks = new io.tollgate.gateway.billing.AlertWebhooks(vertx, pool, config.alerts(),
+    this.rollover = new PeriodRollover(pool, config, accounts, ledger, admissions, clock);
+    this.alerts = new UsageAlerts(pool, config, admissions, registry);
+    this.webhooks = new AlertWebhooks(vertx, pool, config.alerts(),
         config.secrets().alertWebhookSecret(), clock, registry);
-    this.stripe = new io.tollgate.gateway.billing.StripeSync(vertx, pool, config.stripe(), config.secrets().stripeApiKey(), clock,
+    this.stripe = new StripeSync(vertx, pool, config.stripe(), config.secrets().stripeApiKey(), clock,
         registry);
     if (config.secrets().alertWebhookSecret().isEmpty()) {
       log.info("TOLLGATE_ALERT_WEBHOOK_SECRET is not set: usage alerts are recorded and listed by the admin API, "
@@ -165,13 +177,13 @@ public final class MeteringServices {
   static final long DELIVERY_CHECK_MILLIS = 1_000;
 
   /** Closes ended billing periods (whichever instance comes first does each account, once). */
-  public Future<java.util.List<io.tollgate.gateway.billing.PeriodRollover.Rolled>> rollOverPeriods() {
+  public Future<List<PeriodRollover.Rolled>> rollOverPeriods() {
     return rollover.runOnce().onFailure(err -> log.warn("billing period rollover failed (retrying in 1 min): {}", err.toString()));
   }
 
   /** Raises the usage alerts due for the accounts whose usage was just stored. */
-  public Future<java.util.List<io.tollgate.gateway.billing.UsageAlerts.Fired>> checkAlerts() {
-    java.util.List<Long> accountIds = new java.util.ArrayList<>(toCheck);
+  public Future<List<UsageAlerts.Fired>> checkAlerts() {
+    List<Long> accountIds = new ArrayList<>(toCheck);
     toCheck.removeAll(accountIds);
     return alerts.check(accountIds).onFailure(err -> {
       // Checked again with the account's next stored usage; a threshold crossed stays crossed.
@@ -191,7 +203,7 @@ public final class MeteringServices {
 
   /** Creates next months' usage partitions if missing (all instances do; it is idempotent). */
   public Future<Integer> ensurePartitions() {
-    return io.tollgate.metering.usage.UsagePartitions.ensure(pool)
+    return UsagePartitions.ensure(pool)
         .onSuccess(n -> {
           if (n > 0) {
             log.info("created {} usage_events partition(s) ahead of time", n);
@@ -204,7 +216,7 @@ public final class MeteringServices {
   static final long BACKLOG_POLL_MILLIS = 5_000;
 
   /** Updates the backlog gauges from the streams. */
-  public Future<io.tollgate.metering.usage.UsageStreamConsumer.Backlog> measureBacklog() {
+  public Future<UsageStreamConsumer.Backlog> measureBacklog() {
     return usageConsumer.backlog(clock.millis()).onSuccess(metrics::backlog)
         .onFailure(err -> log.debug("could not measure the usage backlog: {}", err.toString()));
   }
@@ -224,7 +236,7 @@ public final class MeteringServices {
     }).onFailure(err -> log.warn("reservation sweep failed: {}", err.toString()));
   }
 
-  public io.tollgate.gateway.billing.StripeSync stripe() {
+  public StripeSync stripe() {
     return stripe;
   }
 

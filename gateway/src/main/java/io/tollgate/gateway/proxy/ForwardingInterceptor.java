@@ -65,9 +65,7 @@ final class ForwardingInterceptor implements ProxyInterceptor {
     }
     LimitedReadStream bodyGuard = limited;
 
-    long forwardedAt = System.nanoTime();
-    context.set(STARTED_AT, forwardedAt);
-    context.set(OverheadInterceptor.FORWARDED_AT, forwardedAt);
+    context.set(STARTED_AT, System.nanoTime());
     return context.sendRequest()
         .recover(error -> {
           GatewayFailure failure = bodyGuard != null && bodyGuard.exceeded()

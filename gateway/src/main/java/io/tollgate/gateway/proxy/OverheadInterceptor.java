@@ -15,7 +15,6 @@ import io.vertx.httpproxy.ProxyResponse;
 final class OverheadInterceptor implements ProxyInterceptor {
 
   static final String ARRIVED_AT = "tollgate.arrivedAt";
-  static final String FORWARDED_AT = "tollgate.forwardedAt";
   static final String UPSTREAM_ANSWERED_AT = "tollgate.upstreamAnsweredAt";
 
   private final ProxyMetrics metrics;
@@ -33,7 +32,7 @@ final class OverheadInterceptor implements ProxyInterceptor {
   @Override
   public Future<Void> handleProxyResponse(ProxyContext context) {
     Long arrived = context.get(ARRIVED_AT, Long.class);
-    Long forwarded = context.get(FORWARDED_AT, Long.class);
+    Long forwarded = context.get(ForwardingInterceptor.STARTED_AT, Long.class);
     Long answered = context.get(UPSTREAM_ANSWERED_AT, Long.class);
     // Only requests that reached the upstream and got an answer: a refusal at admission or an
     // upstream failure has no "upstream time" to subtract.

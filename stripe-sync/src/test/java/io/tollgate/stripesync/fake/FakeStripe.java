@@ -360,15 +360,13 @@ public final class FakeStripe {
         .putHeader("request-id", "req_" + UUID.randomUUID().toString().replace("-", "").substring(0, 14)).end(body.encode());
   }
 
+  /** Stripe's error envelope (v1 and v2 share its shape: type, code, message). */
   private static void v1Error(HttpServerRequest req, int status, String type, String code, String message) {
-    JsonObject error = new JsonObject().put("type", type).put("message", message);
-    if (code != null) {
-      error.put("code", code);
-    }
-    json(req, status, new JsonObject().put("error", error));
+    Reply reply = error(status, type, code, message);
+    json(req, reply.status(), reply.body());
   }
 
   private static void v2Error(HttpServerRequest req, int status, String type, String code, String message) {
-    json(req, status, new JsonObject().put("error", new JsonObject().put("type", type).put("code", code).put("message", message)));
+    v1Error(req, status, type, code, message);
   }
 }
