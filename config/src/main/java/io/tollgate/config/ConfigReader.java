@@ -17,6 +17,9 @@ final class ConfigReader {
 
   private static final List<String> REDIS_SCHEMES = List.of("redis", "rediss");
   private static final List<String> POSTGRES_SCHEMES = List.of("postgresql", "postgres");
+  /** Feature, model and pack names. */
+  static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_.:/-]{1,64}");
+  private static final java.util.regex.Pattern STRIPE_PRICE = java.util.regex.Pattern.compile("price_[A-Za-z0-9_]{1,200}");
 
   private final Environment env;
 
@@ -40,12 +43,14 @@ final class ConfigReader {
     MeteringConfig metering = metering(top.section("metering"));
     AlertsConfig alerts = alerts(top.section("alerts"));
     StripeConfig stripe = stripe(top.section("stripe"));
+    BillingConfig billing = billing(top.section("billing"));
+    crossCheck(top, routes, plans, billing);
     top.finish();
     Secrets secrets = new Secrets(reader.env.secret("TOLLGATE_ADMIN_TOKEN"), reader.env.secret("STRIPE_API_KEY"),
         reader.env.secret("STRIPE_WEBHOOK_SECRET"), reader.env.secret("TOLLGATE_ALERT_WEBHOOK_SECRET"));
     problems.throwIfAny();
     return new TollgateConfig(server, redis, postgres, dataDir, upstreamClient, routes, pricing, plans, metering,
-        alerts, stripe, secrets, file);
+        alerts, stripe, billing, secrets, file);
   }
 
   private ServerConfig server(YamlSection s) {
@@ -183,11 +188,118 @@ final class ConfigReader {
 
   /** Every limit is required: a forgotten one must not quietly become another plan's, or unlimited. */
   private static PlanConfig plan(String name, YamlSection p) {
-    PlanConfig plan = new PlanConfig(name, required(p, "requestsPerMinute", "requests per minute, 0 = unlimited"),
-        required(p, "tokensPerMinute", "tokens per minute, 0 = unlimited"),
-        required(p, "includedCredits", "credits granted each period"), alertThresholds(p));
+    long rpm = required(p, "requestsPerMinute", "requests per minute, 0 = unlimited");
+    long tpm = required(p, "tokensPerMinute", "tokens per minute, 0 = unlimited");
+    long included = required(p, "includedCredits", "credits granted each period");
+    List<Integer> thresholds = alertThresholds(p);
+    List<String> prices = names(p, "stripePrices", STRIPE_PRICE, "Stripe price ids (price_...)");
+    List<String> models = names(p, "models", NAME, "model names");
+    List<String> features = names(p, "features", NAME, "feature names (letters, digits, '_', '-', '.')");
+    String overage = p.string("overage").orElse("block");
+    if (!overage.equals("block") && !overage.equals("bill")) {
+      p.problem("overage", "expected block | bill, got " + YamlSection.describe(overage));
+    }
     p.finish();
-    return plan;
+    return new PlanConfig(name, rpm, tpm, included, thresholds, prices, models, features,
+        overage.equals("bill") ? PlanConfig.Overage.BILL : PlanConfig.Overage.BLOCK);
+  }
+
+  /** A list of distinct names, each matching {@code pattern}. */
+  private static List<String> names(YamlSection p, String key, java.util.regex.Pattern pattern, String expected) {
+    java.util.LinkedHashSet<String> out = new java.util.LinkedHashSet<>();
+    List<?> raw = p.list(key);
+    for (int i = 0; i < raw.size(); i++) {
+      Object v = raw.get(i);
+      if (v instanceof String s && pattern.matcher(s).matches()) {
+        if (!out.add(s)) {
+          p.problem(key, "lists " + YamlSection.describe(s) + " twice");
+        }
+      } else {
+        p.problem(key, "expected " + expected + ", got " + YamlSection.describe(v) + " at position " + i);
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  /** Rules that span sections: a price sells one plan or pack, a route's feature is some plan's. */
+  private static void crossCheck(YamlSection top, List<RouteConfig> routes, Map<String, PlanConfig> plans, BillingConfig billing) {
+    Map<String, String> sellers = new LinkedHashMap<>();
+    plans.values().forEach(plan -> plan.stripePrices().forEach(price -> {
+      String other = sellers.putIfAbsent(price, "plans." + plan.name());
+      if (other != null) {
+        top.problem("plans." + plan.name() + ".stripePrices", price + " already sells " + other + " (a price sells one plan)");
+      }
+    }));
+    billing.creditPacks().values().forEach(pack -> {
+      String other = sellers.putIfAbsent(pack.stripePrice(), "billing.creditPacks." + pack.name());
+      if (other != null) {
+        top.problem("billing.creditPacks." + pack.name() + ".stripePrice", pack.stripePrice() + " already sells " + other);
+      }
+    });
+    for (int i = 0; i < routes.size(); i++) {
+      RouteConfig route = routes.get(i);
+      int index = i;
+      route.feature().ifPresent(f -> {
+        if (plans.values().stream().noneMatch(p -> p.hasFeature(f))) {
+          top.problem("routes[" + index + "].feature", "no plan includes feature " + YamlSection.describe(f)
+              + " (add it to a plan's features, or the route is closed to everyone)");
+        }
+      });
+    }
+  }
+
+  private static BillingConfig billing(YamlSection s) {
+    Duration tolerance = Duration.ofSeconds(s.integer("webhookToleranceSeconds", Defaults.WEBHOOK_TOLERANCE_SECONDS, 1, 86_400));
+    int maxAttempts = (int) s.integer("webhookMaxAttempts", Defaults.WEBHOOK_MAX_ATTEMPTS, 1, 100);
+    Duration retryBase = Duration.ofMillis(s.integer("webhookRetryBaseMs", Defaults.WEBHOOK_RETRY_BASE_MS, 1, 3_600_000));
+    Duration grace = Duration.ofDays(s.integer("gracePeriodDays", Defaults.GRACE_PERIOD_DAYS, 0, 90));
+    Duration cooldown = Duration.ofMinutes(s.integer("autoTopUpCooldownMinutes", Defaults.AUTO_TOP_UP_COOLDOWN_MINUTES, 1, 10_080));
+    Optional<URI> success = returnUrl(s, "checkoutSuccessUrl");
+    Optional<URI> cancel = returnUrl(s, "checkoutCancelUrl");
+    Optional<URI> portal = returnUrl(s, "portalReturnUrl");
+    Map<String, BillingConfig.CreditPack> packs = new LinkedHashMap<>();
+    s.namedEntries("creditPacks").forEach((name, value) -> {
+      YamlSection p = s.child(s.key("creditPacks") + "." + name, value);
+      if (!NAME.matcher(name).matches()) {
+        s.problem("creditPacks." + name, "expected a pack name (letters, digits, '_', '-', '.')");
+      }
+      long credits = p.integer("credits", 0, 1, Long.MAX_VALUE);
+      String price = p.string("stripePrice").orElse("");
+      long amount = p.integer("amount", 0, 1, Long.MAX_VALUE);
+      String currency = p.string("currency").orElse("usd");
+      for (String key : List.of("credits", "stripePrice", "amount")) {
+        if (!p.has(key) && !p.misshapen()) {
+          p.problem(key, "is required (" + switch (key) {
+            case "credits" -> "credits the pack grants";
+            case "stripePrice" -> "the one-off Stripe price, price_...";
+            default -> "its price in the currency's smallest unit, charged by auto top-up";
+          } + ")");
+        }
+      }
+      if (p.has("stripePrice") && !STRIPE_PRICE.matcher(price).matches()) {
+        p.problem("stripePrice", "expected a Stripe price id (price_...), got " + YamlSection.describe(price));
+      }
+      if (!currency.matches("[a-z]{3}")) {
+        p.problem("currency", "expected a three-letter ISO currency code in lower case (usd), got " + YamlSection.describe(currency));
+      }
+      p.finish();
+      packs.put(name, new BillingConfig.CreditPack(name, credits, price, amount, currency));
+    });
+    s.finish();
+    return new BillingConfig(tolerance, maxAttempts, retryBase, grace, cooldown, success, cancel, portal, packs);
+  }
+
+  private static Optional<URI> returnUrl(YamlSection s, String key) {
+    Optional<String> raw = s.string(key);
+    if (raw.isEmpty()) {
+      return Optional.empty();
+    }
+    URI uri = Urls.parseWithScheme(raw.get(), List.of("http", "https"));
+    if (uri == null) {
+      s.problem(key, "expected an absolute http(s) URL, got " + YamlSection.describe(Urls.mask(raw.get())));
+      return Optional.empty();
+    }
+    return Optional.of(uri);
   }
 
   /** Percentages 1-1000 (above 100: overage alerts for postpaid accounts), ascending and distinct. */

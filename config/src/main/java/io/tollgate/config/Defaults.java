@@ -45,6 +45,11 @@ final class Defaults {
   static final String STRIPE_METER_EVENTS_BASE = "https://meter-events.stripe.com";
   static final long STRIPE_RECONCILE_HOURS = 24;
   static final long STRIPE_DRIFT_ALERT_PERCENT = 1;
+  static final long WEBHOOK_TOLERANCE_SECONDS = 300;
+  static final int WEBHOOK_MAX_ATTEMPTS = 8;
+  static final long WEBHOOK_RETRY_BASE_MS = 5_000;
+  static final long GRACE_PERIOD_DAYS = 7;
+  static final long AUTO_TOP_UP_COOLDOWN_MINUTES = 10;
   static final String FREE_PLAN_NAME = "free";
   static final PlanConfig FREE_PLAN = new PlanConfig(FREE_PLAN_NAME, 60, 40_000, 100_000);
 

@@ -3,26 +3,62 @@ package io.tollgate.config;
 import java.util.List;
 
 /**
- * A plan's limits. A limit of 0 means unlimited.
+ * A plan of the catalog: its limits, what it entitles to, and which Stripe prices sell it.
+ * A limit of 0 means unlimited.
  *
  * @param requestsPerMinute token-bucket rate of requests, per key and per account
  * @param tokensPerMinute   token-bucket rate of model tokens, per key and per account
  * @param includedCredits   credits granted at the start of each billing period
  * @param alertThresholds   usage alerts, in percent of the included credits (or of the account's
  *                          spend cap), ascending; each fires once per period
+ * @param stripePrices      Stripe price ids that sell this plan: a subscription holding one of them
+ *                          (its base fee, or its metered overage price) puts the account on this plan
+ * @param models            models the plan may call; empty means every model
+ * @param features          named features the plan includes; a route that names a feature is open
+ *                          only to plans that include it
+ * @param overage           what happens when the credits run out: {@code BLOCK} refuses with 402,
+ *                          {@code BILL} lets usage go on and bills it through the Stripe meter
  */
 public record PlanConfig(String name, long requestsPerMinute, long tokensPerMinute, long includedCredits,
-                         List<Integer> alertThresholds) {
+                         List<Integer> alertThresholds, List<String> stripePrices, List<String> models,
+                         List<String> features, Overage overage) {
 
   /** Fires at half, most, nearly all, and all of the allowance. */
   public static final List<Integer> DEFAULT_ALERT_THRESHOLDS = List.of(50, 80, 95, 100);
 
+  /** What a plan does once its credits are spent. */
+  public enum Overage {
+    BLOCK, BILL;
+
+    public String wire() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
   public PlanConfig {
     alertThresholds = List.copyOf(alertThresholds);
+    stripePrices = List.copyOf(stripePrices);
+    models = List.copyOf(models);
+    features = List.copyOf(features);
+  }
+
+  /** A plan sold by no Stripe price, open to every model and no named feature, blocking overage. */
+  public PlanConfig(String name, long requestsPerMinute, long tokensPerMinute, long includedCredits,
+                    List<Integer> alertThresholds) {
+    this(name, requestsPerMinute, tokensPerMinute, includedCredits, alertThresholds, List.of(), List.of(), List.of(), Overage.BLOCK);
   }
 
   /** A plan with the default alert thresholds. */
   public PlanConfig(String name, long requestsPerMinute, long tokensPerMinute, long includedCredits) {
     this(name, requestsPerMinute, tokensPerMinute, includedCredits, DEFAULT_ALERT_THRESHOLDS);
+  }
+
+  /** Whether the plan may call this model; a request without a model passes. */
+  public boolean allowsModel(String model) {
+    return models.isEmpty() || model == null || models.contains(model);
+  }
+
+  public boolean hasFeature(String feature) {
+    return features.contains(feature);
   }
 }

@@ -16,9 +16,17 @@ import java.util.Optional;
  * @param flatCost       credits charged per request on top of token pricing, ≥ 0
  * @param metered        false: a plain pass-through route (no API key, no admission, no usage) —
  *                       for public endpoints and for measuring what metering costs
+ * @param feature        a plan feature the route requires: keys of accounts whose plan lacks it get 403
  */
 public record RouteConfig(String prefix, URI upstream, Optional<String> upstreamKeyEnv, Optional<Secret> upstreamKey,
-                          UpstreamAuth upstreamAuth, UsageFormat usage, long flatCost, boolean metered) {
+                          UpstreamAuth upstreamAuth, UsageFormat usage, long flatCost, boolean metered,
+                          Optional<String> feature) {
+
+  /** A route open to every plan. */
+  public RouteConfig(String prefix, URI upstream, Optional<String> upstreamKeyEnv, Optional<Secret> upstreamKey,
+                     UpstreamAuth upstreamAuth, UsageFormat usage, long flatCost, boolean metered) {
+    this(prefix, upstream, upstreamKeyEnv, upstreamKey, upstreamAuth, usage, flatCost, metered, Optional.empty());
+  }
 
   /** A metered route (the default). */
   public RouteConfig(String prefix, URI upstream, Optional<String> upstreamKeyEnv, Optional<Secret> upstreamKey,

@@ -57,11 +57,19 @@ final class RouteReader {
     UsageFormat usage = enumValue(r, "usage", UsageFormat.values(), UsageFormat::yamlName).orElse(UsageFormat.NONE);
     long flatCost = r.integer("flatCost", Defaults.FLAT_COST, 0, Long.MAX_VALUE);
     boolean metered = r.bool("metered", true);
+    Optional<String> feature = r.string("feature");
+    feature.ifPresent(f -> {
+      if (!ConfigReader.NAME.matcher(f).matches()) {
+        r.problem("feature", "expected a feature name (letters, digits, '_', '-', '.'; 1-64 characters), got " + YamlSection.describe(f));
+      } else if (!metered) {
+        r.problem("feature", "needs a metered route (a pass-through route has no API key, so no plan to check)");
+      }
+    });
     r.finish();
     if (prefix.isEmpty() || upstream.isEmpty()) {
       return Optional.empty();
     }
-    return Optional.of(new RouteConfig(prefix.get(), upstream.get(), keyEnv, key, auth, usage, flatCost, metered));
+    return Optional.of(new RouteConfig(prefix.get(), upstream.get(), keyEnv, key, auth, usage, flatCost, metered, feature));
   }
 
   private Optional<String> prefix(YamlSection r) {

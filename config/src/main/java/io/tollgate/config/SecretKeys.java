@@ -41,7 +41,7 @@ final class SecretKeys {
     if (sectionPath.equals("postgres") && LOOKS_SECRET.matcher(k).matches()) {
       return Optional.of("DATABASE_URL (postgresql://user:PASSWORD@host:5432/db)");
     }
-    if (sectionPath.equals("stripe") && (LOOKS_SECRET.matcher(k).matches() || k.endsWith("key"))) {
+    if ((sectionPath.equals("stripe") || sectionPath.equals("billing")) && (LOOKS_SECRET.matcher(k).matches() || k.endsWith("key"))) {
       return Optional.of(k.contains("webhook") ? "STRIPE_WEBHOOK_SECRET" : "STRIPE_API_KEY");
     }
     if (sectionPath.equals("alerts") && LOOKS_SECRET.matcher(k).matches()) {

@@ -14,16 +14,26 @@ import java.util.Optional;
  * @param metering hot-path metering settings (not in the original contract sketch; see docs/configuration.md)
  * @param alerts   delivery of usage alerts to accounts' webhooks
  * @param stripe   Stripe meter sync
+ * @param billing  Stripe webhooks, subscriptions, credit packs, dunning and auto top-up
  * @param source   the file the configuration was read from; empty for pure defaults and {@link ConfigLoader#fromYaml}
  */
 public record TollgateConfig(ServerConfig server, RedisConfig redis, PostgresConfig postgres, Path dataDir,
                              UpstreamClientConfig upstreamClient, List<RouteConfig> routes, PricingConfig pricing,
                              Map<String, PlanConfig> plans, MeteringConfig metering, AlertsConfig alerts, StripeConfig stripe,
-                             Secrets secrets, Optional<Path> source) {
+                             BillingConfig billing, Secrets secrets, Optional<Path> source) {
 
   public TollgateConfig {
     routes = List.copyOf(routes);
     plans = Map.copyOf(plans);
+  }
+
+  /** Without a {@code billing} section: webhooks and dunning take their defaults, no credit packs. */
+  public TollgateConfig(ServerConfig server, RedisConfig redis, PostgresConfig postgres, Path dataDir,
+                        UpstreamClientConfig upstreamClient, List<RouteConfig> routes, PricingConfig pricing,
+                        Map<String, PlanConfig> plans, MeteringConfig metering, AlertsConfig alerts, StripeConfig stripe,
+                        Secrets secrets, Optional<Path> source) {
+    this(server, redis, postgres, dataDir, upstreamClient, routes, pricing, plans, metering, alerts, stripe,
+        BillingConfig.defaults(), secrets, source);
   }
 
   /** Without a {@code stripe} section: meter sync takes its defaults. */
@@ -56,5 +66,21 @@ public record TollgateConfig(ServerConfig server, RedisConfig redis, PostgresCon
   public PlanConfig plan(String name) {
     PlanConfig plan = name == null ? null : plans.get(name);
     return plan != null ? plan : plans.getOrDefault(Defaults.FREE_PLAN_NAME, Defaults.FREE_PLAN);
+  }
+
+  /** The same configuration with other server settings (the ports actually bound), every other section kept. */
+  public TollgateConfig withServer(ServerConfig newServer) {
+    return new TollgateConfig(newServer, redis, postgres, dataDir, upstreamClient, routes, pricing, plans, metering, alerts, stripe,
+        billing, secrets, source);
+  }
+
+  /** The plan a Stripe price sells, if any (each price belongs to at most one plan). */
+  public Optional<PlanConfig> planForPrice(String priceId) {
+    return plans.values().stream().filter(p -> p.stripePrices().contains(priceId)).findFirst();
+  }
+
+  /** The plan accounts fall back to: new accounts, downgrades after failed payment or cancellation. */
+  public static String freePlanName() {
+    return Defaults.FREE_PLAN_NAME;
   }
 }

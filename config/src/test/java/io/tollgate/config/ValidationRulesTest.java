@@ -59,21 +59,21 @@ class ValidationRulesTest {
     @DisplayName("an unknown top-level key lists every top-level section")
     void unknownTopLevelKey() {
       assertThat(problemsOf("rotues: []")).containsExactly("tollgate.yaml: rotues: unknown key (known: server, redis, "
-          + "postgres, dataDir, upstreamClient, routes, pricing, plans, metering, alerts, stripe)");
+          + "postgres, dataDir, upstreamClient, routes, pricing, plans, metering, alerts, stripe, billing)");
     }
 
     @Test
     @DisplayName("an unknown key inside a route names the route's index")
     void unknownRouteKey() {
       assertThat(problemsOf("routes: [ { prefix: /v1/, upstream: 'http://x/', usgae: openai } ]")).containsExactly(
-          "tollgate.yaml: routes[0].usgae: unknown key (known: prefix, upstream, upstreamKeyEnv, upstreamAuth, usage, flatCost, metered)");
+          "tollgate.yaml: routes[0].usgae: unknown key (known: prefix, upstream, upstreamKeyEnv, upstreamAuth, usage, flatCost, metered, feature)");
     }
 
     @Test
     @DisplayName("an unknown key inside a plan is refused")
     void unknownPlanKey() {
       assertThat(problemsOf("plans: { free: { requestsPerMinute: 1, tokensPerMinute: 1, includedCredits: 1, burst: 5 } }"))
-          .containsExactly("tollgate.yaml: plans.free.burst: unknown key (known: requestsPerMinute, tokensPerMinute, includedCredits, alertThresholds)");
+          .containsExactly("tollgate.yaml: plans.free.burst: unknown key (known: requestsPerMinute, tokensPerMinute, includedCredits, alertThresholds, stripePrices, models, features, overage)");
     }
 
     @Test
