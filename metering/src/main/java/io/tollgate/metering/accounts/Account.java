@@ -36,6 +36,16 @@ public record Account(long id, String name, String plan, String billingMode, Str
     return t == null ? null : t.toInstant();
   }
 
+  public Account withPlanAndStatus(String newPlan, String newStatus) {
+    return new Account(id, name, newPlan, billingMode, newStatus, stripeCustomerId, spendCap, requestsPerMinute, tokensPerMinute,
+        alertWebhookUrl, shard, periodStart, periodEnd, createdAt, updatedAt, alertThresholds, lowBalanceCredits);
+  }
+
+  public Account withPeriod(Instant start, Instant end) {
+    return new Account(id, name, plan, billingMode, status, stripeCustomerId, spendCap, requestsPerMinute, tokensPerMinute,
+        alertWebhookUrl, shard, start, end, createdAt, updatedAt, alertThresholds, lowBalanceCredits);
+  }
+
   public boolean enforcesCredits() {
     return !"postpaid".equals(billingMode) || spendCap != null;
   }

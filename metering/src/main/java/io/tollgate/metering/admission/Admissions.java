@@ -116,6 +116,15 @@ public final class Admissions {
     return redis.send(Request.cmd(Command.INCRBY).arg(keys.credits(accountId)).arg(amount)).map(Response::toLong);
   }
 
+  /**
+   * Applies a committed ledger grant to the hot copy if Redis holds the balance; if it does not,
+   * nothing is done: the first request seeds the balance from the ledger, which has the grant.
+   */
+  public Future<Optional<Long>> addCreditsIfLoaded(long accountId, long amount) {
+    return balance(accountId).compose(hot -> hot.isEmpty() ? Future.succeededFuture(Optional.<Long>empty())
+        : addCredits(accountId, amount).map(Optional::of));
+  }
+
   /** The spendable balance in Redis, or empty when not loaded. */
   public Future<Optional<Long>> balance(long accountId) {
     return redis.send(Request.cmd(Command.GET).arg(keys.credits(accountId)))
