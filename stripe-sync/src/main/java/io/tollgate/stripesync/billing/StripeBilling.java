@@ -1,0 +1,58 @@
+package io.tollgate.stripesync.billing;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The Stripe calls behind customers, plans and credits, in Tollgate's own terms, so nothing outside
+ * this package sees stripe-java's types. Every method blocks on the network: call it from a worker
+ * ({@code vertx.executeBlocking}), never from an event loop. Every call that creates something takes
+ * an idempotency key: the same key always yields the same object, so a caller can retry a call whose
+ * answer it never saw without creating a second customer, session or charge. Keys should be derived
+ * from what the call is for (the account, the top-up), not random.
+ */
+public interface StripeBilling {
+
+  /**
+   * Creates the Stripe customer for an account, tagged with metadata {@code tollgate_account_id}.
+   *
+   * @param email may be {@code null}
+   * @return the customer id ({@code cus_...})
+   */
+  String createCustomer(long accountId, String name, String email, String idempotencyKey) throws BillingFailure;
+
+  /**
+   * Opens a Checkout session: a subscription to plan prices, or a one-off payment whose card is kept
+   * for later off-session charges (auto top-up).
+   */
+  CheckoutLink createCheckoutSession(CheckoutRequest request) throws BillingFailure;
+
+  /** Opens a billing portal session for the customer to manage cards, plan and invoices; returns its URL. */
+  String createPortalSession(String customerId, String returnUrl, String idempotencyKey) throws BillingFailure;
+
+  /** The customer's most recent invoices, newest first, at most {@code limit} (1-100). */
+  List<InvoiceInfo> listInvoices(String customerId, int limit) throws BillingFailure;
+
+  /**
+   * Charges a saved card without the customer present (an auto top-up).
+   *
+   * @param paymentMethodId the card to charge, or {@code null} for the customer's
+   *                        {@code invoice_settings.default_payment_method}
+   * @param amount          in the currency's smallest unit (cents)
+   * @throws BillingFailure {@link BillingFailure.Kind#CARD_DECLINED} when the card is declined,
+   *                        {@link BillingFailure.Kind#AUTHENTICATION_REQUIRED} when the bank wants the customer
+   *                        present, {@link BillingFailure.Kind#PERMANENT} with code {@code no_default_payment_method}
+   *                        when no card was given and the customer has no default one
+   */
+  PaymentResult chargeOffSession(String customerId, String paymentMethodId, long amount, String currency,
+                                 Map<String, String> metadata, String idempotencyKey) throws BillingFailure;
+
+  /** The subscription as Stripe holds it now (for reconciling after missed or out-of-order webhooks). */
+  SubscriptionInfo retrieveSubscription(String subscriptionId) throws BillingFailure;
+
+  /**
+   * The full JSON of a v2 event by id: a "thin" event delivered to a webhook carries only its type
+   * and a pointer, and its data (a meter error report's counts, say) is fetched with this.
+   */
+  String retrieveEventJson(String eventId) throws BillingFailure;
+}

@@ -1,0 +1,245 @@
+package io.tollgate.stripesync.billing;
+
+import com.stripe.StripeClient;
+import com.stripe.exception.ApiConnectionException;
+import com.stripe.exception.AuthenticationException;
+import com.stripe.exception.CardException;
+import com.stripe.exception.PermissionException;
+import com.stripe.exception.RateLimitException;
+import com.stripe.exception.StripeException;
+import com.stripe.model.Customer;
+import com.stripe.model.Invoice;
+import com.stripe.model.PaymentIntent;
+import com.stripe.model.StripeError;
+import com.stripe.model.Subscription;
+import com.stripe.model.SubscriptionItem;
+import com.stripe.model.checkout.Session;
+import com.stripe.net.RequestOptions;
+import com.stripe.param.CustomerCreateParams;
+import com.stripe.param.InvoiceListParams;
+import com.stripe.param.PaymentIntentCreateParams;
+import com.stripe.param.checkout.SessionCreateParams;
+import io.tollgate.config.Secret;
+import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+/**
+ * {@link StripeBilling} through stripe-java's {@link StripeClient}. Unlike the meter relay, these
+ * calls let stripe-java retry ({@value #NETWORK_RETRIES} times, with its own backoff) on connection
+ * errors, 409 and 5xx, and on a 429 that Stripe marks retryable ({@code Stripe-Should-Retry: true},
+ * a lock timeout): every call here is interactive or carries an idempotency key, so a retry can only
+ * return what the first attempt made. A plain rate-limit 429 is not retried by stripe-java and
+ * comes back as {@link BillingFailure.Kind#RATE_LIMITED} at once.
+ *
+ * <p>Written against stripe-java 33.3 (API version 2026-07-29.dahlia): a subscription's
+ * {@code current_period_start/end} live on its items, and an invoice's subscription under
+ * {@code parent.subscription_details.subscription}.
+ */
+public final class StripeJavaBilling implements StripeBilling {
+
+  static final int NETWORK_RETRIES = 2;
+  static final String ACCOUNT_METADATA = "tollgate_account_id";
+  /** Anything shaped like a Stripe API key, even one Stripe masked itself ({@code sk_test_****1234}). */
+  private static final Pattern KEY_LIKE = Pattern.compile("\\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*_]*");
+
+  private final StripeClient client;
+  private final Secret apiKey;
+
+  public StripeJavaBilling(Secret apiKey, URI apiBase, Duration timeout) {
+    int millis = (int) Math.min(Integer.MAX_VALUE, timeout.toMillis());
+    this.apiKey = apiKey;
+    this.client = StripeClient.builder().setApiKey(apiKey.reveal()).setApiBase(apiBase.toString())
+        .setMaxNetworkRetries(NETWORK_RETRIES).setConnectTimeout(millis).setReadTimeout(millis).build();
+  }
+
+  @Override
+  public String createCustomer(long accountId, String name, String email, String idempotencyKey) throws BillingFailure {
+    CustomerCreateParams.Builder params = CustomerCreateParams.builder().setName(name)
+        .putMetadata(ACCOUNT_METADATA, Long.toString(accountId));
+    if (email != null) {
+      params.setEmail(email);
+    }
+    Customer customer = call("customer creation for account " + accountId,
+        () -> client.v1().customers().create(params.build(), idempotent(idempotencyKey)));
+    return customer.getId();
+  }
+
+  @Override
+  public CheckoutLink createCheckoutSession(CheckoutRequest r) throws BillingFailure {
+    // Subscription and PaymentIntent events do not carry client_reference_id: the account id travels
+    // in their metadata too, so every webhook can be tied to its account without a lookup.
+    Map<String, String> metadata = new LinkedHashMap<>(r.metadata());
+    metadata.put(ACCOUNT_METADATA, Long.toString(r.accountId()));
+    SessionCreateParams.Builder params = SessionCreateParams.builder().setCustomer(r.customerId())
+        .setSuccessUrl(r.successUrl()).setCancelUrl(r.cancelUrl()).setClientReferenceId(Long.toString(r.accountId()))
+        .putAllMetadata(metadata);
+    for (CheckoutRequest.LineItem item : r.items()) {
+      SessionCreateParams.LineItem.Builder line = SessionCreateParams.LineItem.builder().setPrice(item.priceId());
+      if (item.quantity() != null) {
+        line.setQuantity(item.quantity());
+      }
+      params.addLineItem(line.build());
+    }
+    if (r.mode() == CheckoutRequest.Mode.SUBSCRIPTION) {
+      SessionCreateParams.SubscriptionData.Builder subscription = SessionCreateParams.SubscriptionData.builder().putAllMetadata(metadata);
+      if (r.trialDays() != null) {
+        subscription.setTrialPeriodDays(r.trialDays().longValue());
+      }
+      params.setMode(SessionCreateParams.Mode.SUBSCRIPTION).setSubscriptionData(subscription.build());
+    } else {
+      params.setMode(SessionCreateParams.Mode.PAYMENT).setPaymentIntentData(SessionCreateParams.PaymentIntentData.builder()
+          .putAllMetadata(metadata).setSetupFutureUsage(SessionCreateParams.PaymentIntentData.SetupFutureUsage.OFF_SESSION).build());
+    }
+    Session session = call("checkout session creation (" + r.mode().name().toLowerCase() + ") for " + r.customerId(),
+        () -> client.v1().checkout().sessions().create(params.build(), idempotent(r.idempotencyKey())));
+    return new CheckoutLink(session.getId(), session.getUrl(), instant(session.getExpiresAt()));
+  }
+
+  @Override
+  public String createPortalSession(String customerId, String returnUrl, String idempotencyKey) throws BillingFailure {
+    com.stripe.param.billingportal.SessionCreateParams params = com.stripe.param.billingportal.SessionCreateParams.builder()
+        .setCustomer(customerId).setReturnUrl(returnUrl).build();
+    return call("billing portal session creation for " + customerId,
+        () -> client.v1().billingPortal().sessions().create(params, idempotent(idempotencyKey))).getUrl();
+  }
+
+  @Override
+  public List<InvoiceInfo> listInvoices(String customerId, int limit) throws BillingFailure {
+    InvoiceListParams params = InvoiceListParams.builder().setCustomer(customerId).setLimit((long) Math.max(1, Math.min(100, limit))).build();
+    List<Invoice> invoices = call("invoice list for " + customerId, () -> client.v1().invoices().list(params)).getData();
+    List<InvoiceInfo> out = new ArrayList<>(invoices.size());
+    for (Invoice i : invoices) {
+      String subscription = i.getParent() == null || i.getParent().getSubscriptionDetails() == null ? null
+          : i.getParent().getSubscriptionDetails().getSubscription();
+      out.add(new InvoiceInfo(i.getId(), i.getStatus(), orZero(i.getAmountDue()), orZero(i.getAmountPaid()), i.getCurrency(),
+          i.getHostedInvoiceUrl(), i.getInvoicePdf(), instant(i.getCreated()), instant(i.getPeriodStart()), instant(i.getPeriodEnd()),
+          subscription, i.getBillingReason()));
+    }
+    return out;
+  }
+
+  @Override
+  public PaymentResult chargeOffSession(String customerId, String paymentMethodId, long amount, String currency,
+                                        Map<String, String> metadata, String idempotencyKey) throws BillingFailure {
+    String paymentMethod = paymentMethodId != null ? paymentMethodId : defaultPaymentMethod(customerId);
+    PaymentIntentCreateParams params = PaymentIntentCreateParams.builder().setCustomer(customerId).setPaymentMethod(paymentMethod)
+        .setAmount(amount).setCurrency(currency).setConfirm(true).setOffSession(true)
+        // Nobody is there to follow a redirect: only methods that can be charged in place qualify.
+        .setAutomaticPaymentMethods(PaymentIntentCreateParams.AutomaticPaymentMethods.builder().setEnabled(true)
+            .setAllowRedirects(PaymentIntentCreateParams.AutomaticPaymentMethods.AllowRedirects.NEVER).build())
+        .putAllMetadata(metadata == null ? Map.of() : metadata).build();
+    PaymentIntent intent = call("off-session charge of " + amount + " " + currency + " to " + customerId,
+        () -> client.v1().paymentIntents().create(params, idempotent(idempotencyKey)));
+    return new PaymentResult(intent.getId(), intent.getStatus());
+  }
+
+  private String defaultPaymentMethod(String customerId) throws BillingFailure {
+    Customer customer = call("customer lookup of " + customerId, () -> client.v1().customers().retrieve(customerId));
+    String method = customer.getInvoiceSettings() == null ? null : customer.getInvoiceSettings().getDefaultPaymentMethod();
+    if (method == null) {
+      throw new BillingFailure(BillingFailure.Kind.PERMANENT, "Stripe customer " + customerId
+          + " has no default payment method (invoice_settings.default_payment_method) to charge off-session", null,
+          "no_default_payment_method", null, null, null);
+    }
+    return method;
+  }
+
+  @Override
+  public SubscriptionInfo retrieveSubscription(String subscriptionId) throws BillingFailure {
+    Subscription s = call("subscription lookup of " + subscriptionId, () -> client.v1().subscriptions().retrieve(subscriptionId));
+    Long start = null;
+    Long end = null;
+    List<String> prices = new ArrayList<>();
+    for (SubscriptionItem item : s.getItems() == null ? List.<SubscriptionItem>of() : s.getItems().getData()) {
+      start = earliest(start, item.getCurrentPeriodStart());
+      end = earliest(end, item.getCurrentPeriodEnd());
+      if (item.getPrice() != null) {
+        prices.add(item.getPrice().getId());
+      }
+    }
+    return new SubscriptionInfo(s.getId(), s.getCustomer(), s.getStatus(), Boolean.TRUE.equals(s.getCancelAtPeriodEnd()),
+        instant(start), instant(end), instant(s.getTrialEnd()), prices);
+  }
+
+  @Override
+  public String retrieveEventJson(String eventId) throws BillingFailure {
+    // The raw JSON as Stripe sends it: the typed model has no getters for a meter error report's counts.
+    return call("event lookup of " + eventId, () -> client.rawRequest(com.stripe.net.ApiResource.RequestMethod.GET,
+        "/v2/core/events/" + java.net.URLEncoder.encode(eventId, java.nio.charset.StandardCharsets.UTF_8), null)).body();
+  }
+
+  // ---- helpers
+
+  /** One stripe-java call. */
+  @FunctionalInterface
+  private interface StripeCall<T> {
+    T run() throws StripeException;
+  }
+
+  private <T> T call(String what, StripeCall<T> call) throws BillingFailure {
+    try {
+      return call.run();
+    } catch (StripeException e) {
+      throw classify(what, e);
+    }
+  }
+
+  private static RequestOptions idempotent(String key) {
+    return RequestOptions.builder().setIdempotencyKey(Objects.requireNonNull(key, "idempotencyKey")).build();
+  }
+
+  private BillingFailure classify(String what, StripeException e) {
+    Integer status = e.getStatusCode();
+    StripeError error = e.getStripeError();
+    String code = e.getCode();
+    String paymentIntent = error != null && error.getPaymentIntent() != null ? error.getPaymentIntent().getId() : null;
+    if (e instanceof ApiConnectionException) {
+      Throwable cause = e.getCause();
+      String reason = cause == null ? e.getClass().getSimpleName() : cause.getClass().getSimpleName() + (cause.getMessage() == null ? "" : ": " + cause.getMessage());
+      return new BillingFailure(BillingFailure.Kind.TRANSIENT, scrub("Stripe " + what + " failed: no answer (" + reason + ")"), null, null, null, null, cause);
+    }
+    String message = scrub("Stripe " + what + " failed" + (status == null ? "" : ": HTTP " + status) + (code == null ? "" : " " + code)
+        + (error != null && error.getDeclineCode() != null ? " (" + error.getDeclineCode() + ")" : "")
+        + (error != null && error.getMessage() != null ? ": " + error.getMessage() : "")
+        + (e.getRequestId() == null ? "" : " [request " + e.getRequestId() + "]"));
+    if (e instanceof CardException card) {
+      boolean authentication = "authentication_required".equals(code) || "authentication_required".equals(card.getDeclineCode());
+      return new BillingFailure(authentication ? BillingFailure.Kind.AUTHENTICATION_REQUIRED : BillingFailure.Kind.CARD_DECLINED,
+          message, status, code, card.getDeclineCode(), paymentIntent, null);
+    }
+    BillingFailure.Kind kind;
+    if (e instanceof RateLimitException || (status != null && status == 429)) {
+      kind = BillingFailure.Kind.RATE_LIMITED;
+    } else if (status == null || status >= 500 || status == 409 || e instanceof AuthenticationException
+        || e instanceof PermissionException) {
+      // 401/403 are a configuration problem, not the request's: it will work once the key is fixed.
+      kind = BillingFailure.Kind.TRANSIENT;
+    } else {
+      kind = BillingFailure.Kind.PERMANENT;
+    }
+    return new BillingFailure(kind, message, status, code, error == null ? null : error.getDeclineCode(), paymentIntent, null);
+  }
+
+  private String scrub(String message) {
+    return KEY_LIKE.matcher(message.replace(apiKey.reveal(), "[key]")).replaceAll("[key]");
+  }
+
+  private static Long earliest(Long a, Long b) {
+    return a == null ? b : b == null ? a : Math.min(a, b);
+  }
+
+  private static Instant instant(Long epochSeconds) {
+    return epochSeconds == null ? null : Instant.ofEpochSecond(epochSeconds);
+  }
+
+  private static long orZero(Long value) {
+    return value == null ? 0 : value;
+  }
+}
