@@ -9,7 +9,8 @@
 # Tunables (environment): DURATION (measured seconds per run, 15), WARMUP (seconds per run, 10; open-loop runs ramp up over it),
 # RATES ("1000 5000"), WARMUP_ALL (20, JIT warm-up of each target before any run), CONNECTIONS (64), SERVER_CPU (1), DRIVER_CPU (0), PIPELINE_EVENTS (200000),
 # MIXED_ACCOUNTS (1000), KEYS_PER_ACCOUNT (10), REDIS_DB (3), PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres),
-# SKIP_BUILD (0), SKIP_JMH (0), MVN_ARGS (extra Maven arguments, e.g. -Dmaven.repo.local=DIR to keep
+# RESULTS_NAME (the date; names load-tests/results/<name>.md and its raw-data folder, so a second run on
+# the same day does not overwrite the first), SKIP_BUILD (0), SKIP_JMH (0), MVN_ARGS (extra Maven arguments, e.g. -Dmaven.repo.local=DIR to keep
 # the SNAPSHOT installs away from a shared ~/.m2).
 #
 # Needs: JDK 17, Maven, a local Redis and PostgreSQL (the script uses Redis db $REDIS_DB, which it
@@ -35,7 +36,8 @@ export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postg
 DB=tollgate_bench
 DATE=$(date -u +%Y-%m-%d)
 RESULTS=$ROOT/load-tests/results
-RAW=$RESULTS/$DATE
+RESULTS_NAME=${RESULTS_NAME:-$DATE}
+RAW=$RESULTS/$RESULTS_NAME
 WORK=$(mktemp -d /tmp/tollgate-bench.XXXXXX)
 JAR_STUB=$ROOT/load-tests/target/stub-upstream.jar
 JAR_GATEWAY=$ROOT/gateway/target/tollgate.jar
@@ -132,10 +134,12 @@ pin_backing_services
 
 log "stub upstream on :$STUB_PORT, nginx on :$NGINX_PORT, Tollgate on :$PROXY_PORT (core $SERVER_CPU); driver on core $DRIVER_CPU"
 spawn_server java -Xms512m -Xmx512m -jar "$JAR_STUB" --port "$STUB_PORT" >"$WORK/stub.log" 2>&1
-PIDS+=($!)
+STUB_PID=$!
+PIDS+=("$STUB_PID")
 sed "s#@WORK@#$WORK#g" load-tests/bench/nginx.conf.template >"$WORK/nginx.conf"
 spawn_server nginx -p "$WORK" -c "$WORK/nginx.conf"
-PIDS+=($!)
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
 start_gateway
 wait_http "http://127.0.0.1:$STUB_PORT/v1/models"
 wait_http "http://127.0.0.1:$NGINX_PORT/v1/models"
@@ -201,6 +205,56 @@ run_target() { # NAME TARGET, then driver arguments
   fi
 }
 
+# ---- CPU per server process over the measured part of a run (user + system, from /proc/<pid>/stat),
+# so a throughput figure can be read as CPU per request of each process sharing the server core.
+cpu_ticks() {
+  local t=0 p
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] && t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$t"
+}
+# The gateway's own CPU by thread kind: event loops, JIT compilers, GC/VM threads, the rest.
+gateway_threads() {
+  local t comm el=0 jit=0 gc=0 other=0 ticks
+  for t in /proc/"$GATEWAY_PID"/task/*; do
+    comm=$(cat "$t/comm" 2>/dev/null) || continue
+    ticks=$(sed 's/^.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13}')
+    case $comm in
+      vert.x-eventloo*) el=$((el + ticks)) ;;
+      C1\ Compiler*|C2\ Compiler*) jit=$((jit + ticks)) ;;
+      "VM Thread"|GC*|G1*) gc=$((gc + ticks)) ;;
+      *) other=$((other + ticks)) ;;
+    esac
+  done
+  echo "$el $jit $gc $other"
+}
+cpu_snapshot() {
+  local redis pm
+  redis=$(redis-cli info server | sed -n 's/^process_id:\([0-9]*\).*/\1/p')
+  pm=$(head -1 "$(psql -d postgres -Atqc 'SHOW data_directory')/postmaster.pid" 2>/dev/null || true)
+  # shellcheck disable=SC2046
+  echo "$(date +%s%3N) $(cpu_ticks "$GATEWAY_PID") $(cpu_ticks "$redis") $(cpu_ticks "$pm" $(pgrep -P "$pm")) \
+$(cpu_ticks "$STUB_PID") $(cpu_ticks "$NGINX_PID" $(pgrep -P "$NGINX_PID")) $(gateway_threads)"
+}
+cpu_window() { # NAME: runs in the background beside the driver; skips its warm-up
+  local name=$1 a b hz
+  hz=$(getconf CLK_TCK)
+  sleep "$WARMUP"
+  a=$(cpu_snapshot)
+  sleep "$DURATION"
+  b=$(cpu_snapshot)
+  # shellcheck disable=SC2086
+  set -- $a $b
+  awk -v hz="$hz" -v t0="$1" -v t1="${11}" 'BEGIN {
+      printf "wall_s=%.3f\ngateway_cpu_s=%.2f\nredis_cpu_s=%.2f\npostgres_cpu_s=%.2f\nstub_cpu_s=%.2f\nnginx_cpu_s=%.2f\n",
+        (t1 - t0) / 1000, ('"${12}"' - '"$2"') / hz, ('"${13}"' - '"$3"') / hz, ('"${14}"' - '"$4"') / hz,
+        ('"${15}"' - '"$5"') / hz, ('"${16}"' - '"$6"') / hz
+      printf "gateway_eventloop_cpu_s=%.2f\ngateway_jit_cpu_s=%.2f\ngateway_gc_vm_cpu_s=%.2f\ngateway_other_cpu_s=%.2f\n",
+        ('"${17}"' - '"$7"') / hz, ('"${18}"' - '"$8"') / hz, ('"${19}"' - '"$9"') / hz, ('"${20}"' - '"${10}"') / hz }' \
+    >"$RAW/$name.cpu.txt"
+}
+
 log "machine facts"
 {
   echo "date=$DATE"
@@ -237,7 +291,10 @@ for rate in $RATES; do
 done
 for target in direct nginx pass metered; do
   log "cmp-max-$target"
+  cpu_window "cmp-max-$target" &
+  CPU_JOB=$!
   run_target "cmp-max-$target" "$target" --rate 0 --connections "$CONNECTIONS" --warmup-s "$WARMUP" --duration-s "$DURATION"
+  wait "$CPU_JOB"
 done
 
 # ---- profiles (separate runs, so the recording does not touch the measured ones)
@@ -336,4 +393,4 @@ fi
 echo "load average after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW/meta.txt"
 cp "$WORK/gateway.log" "$RAW/gateway.log"
 log "report"
-java -cp "$JAR_STUB" io.tollgate.loadtests.report.BenchReport "$RAW" "$RESULTS/$DATE.md"
+java -cp "$JAR_STUB" io.tollgate.loadtests.report.BenchReport "$RAW" "$RESULTS/$RESULTS_NAME.md"

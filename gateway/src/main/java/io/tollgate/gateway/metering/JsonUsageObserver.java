@@ -1,8 +1,11 @@
 package io.tollgate.gateway.metering;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import io.tollgate.config.UsageFormat;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.json.JsonObject;
+import io.vertx.core.json.jackson.JacksonCodec;
+import java.io.IOException;
 
 /**
  * A JSON response: passed through untouched while a bounded copy is kept, and its {@code usage}
@@ -38,7 +41,7 @@ final class JsonUsageObserver implements UsageObserver {
   @Override
   public Buffer onEnd() {
     if (!truncated && copy.length() > 0) {
-      parsed = UsageFields.from(tryParse(copy));
+      parsed = usageOf(copy);
     }
     return Buffer.buffer();
   }
@@ -56,10 +59,35 @@ final class JsonUsageObserver implements UsageObserver {
     return new Usage(inputEstimate, bytes / 4, true);
   }
 
-  private static JsonObject tryParse(Buffer body) {
-    try {
-      return body.toJsonObject();
-    } catch (RuntimeException e) {
+  /**
+   * The top-level {@code usage} of a JSON object, or null when there is none, when the body is not
+   * an object, or when it is not valid JSON to its end (the same answers a full {@code JsonObject}
+   * parse gave, without building the tree: every other value is only tokenized and skipped).
+   */
+  static Usage usageOf(Buffer body) {
+    try (JsonParser p = JacksonCodec.createParser(body)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        return null;
+      }
+      UsageFields usage = null;
+      String name;
+      while ((name = p.nextFieldName()) != null) {
+        JsonToken value = p.nextToken();
+        if (name.equals("usage")) {
+          // A repeated key counts with its last value, as in a JsonObject.
+          usage = value == JsonToken.START_OBJECT ? UsageFields.read(p) : null;
+          if (usage == null) {
+            p.skipChildren();
+          }
+        } else {
+          p.skipChildren();
+        }
+      }
+      if (p.nextToken() != null) {
+        return null;
+      }
+      return usage == null ? null : usage.usage();
+    } catch (IOException | RuntimeException e) {
       return null;
     }
   }

@@ -13,7 +13,8 @@ import java.util.concurrent.TimeUnit;
 final class MeteringMetrics {
 
   private final MeterRegistry registry;
-  private final ConcurrentHashMap<String, Counter> decisions = new ConcurrentHashMap<>();
+  /** decision → reason → counter: looked up on every request without building a key or a lambda. */
+  private final ConcurrentHashMap<String, ConcurrentHashMap<String, Counter>> decisions = new ConcurrentHashMap<>();
   private final Timer admitLatency;
   private final Timer settleLatency;
   private final Counter unavailable;
@@ -67,9 +68,17 @@ final class MeteringMetrics {
   }
 
   void decision(String decision, String reason) {
-    decisions.computeIfAbsent(decision + "|" + reason, k -> Counter.builder("tollgate_admission_decisions")
-        .description("Admission outcomes on the hot path").tag("decision", decision).tag("reason", reason)
-        .register(registry)).increment();
+    ConcurrentHashMap<String, Counter> byReason = decisions.get(decision);
+    if (byReason == null) {
+      byReason = decisions.computeIfAbsent(decision, d -> new ConcurrentHashMap<>());
+    }
+    Counter counter = byReason.get(reason);
+    if (counter == null) {
+      counter = byReason.computeIfAbsent(reason, r -> Counter.builder("tollgate_admission_decisions")
+          .description("Admission outcomes on the hot path").tag("decision", decision).tag("reason", r)
+          .register(registry));
+    }
+    counter.increment();
   }
 
   void admitNanos(long nanos) {

@@ -4,6 +4,7 @@ import io.tollgate.gateway.errors.GatewayFailure;
 import io.tollgate.gateway.errors.OpenAiErrors;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.httpproxy.Body;
 import io.vertx.httpproxy.MediaType;
@@ -28,6 +29,11 @@ final class ForwardingInterceptor implements ProxyInterceptor {
   private static final Logger access = LoggerFactory.getLogger("tollgate.access");
   static final String STARTED_AT = "tollgate.startedAt";
   private static final MediaType JSON = MediaType.parse("application/json");
+  // Pre-hashed header names: these are touched on every request.
+  private static final CharSequence AUTHORIZATION = HttpHeaders.createOptimized("authorization");
+  private static final CharSequence X_API_KEY = HttpHeaders.createOptimized("x-api-key");
+  private static final CharSequence X_FORWARDED_FOR = HttpHeaders.createOptimized("x-forwarded-for");
+  private static final CharSequence REQUEST_ID = HttpHeaders.createOptimized(RequestIds.HEADER);
 
   private final UpstreamTarget target;
   private final long maxBodyBytes;
@@ -43,19 +49,19 @@ final class ForwardingInterceptor implements ProxyInterceptor {
   public Future<ProxyResponse> handleProxyRequest(ProxyContext context) {
     ProxyRequest request = context.request();
     HttpServerRequest client = request.proxiedRequest();
-    String requestId = client.response().headers().get(RequestIds.HEADER);
+    String requestId = client.response().headers().get(REQUEST_ID);
 
     request.setURI(target.upstreamUri(request.getURI()));
     MultiMap headers = request.headers();
     HopByHopHeaders.strip(headers);
     // The client's key authenticates it to Tollgate, never to the upstream.
-    headers.remove("authorization");
-    headers.remove("x-api-key");
+    headers.remove(AUTHORIZATION);
+    headers.remove(X_API_KEY);
     target.credentialHeader().ifPresent(name -> headers.set(name, target.credentialValue().orElseThrow()));
-    headers.set(RequestIds.HEADER, requestId);
-    String forwardedFor = headers.get("x-forwarded-for");
+    headers.set(REQUEST_ID, requestId);
+    String forwardedFor = headers.get(X_FORWARDED_FOR);
     String clientIp = client.remoteAddress() == null ? "unknown" : client.remoteAddress().hostAddress();
-    headers.set("x-forwarded-for", forwardedFor == null ? clientIp : forwardedFor + ", " + clientIp);
+    headers.set(X_FORWARDED_FOR, forwardedFor == null ? clientIp : forwardedFor + ", " + clientIp);
 
     Body body = request.getBody();
     LimitedReadStream limited = null;

@@ -1,9 +1,9 @@
 package io.tollgate.gateway.proxy;
 
 import io.vertx.core.MultiMap;
+import io.vertx.core.http.HttpHeaders;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Removes hop-by-hop fields (RFC 9110 §7.6.1): the fixed set, and every field that the
@@ -11,16 +11,30 @@ import java.util.Set;
  */
 final class HopByHopHeaders {
 
-  private static final Set<String> FIXED = Set.of(
-      "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-      "te", "trailer", "transfer-encoding", "upgrade");
+  /** Pre-hashed names (Netty AsciiStrings): removing them from every request and response hashes nothing. */
+  private static final CharSequence CONNECTION = HttpHeaders.createOptimized("connection");
+  private static final CharSequence[] FIXED = {
+      CONNECTION, HttpHeaders.createOptimized("keep-alive"), HttpHeaders.createOptimized("proxy-connection"),
+      HttpHeaders.createOptimized("proxy-authenticate"), HttpHeaders.createOptimized("proxy-authorization"),
+      HttpHeaders.createOptimized("te"), HttpHeaders.createOptimized("trailer"),
+      HttpHeaders.createOptimized("transfer-encoding"), HttpHeaders.createOptimized("upgrade")};
 
   private HopByHopHeaders() {
   }
 
   static void strip(MultiMap headers) {
+    List<String> connection = headers.getAll(CONNECTION);
+    if (!connection.isEmpty()) {
+      removeNamed(headers, connection);
+    }
+    for (CharSequence name : FIXED) {
+      headers.remove(name);
+    }
+  }
+
+  private static void removeNamed(MultiMap headers, List<String> connection) {
     List<String> named = new ArrayList<>();
-    for (String value : headers.getAll("connection")) {
+    for (String value : connection) {
       for (String token : value.split(",")) {
         String name = token.trim();
         if (!name.isEmpty()) {
@@ -29,9 +43,6 @@ final class HopByHopHeaders {
       }
     }
     for (String name : named) {
-      headers.remove(name);
-    }
-    for (String name : FIXED) {
       headers.remove(name);
     }
   }

@@ -17,7 +17,6 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.PoolOptions;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -139,13 +138,36 @@ public final class ProxyVerticle extends VerticleBase {
     });
   }
 
-  private static boolean hasDotSegment(String path) {
-    String lower = path.toLowerCase(Locale.ROOT);
-    for (String segment : lower.split("/", -1)) {
-      if (segment.equals(".") || segment.equals("..") || segment.equals("%2e") || segment.equals("%2e%2e")
-          || segment.equals(".%2e") || segment.equals("%2e.")) {
+  /**
+   * True when a segment is "." or "..", plain or percent-encoded ({@code %2e}, any case, mixed
+   * with plain dots): one or two dot units and nothing else. Scanned in place (every request
+   * passes here), without lower-casing or splitting the path.
+   */
+  static boolean hasDotSegment(String path) {
+    int n = path.length();
+    int start = 0;
+    while (start <= n) {
+      int slash = path.indexOf('/', start);
+      int end = slash < 0 ? n : slash;
+      int units = 0;
+      int i = start;
+      while (i < end && units <= 2) {
+        if (path.charAt(i) == '.') {
+          i++;
+        } else if (i + 3 <= end && path.charAt(i) == '%' && path.charAt(i + 1) == '2' && (path.charAt(i + 2) | 0x20) == 'e') {
+          i += 3;
+        } else {
+          break;
+        }
+        units++;
+      }
+      if (i == end && units >= 1 && units <= 2) {
         return true;
       }
+      if (slash < 0) {
+        return false;
+      }
+      start = slash + 1;
     }
     return false;
   }

@@ -23,14 +23,22 @@ final class RouteProxy {
 
   private final Vertx vertx;
   private final UpstreamTarget target;
-  private final UpstreamClientConfig timeouts;
+  /** Where every request of this route goes; built once (Vert.x only reads it), not per request. */
+  private final RequestOptions upstreamOptions;
+  private final long responseTimeoutMillis;
   private final HttpProxy proxy;
 
   RouteProxy(Vertx vertx, HttpClient client, RouteConfig route, UpstreamClientConfig timeouts,
              long maxBodyBytes, MeterRegistry registry, MeteringServices metering) {
     this.vertx = vertx;
     this.target = UpstreamTarget.of(route);
-    this.timeouts = timeouts;
+    this.upstreamOptions = new RequestOptions()
+        .setHost(target.host())
+        .setPort(target.port())
+        .setSsl(target.ssl())
+        .setConnectTimeout(timeouts.connectTimeout().toMillis())
+        .setIdleTimeout(timeouts.idleTimeout().toMillis());
+    this.responseTimeoutMillis = timeouts.responseTimeout().toMillis();
     ProxyMetrics metrics = new ProxyMetrics(registry, target.prefix());
     // Order matters: metering authenticates and admits before anything is forwarded; on the way
     // back the forwarding step sees the response first, then metering observes and settles it.
@@ -52,13 +60,7 @@ final class RouteProxy {
   }
 
   private Future<HttpClientRequest> openUpstreamRequest(ProxyContext context) {
-    RequestOptions options = new RequestOptions()
-        .setHost(target.host())
-        .setPort(target.port())
-        .setSsl(target.ssl())
-        .setConnectTimeout(timeouts.connectTimeout().toMillis())
-        .setIdleTimeout(timeouts.idleTimeout().toMillis());
-    return context.client().request(options).andThen(opened -> {
+    return context.client().request(upstreamOptions).andThen(opened -> {
       if (opened.succeeded()) {
         // Failures reach the interceptor through the response future; without a handler here Vert.x
         // would also log each deliberate reset (timeout, oversize body) as an unhandled error.
@@ -74,7 +76,7 @@ final class RouteProxy {
    * only the idle timeout applies, so long SSE streams are not cut.
    */
   private void armResponseTimeout(HttpClientRequest request) {
-    long millis = timeouts.responseTimeout().toMillis();
+    long millis = responseTimeoutMillis;
     long timer = vertx.setTimer(millis, id -> request.reset(0, new UpstreamFailures.ResponseTimeoutException(millis)));
     request.response().onComplete(done -> vertx.cancelTimer(timer));
   }
