@@ -186,8 +186,7 @@ public final class Tollgate implements AutoCloseable {
     }
     ServerConfig resolved = new ServerConfig(s.host(), s.port() == 0 ? freePort() : s.port(),
         s.adminPort() == 0 ? freePort() : s.adminPort(), s.eventLoops(), s.maxBodyBytes(), s.shutdownGrace());
-    return new TollgateConfig(resolved, c.redis(), c.postgres(), c.dataDir(), c.upstreamClient(), c.routes(),
-        c.pricing(), c.plans(), c.metering(), c.alerts(), c.stripe(), c.secrets(), c.source());
+    return c.withServer(resolved);
   }
 
   private static int freePort() {

@@ -58,6 +58,7 @@ public final class AdminApi {
     new UsageApi(m).mount(router);
     new NotificationsApi(m).mount(router);
     new StripeApi(m).mount(router);
+    new BillingApi(m).mount(router);
   }
 
   /** A handler that answers JSON, or problem+json for whatever went wrong. */
@@ -80,7 +81,9 @@ public final class AdminApi {
 
   static void fail(RoutingContext ctx, Throwable err) {
     if (err instanceof BadInput bad) {
-      Problems.send(ctx, bad.status, bad.code, bad.status == 404 ? "Not found" : "Invalid request", bad.getMessage());
+      String title = bad.status == 404 ? "Not found" : bad.status == 409 ? "Conflict" : bad.status == 502 ? "Stripe refused the request"
+          : bad.status >= 500 ? "Service unavailable" : "Invalid request";
+      Problems.send(ctx, bad.status, bad.code, title, bad.getMessage());
     } else if (err instanceof io.vertx.pgclient.PgException pg && "23505".equals(pg.getSqlState())) {
       Problems.send(ctx, 409, "conflict", "Conflict", "a resource with the same unique value already exists");
     } else {
@@ -149,20 +152,7 @@ public final class AdminApi {
 
   /** An absolute http(s) URL, or null to clear it. */
   private static String webhookUrl(JsonObject b) {
-    String url = Fields.string(b, "alertWebhookUrl", false);
-    if (url == null) {
-      return null;
-    }
-    try {
-      java.net.URI uri = new java.net.URI(url);
-      if (uri.isAbsolute() && ("https".equalsIgnoreCase(uri.getScheme()) || "http".equalsIgnoreCase(uri.getScheme()))
-          && uri.getHost() != null && url.length() <= 2_000) {
-        return url;
-      }
-    } catch (java.net.URISyntaxException ignored) {
-      // reported below
-    }
-    throw BadInput.field("alertWebhookUrl", "must be an absolute http(s) URL of at most 2000 characters");
+    return Fields.httpUrl(b, "alertWebhookUrl");
   }
 
   /** Percentages 1-1000, stored ascending and distinct; null restores the plan's. */

@@ -78,6 +78,24 @@ final class Fields {
     return o;
   }
 
+  /** An absolute http(s) URL with a host, at most 2000 characters; null when absent. */
+  static String httpUrl(JsonObject body, String field) {
+    String url = string(body, field, false);
+    if (url == null) {
+      return null;
+    }
+    try {
+      java.net.URI uri = new java.net.URI(url);
+      if (uri.isAbsolute() && ("https".equalsIgnoreCase(uri.getScheme()) || "http".equalsIgnoreCase(uri.getScheme()))
+          && uri.getHost() != null && url.length() <= 2_000) {
+        return url;
+      }
+    } catch (java.net.URISyntaxException ignored) {
+      // reported below
+    }
+    throw BadInput.field(field, "must be an absolute http(s) URL of at most 2000 characters");
+  }
+
   static long pathId(String raw, String what) {
     try {
       long id = Long.parseLong(raw);

@@ -45,11 +45,16 @@ public final class PeriodRollover {
   public static final Duration GRACE = Duration.ofSeconds(30);
   private static final int BATCH = 100;
 
-  private static final String DUE = "SELECT id FROM accounts WHERE period_end <= $1 ORDER BY period_end LIMIT $2";
+  // Accounts on a live Stripe subscription (past due: within its grace period) are moved by their
+  // invoices instead ({@link #advance}), so periods follow Stripe's billing cycle.
+  private static final String DUE = "SELECT a.id FROM accounts a LEFT JOIN account_billing b ON b.account_id = a.id "
+      + "WHERE a.period_end <= $1 AND NOT " + StripeDriven.SQL + " ORDER BY a.period_end LIMIT $2";
   private static final String LOCK = "SELECT id FROM accounts WHERE id = $1 AND period_end <= $2 FOR UPDATE SKIP LOCKED";
   private static final String USAGE = "SELECT count(*) AS requests, coalesce(sum(credits), 0) AS credits FROM usage_events "
       + "WHERE account_id = $1 AND occurred_at >= $2 AND occurred_at < $3";
-  private static final String GRANTED = "SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE idempotency_key = $1";
+  // The period's included credits: the grant at its start, plus any top-up of it by a paid invoice.
+  private static final String GRANTED = "SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $2 "
+      + "AND (idempotency_key = $1 OR idempotency_key LIKE $1 || ':%')";
   private static final String ADVANCE = "UPDATE accounts SET period_start = $2, period_end = $3, updated_at = now() "
       + "WHERE id = $1 AND period_start = $4";
   private static final String RECORD = "INSERT INTO billing_periods (account_id, period_start, period_end, requests, credits_used, "
@@ -124,46 +129,76 @@ public final class PeriodRollover {
   }
 
   private Future<Rolled> close(SqlConnection conn, Account account, Instant cutoff) {
-    Instant start = account.periodStart();
-    Instant end = account.periodEnd();
     // Several periods may have passed (an instance was down for months): jump to the current one.
-    Instant nextStart = end;
+    Instant nextStart = account.periodEnd();
     while (!plusMonth(nextStart).isAfter(cutoff)) {
       nextStart = plusMonth(nextStart);
     }
-    Instant newStart = nextStart;
-    Instant newEnd = plusMonth(newStart);
-    PlanConfig plan = config.plan(account.plan());
+    return advance(conn, account, account.periodEnd(), nextStart, plusMonth(nextStart), config.plan(account.plan()), null);
+  }
+
+  /**
+   * Closes the account's current period at {@code closedEnd} and opens {@code [newStart, newEnd)}
+   * under {@code plan}: unused included credits of the closing period lapse, the new period gets
+   * the plan's included credits (prepaid and hybrid accounts), and the closed period is recorded.
+   * Used by the calendar rollover and by paid subscription invoices ({@code invoiceId} set), whose
+   * grant keys name the invoice so each invoice grants once.
+   */
+  public Future<Rolled> advance(SqlConnection conn, Account account, Instant closedEnd, Instant newStart, Instant newEnd,
+                                PlanConfig plan, String invoiceId) {
+    Instant start = account.periodStart();
     boolean prepaid = !"postpaid".equals(account.billingMode());
-    return conn.preparedQuery(USAGE).execute(Tuple.of(account.id(), utc(start), utc(end))).compose(usage -> {
+    return conn.preparedQuery(USAGE).execute(Tuple.of(account.id(), utc(start), utc(closedEnd))).compose(usage -> {
       Row u = usage.iterator().next();
       long requests = u.getLong("requests");
       long used = u.getLong("credits");
-      Future<Long> included = prepaid
-          ? conn.preparedQuery(GRANTED).execute(Tuple.of(periodGrantKey(account.id(), start))).map(r -> r.iterator().next().getLong(0))
-          : Future.succeededFuture(0L);
+      Future<Long> included = prepaid ? includedGranted(conn, account.id(), start) : Future.succeededFuture(0L);
       return included.compose(grantedThen -> {
         long expired = Math.max(0, grantedThen - used);
-        long granted = prepaid ? plan.includedCredits() : 0;
         Future<Boolean> steps = Future.succeededFuture(true);
         if (expired > 0) {
           steps = steps.compose(v -> ledger.record(conn, account.id(), -expired, "expiry",
               "unused included credits of the period from " + start, "expiry:" + account.id() + ":" + start, "billing-period"));
         }
-        if (granted > 0) {
-          steps = steps.compose(v -> ledger.record(conn, account.id(), granted, "period_grant",
-              "plan " + account.plan() + " included credits", periodGrantKey(account.id(), newStart), "billing-period"));
-        }
+        Account moved = account.withPeriod(newStart, newEnd);
         return steps
             .compose(v -> conn.preparedQuery(ADVANCE).execute(Tuple.of(account.id(), utc(newStart), utc(newEnd), utc(start))))
-            .compose(v -> conn.preparedQuery(RECORD).execute(Tuple.of(account.id(), utc(start), utc(end), requests, used, expired)))
-            .compose(v -> accounts.get(conn, account.id()))
-            .map(after -> new Rolled(account, after.orElseThrow(), used, expired, granted));
+            .compose(v -> conn.preparedQuery(RECORD).execute(Tuple.of(account.id(), utc(start), utc(closedEnd), requests, used, expired)))
+            .compose(v -> grantIncluded(conn, moved, plan, invoiceId))
+            .compose(granted -> accounts.get(conn, account.id()).map(after -> new Rolled(account, after.orElseThrow(), used, expired, granted)));
       });
     });
   }
 
-  private Future<Void> applyToRedis(Rolled rolled) {
+  /**
+   * Brings the current period's included credits up to {@code plan}'s (a paid invoice for the
+   * period that has already begun: say, a late payment after a downgrade). Returns what it granted.
+   */
+  public Future<Long> grantIncluded(SqlConnection conn, Account account, PlanConfig plan, String invoiceId) {
+    if ("postpaid".equals(account.billingMode()) || plan.includedCredits() <= 0) {
+      return Future.succeededFuture(0L);
+    }
+    String key = periodGrantKey(account.id(), account.periodStart());
+    return includedGranted(conn, account.id(), account.periodStart()).compose(already -> {
+      long missing = plan.includedCredits() - already;
+      if (missing <= 0) {
+        return Future.succeededFuture(0L);
+      }
+      String reason = "plan " + plan.name() + " included credits" + (invoiceId == null ? "" : " (invoice " + invoiceId + ")");
+      String actor = invoiceId == null ? "billing-period" : "stripe";
+      // The plain key for the period's first grant, an invoice-named one for a top-up of it.
+      String grantKey = already == 0 && invoiceId == null ? key : key + ":" + (invoiceId == null ? "plan:" + plan.name() : "invoice:" + invoiceId);
+      return ledger.record(conn, account.id(), missing, "period_grant", reason, grantKey, actor).map(applied -> applied ? missing : 0L);
+    });
+  }
+
+  private Future<Long> includedGranted(SqlConnection conn, long accountId, Instant periodStart) {
+    return conn.preparedQuery(GRANTED).execute(Tuple.of(periodGrantKey(accountId, periodStart), accountId))
+        .map(r -> r.iterator().next().getLong(0));
+  }
+
+  /** Applies a committed period change to the hot balance: the grant minus the lapse, or the renewed cap. */
+  public Future<Void> applyToRedis(Rolled rolled) {
     Account after = rolled.after();
     return admissions.balance(after.id()).compose(hot -> {
       if (hot.isEmpty()) {

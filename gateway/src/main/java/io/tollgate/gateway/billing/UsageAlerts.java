@@ -1,6 +1,5 @@
 package io.tollgate.gateway.billing;
 
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.PlanConfig;
 import io.tollgate.config.TollgateConfig;
@@ -126,8 +125,7 @@ public final class UsageAlerts {
           List<Fired> fired = new ArrayList<>();
           for (Row r : rows) {
             fired.add(new Fired(r.getLong("id"), account.id(), kind, r.getInteger("threshold")));
-            Counter.builder("tollgate_notifications").description("Usage alerts raised (each once per account, threshold and period)")
-                .tag("kind", kind).register(registry).increment();
+            Notices.count(registry, kind);
             log.info("account {} alert {} {}% (notification {})", account.id(), kind, r.getInteger("threshold"), r.getLong("id"));
           }
           return fired;

@@ -87,13 +87,22 @@ public final class MeteringInterceptor implements ProxyInterceptor {
       return refuse(context, new GatewayFailure(403, "permission_error", "route_not_allowed",
           "this API key may not call " + route.prefix()));
     }
+    PlanConfig plan = m.config.plan(grant.plan());
+    if (route.feature().isPresent() && !plan.hasFeature(route.feature().get())) {
+      return refuse(context, new GatewayFailure(403, "permission_error", "feature_not_in_plan",
+          "plan " + plan.name() + " does not include " + route.feature().get() + ", which " + route.prefix() + " requires"));
+    }
     m.lastUsed.used(grant.keyId());
     return readShape(context).compose(shape -> {
       if (!grant.allowsModel(shape.model())) {
         return refuse(context, new GatewayFailure(403, "permission_error", "model_not_allowed",
             "this API key may not use model " + shape.model()));
       }
-      return admit(context, grant, shape);
+      if (!plan.allowsModel(shape.model())) {
+        return refuse(context, new GatewayFailure(403, "permission_error", "model_not_in_plan",
+            "plan " + plan.name() + " does not include model " + shape.model()));
+      }
+      return admit(context, grant, plan, shape);
     });
   }
 
@@ -115,8 +124,19 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     });
   }
 
-  private Future<ProxyResponse> admit(ProxyContext context, KeyGrant grant, RequestShape shape) {
-    PlanConfig plan = m.config.plan(grant.plan());
+  /**
+   * A plan that bills overage lets a hybrid account's usage go on past its credits: hybrid usage
+   * reaches Stripe through the meter, so the overage is invoiced. Prepaid accounts are never
+   * metered to Stripe, so they always stop at zero; a postpaid spend cap always applies.
+   */
+  private static boolean enforcesCredits(KeyGrant grant, PlanConfig plan) {
+    if (plan.overage() == PlanConfig.Overage.BILL && "hybrid".equals(grant.billingMode())) {
+      return false;
+    }
+    return grant.enforcesCredits();
+  }
+
+  private Future<ProxyResponse> admit(ProxyContext context, KeyGrant grant, PlanConfig plan, RequestShape shape) {
     Limits keyLimits = new Limits(orZero(grant.keyRequestsPerMinute()), orZero(grant.keyTokensPerMinute()));
     Limits accountLimits = new Limits(
         grant.accountRequestsPerMinute() != null ? grant.accountRequestsPerMinute() : plan.requestsPerMinute(),
@@ -124,7 +144,7 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     boolean metered = route.usage() != UsageFormat.NONE;
     long reserve = metered ? m.pricing.cost(shape.model(), shape.inputEstimate(), shape.maxOutput(), route.flatCost()) : route.flatCost();
     AdmissionRequest request = new AdmissionRequest(UuidV7.at(m.clock.millis()), grant.accountId(), grant.keyId(),
-        keyLimits, accountLimits, metered ? shape.estimatedTokens() : 0, reserve, grant.enforcesCredits());
+        keyLimits, accountLimits, metered ? shape.estimatedTokens() : 0, reserve, enforcesCredits(grant, plan));
     long started = System.nanoTime();
     return m.admissions.admit(request)
         .compose(d -> d.denial() == Denial.UNSEEDED

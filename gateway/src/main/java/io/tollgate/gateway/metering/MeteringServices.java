@@ -3,6 +3,7 @@ package io.tollgate.gateway.metering;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.billing.AlertWebhooks;
+import io.tollgate.gateway.billing.Billing;
 import io.tollgate.gateway.billing.PeriodRollover;
 import io.tollgate.gateway.billing.StripeSync;
 import io.tollgate.gateway.billing.UsageAlerts;
@@ -76,6 +77,7 @@ public final class MeteringServices {
   private final UsageAlerts alerts;
   private final AlertWebhooks webhooks;
   private final StripeSync stripe;
+  private final Billing billing;
   /** Accounts whose usage reached Postgres since the last alert check. */
   private final Set<Long> toCheck = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean delivering = new AtomicBoolean();
@@ -110,6 +112,8 @@ public final class MeteringServices {
         config.secrets().alertWebhookSecret(), clock, registry);
     this.stripe = new StripeSync(vertx, pool, config.stripe(), config.secrets().stripeApiKey(), clock,
         registry);
+    this.billing = new Billing(vertx, pool, config, accounts, ledger, audit, rollover, admissions, this::announceAccountChange,
+        clock, registry);
     if (config.secrets().alertWebhookSecret().isEmpty()) {
       log.info("TOLLGATE_ALERT_WEBHOOK_SECRET is not set: usage alerts are recorded and listed by the admin API, "
           + "but not posted to accounts' webhooks");
@@ -150,6 +154,7 @@ public final class MeteringServices {
       rolloverTimer = vertx.setPeriodic(ROLLOVER_CHECK_MILLIS, id -> rollOverPeriods());
       deliveryTimer = vertx.setPeriodic(DELIVERY_CHECK_MILLIS, id -> deliverAlerts());
       stripe.start();
+      billing.start();
       touchTimer = vertx.setPeriodic(config.metering().lastUsedFlush().toMillis(), id -> lastUsed.flush()
           .onFailure(err -> log.warn("could not record keys' last use: {}", err.toString())));
     });
@@ -185,6 +190,8 @@ public final class MeteringServices {
   public Future<List<UsageAlerts.Fired>> checkAlerts() {
     List<Long> accountIds = new ArrayList<>(toCheck);
     toCheck.removeAll(accountIds);
+    // Auto top-up looks at the same accounts: their balance just moved.
+    billing.checkTopUps(accountIds).onFailure(err -> log.warn("auto top-up check failed: {}", err.toString()));
     return alerts.check(accountIds).onFailure(err -> {
       // Checked again with the account's next stored usage; a threshold crossed stays crossed.
       toCheck.addAll(accountIds);
@@ -238,6 +245,14 @@ public final class MeteringServices {
 
   public StripeSync stripe() {
     return stripe;
+  }
+
+  public Billing billing() {
+    return billing;
+  }
+
+  public Vertx vertx() {
+    return vertx;
   }
 
   public Pool pool() {
@@ -310,6 +325,7 @@ public final class MeteringServices {
     vertx.cancelTimer(deliveryTimer);
     webhooks.close();
     stripe.close();
+    billing.close();
     revocations.close();
     return flushUsage().recover(err -> Future.succeededFuture())
         .compose(v -> lastUsed.flush()).recover(err -> Future.succeededFuture())

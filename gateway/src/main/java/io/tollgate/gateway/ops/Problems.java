@@ -13,12 +13,17 @@ public final class Problems {
   }
 
   public static Future<Void> send(RoutingContext ctx, int status, String code, String title, String detail) {
+    return send(ctx.request(), status, code, title, detail);
+  }
+
+  /** The same answer on a bare request (the public port's non-proxy endpoints). */
+  public static Future<Void> send(io.vertx.core.http.HttpServerRequest request, int status, String code, String title, String detail) {
     JsonObject problem = new JsonObject()
         .put("type", "https://tollgate.dev/problems/" + code)
         .put("title", title)
         .put("status", status)
         .put("detail", detail)
-        .put("instance", ctx.request().path());
-    return ctx.response().setStatusCode(status).putHeader("content-type", CONTENT_TYPE).end(problem.toBuffer());
+        .put("instance", request.path());
+    return request.response().setStatusCode(status).putHeader("content-type", CONTENT_TYPE).end(problem.toBuffer());
   }
 }

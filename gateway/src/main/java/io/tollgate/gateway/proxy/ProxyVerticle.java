@@ -6,6 +6,7 @@ import io.tollgate.config.TollgateConfig;
 import io.tollgate.config.UpstreamClientConfig;
 import io.tollgate.gateway.errors.GatewayFailure;
 import io.tollgate.gateway.errors.OpenAiErrors;
+import io.tollgate.gateway.billing.WebhookIntake;
 import io.tollgate.gateway.metering.MeteringServices;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -90,6 +91,10 @@ public final class ProxyVerticle extends VerticleBase {
     String requestId = RequestIds.of(request);
     request.response().putHeader(RequestIds.HEADER, requestId);
     String path = request.path();
+    if (WebhookIntake.PATH.equals(path)) {
+      metering.billing().intake().handle(request);
+      return;
+    }
     RouteProxy route = path == null ? null : routes.match(path);
     if (route == null) {
       refuse(request, GatewayFailure.notFound("no route matches path " + abbreviate(path)));

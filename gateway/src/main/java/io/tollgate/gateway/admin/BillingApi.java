@@ -1,0 +1,397 @@
+package io.tollgate.gateway.admin;
+
+import static io.tollgate.gateway.admin.AdminApi.actor;
+import static io.tollgate.gateway.admin.AdminApi.body;
+import static io.tollgate.gateway.admin.AdminApi.ip;
+import static io.tollgate.gateway.admin.AdminApi.json;
+import static io.tollgate.gateway.admin.AdminApi.queryId;
+import static io.tollgate.gateway.admin.AdminApi.queryInt;
+
+import io.tollgate.config.BillingConfig;
+import io.tollgate.config.PlanConfig;
+import io.tollgate.gateway.admin.AdminApi.Reply;
+import io.tollgate.gateway.billing.Billing;
+import io.tollgate.gateway.billing.BillingEvents;
+import io.tollgate.gateway.metering.MeteringServices;
+import io.tollgate.metering.accounts.Account;
+import io.tollgate.metering.accounts.AccountBilling;
+import io.tollgate.stripesync.billing.BillingFailure;
+import io.tollgate.stripesync.billing.CheckoutRequest;
+import io.tollgate.stripesync.billing.StripeBilling;
+import io.tollgate.stripesync.webhooks.StripeEventStore;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
+import java.net.URI;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+
+/**
+ * Subscriptions and credits for the operator's app: Checkout and Customer Portal links,
+ * subscription status with limits and usage, access checks, invoices, auto top-up settings and
+ * history, and the stored Stripe webhook events (list, inspect, replay).
+ */
+final class BillingApi {
+
+  private static final Set<String> EVENT_STATUSES = Set.of("pending", "processed", "parked");
+  private static final String PERIOD_USAGE = "SELECT coalesce(sum(requests), 0) AS requests, coalesce(sum(credits), 0) AS credits "
+      + "FROM usage_rollups_hourly WHERE account_id = $1 AND hour >= $2 AND hour < $3";
+  private static final String INVOICES = "SELECT id, subscription_id, status, billing_reason, amount_due, amount_paid, currency, "
+      + "hosted_invoice_url, invoice_pdf, period_start, period_end, created FROM stripe_invoices WHERE account_id = $1 "
+      + "ORDER BY created DESC LIMIT $2";
+  private static final String LINK = "UPDATE accounts SET stripe_customer_id = $2, updated_at = now() WHERE id = $1 "
+      + "AND stripe_customer_id IS NULL";
+
+  private final MeteringServices m;
+
+  BillingApi(MeteringServices m) {
+    this.m = m;
+  }
+
+  void mount(Router router) {
+    router.post("/admin/v1/accounts/:id/checkout").handler(json(this::checkout));
+    router.post("/admin/v1/accounts/:id/portal").handler(json(this::portal));
+    router.get("/admin/v1/accounts/:id/subscription").handler(json(this::subscription));
+    router.get("/admin/v1/accounts/:id/access").handler(json(this::access));
+    router.get("/admin/v1/accounts/:id/invoices").handler(json(this::invoices));
+    router.put("/admin/v1/accounts/:id/auto-top-up").handler(json(this::setAutoTopUp));
+    router.delete("/admin/v1/accounts/:id/auto-top-up").handler(json(this::clearAutoTopUp));
+    router.get("/admin/v1/accounts/:id/top-ups").handler(json(this::topUps));
+    router.get("/admin/v1/webhooks/stripe/events").handler(json(this::events));
+    router.get("/admin/v1/webhooks/stripe/events/:eventId").handler(json(this::event));
+    router.post("/admin/v1/webhooks/stripe/events/:eventId/replay").handler(json(this::replay));
+  }
+
+  private Billing billing() {
+    return m.billing();
+  }
+
+  private StripeBilling stripe() {
+    return billing().stripe().orElseThrow(() -> new BadInput(503, "stripe-not-configured",
+        "Stripe is not configured: set STRIPE_API_KEY to create Checkout and portal sessions"));
+  }
+
+  private Future<Account> account(RoutingContext ctx) {
+    long id = Fields.pathId(ctx.pathParam("id"), "account");
+    return m.accounts().get(m.pool(), id).map(found -> found.orElseThrow(() -> BadInput.notFound("account " + id)));
+  }
+
+  /** A blocking Stripe call on a worker thread; its failure becomes a 502 naming what Stripe said. */
+  private <T> Future<T> call(Callable<T> call) {
+    return m.vertx().<T>executeBlocking(call, false).recover(err -> Future.failedFuture(err instanceof BillingFailure f
+        ? new BadInput(f.kind() == BillingFailure.Kind.TRANSIENT || f.kind() == BillingFailure.Kind.RATE_LIMITED ? 503 : 502,
+            "stripe-error", f.getMessage())
+        : err));
+  }
+
+  // ---- Checkout and the portal
+
+  /** The account's Stripe customer, created (once, by idempotency key) on first use. */
+  private Future<Account> withCustomer(Account account, String email, String actor, String ip) {
+    if (account.stripeCustomerId() != null) {
+      return Future.succeededFuture(account);
+    }
+    StripeBilling stripe = stripe();
+    return call(() -> stripe.createCustomer(account.id(), account.name(), email, "tollgate-customer-" + account.id()))
+        .compose(customer -> m.pool().withTransaction(conn -> conn.preparedQuery(LINK).execute(Tuple.of(account.id(), customer))
+            .compose(v -> m.audit().record(conn, actor, "account.stripe_customer", "account", Long.toString(account.id()), ip,
+                null, new JsonObject().put("stripeCustomerId", customer)))))
+        .compose(v -> m.accounts().get(m.pool(), account.id())).map(Optional::orElseThrow);
+  }
+
+  private Future<Reply> checkout(RoutingContext ctx) {
+    JsonObject b = body(ctx);
+    String planName = Fields.string(b, "plan", false);
+    String packName = Fields.string(b, "pack", false);
+    if ((planName == null) == (packName == null)) {
+      throw BadInput.field("plan", "or 'pack' is required, not both: a plan to subscribe to, or a credit pack to buy");
+    }
+    BillingConfig bc = m.config().billing();
+    Long trialDays = Fields.nonNegative(b, "trialDays");
+    String email = Fields.string(b, "email", false);
+    String key = Optional.ofNullable(Fields.string(b, "idempotencyKey", false)).orElse(UUID.randomUUID().toString());
+    List<CheckoutRequest.LineItem> items = new ArrayList<>();
+    Map<String, String> metadata;
+    CheckoutRequest.Mode mode;
+    if (planName != null) {
+      PlanConfig plan = Optional.ofNullable(m.config().plans().get(planName))
+          .orElseThrow(() -> BadInput.field("plan", "must be a configured plan: " + String.join(", ", m.config().plans().keySet())));
+      if (plan.stripePrices().isEmpty()) {
+        throw BadInput.field("plan", planName + " is not sold through Stripe (it has no stripePrices)");
+      }
+      // The first price is the plan's base fee; the others are metered items, sold without a quantity.
+      for (int i = 0; i < plan.stripePrices().size(); i++) {
+        items.add(new CheckoutRequest.LineItem(plan.stripePrices().get(i), i == 0 ? 1L : null));
+      }
+      metadata = Map.of("tollgate_kind", "subscription", "tollgate_plan", planName);
+      mode = CheckoutRequest.Mode.SUBSCRIPTION;
+    } else {
+      BillingConfig.CreditPack pack = Optional.ofNullable(bc.creditPacks().get(packName)).orElseThrow(() -> BadInput.field("pack",
+          "must be a configured credit pack" + (bc.creditPacks().isEmpty() ? " (none is configured under billing.creditPacks)"
+              : ": " + String.join(", ", bc.creditPacks().keySet()))));
+      items.add(new CheckoutRequest.LineItem(pack.stripePrice(), 1L));
+      metadata = Map.of("tollgate_kind", "credit_pack", "tollgate_pack", packName, "tollgate_credits", Long.toString(pack.credits()));
+      mode = CheckoutRequest.Mode.PAYMENT;
+      if (trialDays != null) {
+        throw BadInput.field("trialDays", "applies to plans only");
+      }
+    }
+    // The return URLs after the plan or pack: a wrong product is the likelier mistake, and the one to name first.
+    String success = url(b, "successUrl", bc.checkoutSuccessUrl());
+    String cancel = url(b, "cancelUrl", bc.checkoutCancelUrl());
+    String actor = actor(ctx);
+    return account(ctx).compose(account -> withCustomer(account, email, actor, ip(ctx))).compose(account -> {
+      Map<String, String> meta = new java.util.HashMap<>(metadata);
+      meta.put("tollgate_account_id", Long.toString(account.id()));
+      CheckoutRequest request = new CheckoutRequest(account.stripeCustomerId(), mode, items, success, cancel, account.id(), meta,
+          trialDays == null ? null : trialDays.intValue(), "tollgate-checkout-" + account.id() + "-" + key);
+      StripeBilling stripe = stripe();
+      return call(() -> stripe.createCheckoutSession(request)).compose(link -> m.audit().record(m.pool(), actor, "billing.checkout",
+              "account", Long.toString(account.id()), ip(ctx), null,
+              new JsonObject().put("sessionId", link.id()).put(planName != null ? "plan" : "pack", planName != null ? planName : packName))
+          .map(v -> new Reply(201, new JsonObject().put("id", link.id()).put("url", link.url())
+              .put("expiresAt", link.expiresAt() == null ? null : link.expiresAt().toString())
+              .put("stripeCustomerId", account.stripeCustomerId()))));
+    });
+  }
+
+  private Future<Reply> portal(RoutingContext ctx) {
+    JsonObject b = body(ctx);
+    String returnUrl = url(b, "returnUrl", m.config().billing().portalReturnUrl());
+    return account(ctx).compose(account -> {
+      if (account.stripeCustomerId() == null) {
+        throw new BadInput(409, "no-stripe-customer", "account " + account.id()
+            + " has no Stripe customer yet (it gets one with its first Checkout session)");
+      }
+      StripeBilling stripe = stripe();
+      return call(() -> stripe.createPortalSession(account.stripeCustomerId(), returnUrl,
+              "tollgate-portal-" + account.id() + "-" + UUID.randomUUID()))
+          .map(url -> new Reply(201, new JsonObject().put("url", url)));
+    });
+  }
+
+  /** The request's URL, else the configured default; one of them is required. */
+  private static String url(JsonObject b, String field, Optional<URI> fallback) {
+    return Optional.ofNullable(Fields.httpUrl(b, field)).or(() -> fallback.map(URI::toString)).orElseThrow(() -> BadInput.field(field,
+        "is required (or set a default under billing: in the configuration)"));
+  }
+
+  // ---- status, access and invoices
+
+  private Future<Reply> subscription(RoutingContext ctx) {
+    return account(ctx).compose(account -> billing().accountBilling().get(m.pool(), account.id()).compose(b -> {
+      AccountBilling ab = b.orElse(AccountBilling.empty(account.id()));
+      PlanConfig plan = m.config().plan(account.plan());
+      return m.pool().preparedQuery(PERIOD_USAGE).execute(Tuple.of(account.id(), utc(account.periodStart()), utc(account.periodEnd())))
+          .compose(rows -> spendable(account).map(spendable -> {
+            Row u = rows.iterator().next();
+            long used = u.getLong("credits");
+            JsonObject out = new JsonObject().put("accountId", account.id()).put("plan", account.plan()).put("status", account.status())
+                .put("billingMode", account.billingMode()).put("stripeCustomerId", account.stripeCustomerId())
+                .put("subscription", ab.subscriptionId() == null ? null : ab.subscriptionJson())
+                .put("period", new JsonObject().put("start", account.periodStart().toString()).put("end", account.periodEnd().toString()))
+                .put("limits", new JsonObject()
+                    .put("requestsPerMinute", account.requestsPerMinute() != null ? account.requestsPerMinute() : plan.requestsPerMinute())
+                    .put("tokensPerMinute", account.tokensPerMinute() != null ? account.tokensPerMinute() : plan.tokensPerMinute())
+                    .put("includedCredits", plan.includedCredits()).put("spendCap", account.spendCap()))
+                .put("usage", new JsonObject().put("requests", u.getLong("requests")).put("credits", used)
+                    .put("includedCreditsRemaining", Math.max(0, plan.includedCredits() - used)))
+                .put("credits", new JsonObject().put("spendable", spendable))
+                .put("entitlements", entitlements(plan))
+                .put("autoTopUp", ab.autoTopUpJson());
+            return new Reply(200, out);
+          }));
+    }));
+  }
+
+  private static JsonObject entitlements(PlanConfig plan) {
+    return new JsonObject().put("models", plan.models().isEmpty() ? null : new JsonArray(plan.models()))
+        .put("features", new JsonArray(plan.features())).put("overage", plan.overage().wire());
+  }
+
+  private Future<Long> spendable(Account account) {
+    return m.admissions().balance(account.id())
+        .compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get()) : m.ledger().spendable(m.pool(), account));
+  }
+
+  /** The checks the proxy makes, for the operator's app: may this account use this feature or model now? */
+  private Future<Reply> access(RoutingContext ctx) {
+    String feature = ctx.queryParams().get("feature");
+    String model = ctx.queryParams().get("model");
+    return account(ctx).compose(account -> spendable(account).map(spendable -> {
+      PlanConfig plan = m.config().plan(account.plan());
+      List<String> denied = new ArrayList<>();
+      if (!Set.of("active", "trialing", "past_due").contains(account.status())) {
+        denied.add("account is " + account.status());
+      }
+      if (feature != null && !plan.hasFeature(feature)) {
+        denied.add("plan " + plan.name() + " does not include feature " + feature);
+      }
+      if (model != null && !plan.allowsModel(model)) {
+        denied.add("plan " + plan.name() + " does not include model " + model);
+      }
+      boolean billsOverage = plan.overage() == PlanConfig.Overage.BILL && "hybrid".equals(account.billingMode());
+      if (account.enforcesCredits() && !billsOverage && spendable <= 0) {
+        denied.add("no credits remaining");
+      }
+      return new Reply(200, new JsonObject().put("allowed", denied.isEmpty()).put("reasons", new JsonArray(denied))
+          .put("plan", plan.name()).put("status", account.status()).put("creditsRemaining", spendable)
+          .put("entitlements", entitlements(plan)));
+    }));
+  }
+
+  private Future<Reply> invoices(RoutingContext ctx) {
+    int limit = queryInt(ctx, "limit", 20, 1, 100);
+    boolean refresh = "true".equals(ctx.queryParams().get("refresh"));
+    return account(ctx).compose(account -> {
+      Future<Void> refreshed = Future.succeededFuture();
+      if (refresh && account.stripeCustomerId() != null) {
+        StripeBilling stripe = stripe();
+        refreshed = call(() -> stripe.listInvoices(account.stripeCustomerId(), limit)).compose(list -> {
+          Future<Void> all = Future.succeededFuture();
+          Instant now = m.clock().instant();
+          for (var inv : list) {
+            all = all.compose(v -> BillingEvents.cacheInvoice(m.pool(), inv, account.id(), account.stripeCustomerId(), now));
+          }
+          return all;
+        });
+      }
+      return refreshed.compose(v -> m.pool().preparedQuery(INVOICES).execute(Tuple.of(account.id(), limit))).map(rows -> {
+        JsonArray data = new JsonArray();
+        for (Row r : rows) {
+          data.add(new JsonObject().put("id", r.getString("id")).put("subscriptionId", r.getString("subscription_id"))
+              .put("status", r.getString("status")).put("billingReason", r.getString("billing_reason"))
+              .put("amountDue", r.getLong("amount_due")).put("amountPaid", r.getLong("amount_paid")).put("currency", r.getString("currency"))
+              .put("hostedInvoiceUrl", r.getString("hosted_invoice_url")).put("invoicePdf", r.getString("invoice_pdf"))
+              .put("periodStart", str(r.getOffsetDateTime("period_start"))).put("periodEnd", str(r.getOffsetDateTime("period_end")))
+              .put("created", str(r.getOffsetDateTime("created"))));
+        }
+        return new Reply(200, new JsonObject().put("data", data));
+      });
+    });
+  }
+
+  // ---- auto top-up
+
+  private Future<Reply> setAutoTopUp(RoutingContext ctx) {
+    JsonObject b = body(ctx);
+    String pack = Fields.string(b, "pack", true);
+    if (!m.config().billing().creditPacks().containsKey(pack)) {
+      throw BadInput.field("pack", "must be a configured credit pack" + (m.config().billing().creditPacks().isEmpty()
+          ? " (none is configured under billing.creditPacks)" : ": " + String.join(", ", m.config().billing().creditPacks().keySet())));
+    }
+    Long threshold = Fields.nonNegative(b, "thresholdCredits");
+    if (threshold == null) {
+      throw BadInput.field("thresholdCredits", "is required (top up when spendable credits fall below it)");
+    }
+    return changeAutoTopUp(ctx, pack, threshold);
+  }
+
+  private Future<Reply> clearAutoTopUp(RoutingContext ctx) {
+    return changeAutoTopUp(ctx, null, null);
+  }
+
+  private Future<Reply> changeAutoTopUp(RoutingContext ctx, String pack, Long threshold) {
+    long id = Fields.pathId(ctx.pathParam("id"), "account");
+    String actor = actor(ctx);
+    return m.pool().withTransaction(conn -> m.accounts().getForUpdate(conn, id).compose(found -> {
+      Account account = found.orElseThrow(() -> BadInput.notFound("account " + id));
+      if (pack != null && "postpaid".equals(account.billingMode())) {
+        throw BadInput.field("pack", "auto top-up needs a prepaid or hybrid account (account " + id + " is postpaid)");
+      }
+      return billing().accountBilling().lock(conn, id).compose(before -> {
+        // Setting it again also lifts a pause after a failed charge: the operator has seen to it.
+        AccountBilling after = before.withAutoTopUp(pack, threshold, false);
+        return billing().accountBilling().save(conn, after).compose(v -> m.audit().record(conn, actor, "billing.auto_top_up", "account",
+            Long.toString(id), ip(ctx), before.autoTopUpJson(), after.autoTopUpJson())).map(after);
+      });
+    })).map(after -> new Reply(200, new JsonObject().put("accountId", id).put("autoTopUp", after.autoTopUpJson())
+        .put("active", after.autoTopUpPack() != null && billing().topUps().enabled())));
+  }
+
+  private Future<Reply> topUps(RoutingContext ctx) {
+    int limit = queryInt(ctx, "limit", 20, 1, 100);
+    return account(ctx).compose(account -> billing().topUps().list(m.pool(), account.id(), limit))
+        .map(list -> new Reply(200, new JsonObject().put("data", list)));
+  }
+
+  // ---- stored webhook events
+
+  private Future<Reply> events(RoutingContext ctx) {
+    String status = ctx.queryParams().get("status");
+    if (status != null && !EVENT_STATUSES.contains(status)) {
+      throw new BadInput(400, "invalid-request", "query parameter 'status' must be pending, processed or parked");
+    }
+    String type = ctx.queryParams().get("type");
+    Long accountId = queryId(ctx, "accountId");
+    int limit = queryInt(ctx, "limit", 50, 1, 500);
+    StripeEventStore.Cursor before = cursor(ctx.queryParams().get("before"));
+    return billing().events().list(m.pool(), status, type, accountId, before, limit).map(rows -> {
+      JsonObject out = new JsonObject().put("data", new JsonArray(List.copyOf(rows)));
+      if (rows.size() == limit) {
+        JsonObject last = rows.get(rows.size() - 1);
+        out.put("nextBefore", last.getString("receivedAt") + "," + last.getString("id"));
+      }
+      return new Reply(200, out);
+    });
+  }
+
+  private static StripeEventStore.Cursor cursor(String raw) {
+    if (raw == null) {
+      return null;
+    }
+    int comma = raw.indexOf(',');
+    try {
+      if (comma > 0) {
+        return new StripeEventStore.Cursor(Instant.parse(raw.substring(0, comma)), raw.substring(comma + 1));
+      }
+    } catch (java.time.format.DateTimeParseException ignored) {
+      // reported below
+    }
+    throw new BadInput(400, "invalid-request", "query parameter 'before' must be the nextBefore of a previous page");
+  }
+
+  private Future<Reply> event(RoutingContext ctx) {
+    String id = ctx.pathParam("eventId");
+    return billing().events().get(m.pool(), id)
+        .map(found -> new Reply(200, found.orElseThrow(() -> BadInput.notFound("Stripe event " + abbreviate(id)))));
+  }
+
+  private Future<Reply> replay(RoutingContext ctx) {
+    String id = ctx.pathParam("eventId");
+    String actor = actor(ctx);
+    return m.pool().withTransaction(conn -> billing().events().replay(conn, id, m.clock().instant()).compose(found -> {
+      if (!found) {
+        throw BadInput.notFound("Stripe event " + abbreviate(id));
+      }
+      return m.audit().record(conn, actor, "webhook.replay", "stripe_event", id, ip(ctx), null, null);
+    })).map(v -> {
+      billing().worker().wake();
+      return new Reply(202, new JsonObject().put("id", id).put("status", "pending"));
+    });
+  }
+
+  private static String abbreviate(String s) {
+    return s.length() <= 80 ? s : s.substring(0, 80) + "…";
+  }
+
+  private static OffsetDateTime utc(Instant t) {
+    return OffsetDateTime.ofInstant(t, ZoneOffset.UTC);
+  }
+
+  private static String str(OffsetDateTime t) {
+    return t == null ? null : t.toInstant().toString();
+  }
+}

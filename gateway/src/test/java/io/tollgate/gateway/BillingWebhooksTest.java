@@ -1,0 +1,440 @@
+package io.tollgate.gateway;
+
+import static io.tollgate.gateway.GatewayHarness.await;
+import static io.tollgate.gateway.StripeObjects.event;
+import static io.tollgate.gateway.StripeObjects.id;
+import static io.tollgate.gateway.StripeObjects.invoice;
+import static io.tollgate.gateway.StripeObjects.subscription;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tollgate.metering.store.PostgresUrls;
+import io.tollgate.metering.testing.TestServices;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+@DisplayName("Stripe webhooks move plans, statuses, periods and credits, and the hot path follows within seconds")
+class BillingWebhooksTest {
+
+  static final String SECRET = "whsec_test_billing_0123456789";
+  private static GatewayHarness harness;
+  private static Vertx vertx;
+  private static Tollgate gateway;
+  private static Webhooks webhooks;
+  private static Pool pg;
+
+  @BeforeAll
+  static void start() {
+    harness = new GatewayHarness();
+    vertx = harness.stubVertx;
+    gateway = GatewayHarness.start("""
+        routes:
+          - { prefix: /v1/, upstream: "%s/v1/", usage: openai }
+          - { prefix: /batch/, upstream: "%s/v1/", flatCost: 1, feature: batch }
+        pricing:
+          default: { input: 1000, output: 1000 }
+        plans:
+          free: { requestsPerMinute: 0, tokensPerMinute: 0, includedCredits: 100, models: [gpt-4o-mini] }
+          pro:
+            requestsPerMinute: 0
+            tokensPerMinute: 0
+            includedCredits: 5000
+            stripePrices: [price_pro, price_pro_meter]
+            features: [batch]
+        billing:
+          gracePeriodDays: 1
+          webhookMaxAttempts: 2
+          webhookRetryBaseMs: 50
+          creditPacks:
+            small: { credits: 1000, stripePrice: price_small, amount: 500 }
+        metering: { flushIntervalMs: 50 }
+        """.formatted(harness.stubBase(), harness.stubBase()), Map.of("STRIPE_WEBHOOK_SECRET", "whsec_other_secret," + SECRET));
+    webhooks = new Webhooks(vertx, gateway, SECRET);
+    pg = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(TestServices.get().postgresUrl())).using(vertx).build();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    pg.close().await(10, TimeUnit.SECONDS);
+    gateway.close();
+    harness.close();
+  }
+
+  private static HttpTestClient.Reply admin(HttpMethod method, String uri, JsonObject body) {
+    return await(GatewayHarness.admin(vertx).send(method, gateway.adminPort(), uri, GatewayHarness.adminHeaders(),
+        body == null ? null : body.toBuffer()));
+  }
+
+  private static long account(String name) {
+    return GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", name).put("initialCredits", 100_000));
+  }
+
+  private static String key(long account) {
+    return GatewayHarness.createKey(gateway, vertx, account, new JsonObject()).getString("key");
+  }
+
+  private static HttpTestClient.Reply chat(String key, String model) {
+    return await(new HttpTestClient(vertx, false, key).send(HttpMethod.POST, gateway.proxyPort(), "/v1/chat/completions",
+        GatewayHarness.bearer(key).add("content-type", "application/json"),
+        new JsonObject().put("model", model).put("max_tokens", 10)
+            .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "hi"))).toBuffer()));
+  }
+
+  private static HttpTestClient.Reply batch(String key) {
+    return await(new HttpTestClient(vertx, false, key).send(HttpMethod.GET, gateway.proxyPort(), "/batch/models",
+        GatewayHarness.bearer(key), null));
+  }
+
+  /** Polls until the condition holds (the hot path follows a plan change through the key caches). */
+  private static void eventually(String what, Supplier<Boolean> condition) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!condition.get()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("not within 10 s: " + what);
+      }
+      await(vertx.timer(25));
+    }
+  }
+
+  private static JsonObject accountJson(long id) {
+    return admin(HttpMethod.GET, "/admin/v1/accounts/" + id, null).json();
+  }
+
+  private static JsonObject status(long id) {
+    return admin(HttpMethod.GET, "/admin/v1/accounts/" + id + "/subscription", null).json();
+  }
+
+  private static long sumLedger(long account, String kind) {
+    Row r = await(pg.preparedQuery("SELECT coalesce(sum(amount), 0) AS total FROM credit_transactions WHERE account_id = $1 AND kind = $2")
+        .execute(Tuple.of(account, kind))).iterator().next();
+    return r.getLong("total");
+  }
+
+  private static long count(String sql, Object... args) {
+    return await(pg.preparedQuery(sql).execute(Tuple.from(args))).iterator().next().getLong(0);
+  }
+
+  @Test
+  @DisplayName("signature: valid is stored and answered 200 at once; forged, expired, missing and tampered get 400 and store nothing; a replay is a no-op")
+  void signatures() {
+    JsonObject e = event("customer.created", Instant.now(), StripeObjects.customer(id("cus_"), "a@example.com", null));
+    String body = e.encode();
+    long now = Instant.now().getEpochSecond();
+
+    HttpTestClient.Reply forged = webhooks.post(body, Webhooks.sign(body, "whsec_forged", now));
+    assertThat(forged.status()).isEqualTo(400);
+    assertThat(forged.json().getString("detail")).contains("no v1 signature");
+    HttpTestClient.Reply expired = webhooks.post(body, Webhooks.sign(body, SECRET, now - 3_600));
+    assertThat(expired.status()).isEqualTo(400);
+    assertThat(expired.json().getString("detail")).contains("more than 300 s away");
+    assertThat(webhooks.post(body, null).json().getString("detail")).isEqualTo("the Stripe-Signature header is missing");
+    assertThat(webhooks.post(body.replace("a@example.com", "b@example.com"), Webhooks.sign(body, SECRET, now)).status()).isEqualTo(400);
+    assertThat(webhooks.stored(e.getString("id"))).as("nothing stored for a refused delivery").isNull();
+    for (HttpTestClient.Reply r : new HttpTestClient.Reply[] {forged, expired}) {
+      assertThat(r.text()).doesNotContain(SECRET);
+    }
+
+    HttpTestClient.Reply ok = webhooks.post(body, Webhooks.sign(body, SECRET, now));
+    assertThat(ok.status()).isEqualTo(200);
+    assertThat(ok.json().getBoolean("duplicate")).isFalse();
+    JsonObject done = webhooks.awaitDone(e.getString("id"));
+    assertThat(done.getString("status")).isEqualTo("processed");
+    assertThat(done.getString("outcome")).startsWith("ignored: Tollgate does not act on customer.created");
+
+    HttpTestClient.Reply replay = webhooks.post(body, Webhooks.sign(body, SECRET, now));
+    assertThat(replay.status()).isEqualTo(200);
+    assertThat(replay.json().getBoolean("duplicate")).isTrue();
+    assertThat(count("SELECT count(*) FROM stripe_events WHERE id = $1", e.getString("id"))).isEqualTo(1);
+    assertThat(webhooks.stored(e.getString("id")).getInteger("attempts")).as("processed once").isEqualTo(1);
+
+    assertThat(await(new HttpTestClient(vertx).get(gateway.proxyPort(), "/webhooks/stripe")).status()).isEqualTo(405);
+    assertThat(webhooks.post("x".repeat(1024 * 1024 + 1), "t=1,v1=00").status()).isEqualTo(413);
+    assertThat(gateway.registry().get("tollgate_stripe_webhooks_received").tag("result", "refused_bad_signature").counter().count())
+        .isGreaterThanOrEqualTo(2);
+  }
+
+  @Test
+  @DisplayName("subscribe: the plan's models and features open on the hot path, its period credits are granted once per invoice")
+  void subscriptionStartsPlan() {
+    long account = account("subscriber");
+    String key = key(account);
+    assertThat(chat(key, "gpt-4o").json().getJsonObject("error").getString("code")).isEqualTo("model_not_in_plan");
+    assertThat(batch(key).json().getJsonObject("error").getString("code")).isEqualTo("feature_not_in_plan");
+    assertThat(chat(key, "gpt-4o-mini").status()).isEqualTo(200);
+
+    String customer = id("cus_");
+    String sub = id("sub_");
+    Instant start = Instant.now().minusSeconds(60).truncatedTo(ChronoUnit.SECONDS);
+    Instant end = start.plus(30, ChronoUnit.DAYS);
+    webhooks.deliverAndWait(event("checkout.session.completed", start,
+        StripeObjects.checkoutSubscription(id("cs_"), account, customer, sub)));
+    assertThat(accountJson(account).getString("stripeCustomerId")).isEqualTo(customer);
+    JsonObject created = webhooks.deliverAndWait(event("customer.subscription.created", start,
+        subscription(sub, customer, account, "active", start, end, "price_pro", "price_pro_meter")));
+    assertThat(created.getString("outcome")).contains("plan pro");
+    assertThat(accountJson(account).getString("plan")).isEqualTo("pro");
+
+    eventually("gpt-4o allowed on plan pro", () -> chat(key, "gpt-4o").status() == 200);
+    assertThat(batch(key).status()).isEqualTo(200);
+
+    String inv = id("in_");
+    JsonObject paid = webhooks.deliverAndWait(event("invoice.paid", start.plusSeconds(5),
+        invoice(inv, customer, sub, "paid", "subscription_create", 2000, "price_pro", start, end)));
+    assertThat(paid.getString("status")).isEqualTo("processed");
+    JsonObject again = webhooks.deliverAndWait(event("invoice.payment_succeeded", start.plusSeconds(5),
+        invoice(inv, customer, sub, "paid", "subscription_create", 2000, "price_pro", start, end)));
+    assertThat(again.getString("outcome")).contains("already granted");
+    assertThat(count("SELECT count(*) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant' AND amount = 5000",
+        account)).as("pro's included credits, once for the invoice").isEqualTo(1);
+
+    JsonObject s = status(account);
+    assertThat(s.getString("plan")).isEqualTo("pro");
+    assertThat(s.getJsonObject("subscription").getString("status")).isEqualTo("active");
+    assertThat(s.getJsonObject("subscription").getJsonArray("prices")).containsExactly("price_pro", "price_pro_meter");
+    assertThat(s.getJsonObject("period").getString("start")).as("the period follows the subscription").isEqualTo(start.toString());
+    assertThat(s.getJsonObject("period").getString("end")).isEqualTo(end.toString());
+    assertThat(s.getJsonObject("limits").getLong("includedCredits")).isEqualTo(5000);
+    assertThat(s.getJsonObject("entitlements").getJsonArray("features")).containsExactly("batch");
+    JsonArray invoices = admin(HttpMethod.GET, "/admin/v1/accounts/" + account + "/invoices", null).json().getJsonArray("data");
+    assertThat(invoices).hasSize(1);
+    assertThat(invoices.getJsonObject(0).getString("status")).isEqualTo("paid");
+    assertThat(invoices.getJsonObject(0).getString("hostedInvoiceUrl")).endsWith(inv);
+    JsonObject access = admin(HttpMethod.GET, "/admin/v1/accounts/" + account + "/access?feature=batch&model=gpt-4o", null).json();
+    assertThat(access.getBoolean("allowed")).isTrue();
+
+    // Canceled in the portal "at period end": the plan stays until Stripe deletes the subscription.
+    webhooks.deliverAndWait(event("customer.subscription.updated", start.plusSeconds(30),
+        subscription(sub, customer, account, "active", start, end, "price_pro", "price_pro_meter").put("cancel_at_period_end", true),
+        new JsonObject().put("cancel_at_period_end", false)));
+    JsonObject canceling = status(account);
+    assertThat(canceling.getString("plan")).isEqualTo("pro");
+    assertThat(canceling.getJsonObject("subscription").getBoolean("cancelAtPeriodEnd")).isTrue();
+    assertThat(canceling.getJsonObject("subscription").getString("currentPeriodEnd")).isEqualTo(end.toString());
+  }
+
+  @Test
+  @DisplayName("out of order: an older subscription event never overwrites newer state; deletion moves to free and stays")
+  void outOfOrder() {
+    long account = account("reordered");
+    String customer = id("cus_");
+    String sub = id("sub_");
+    Instant t = Instant.now().minusSeconds(600).truncatedTo(ChronoUnit.SECONDS);
+    Instant end = t.plus(30, ChronoUnit.DAYS);
+    JsonObject created = event("customer.subscription.created", t, subscription(sub, customer, account, "active", t, end, "price_pro"));
+    JsonObject pastDue = event("customer.subscription.updated", t.plusSeconds(100),
+        subscription(sub, customer, account, "past_due", t, end, "price_pro"), new JsonObject().put("status", "active"));
+    JsonObject deleted = event("customer.subscription.deleted", t.plusSeconds(200),
+        subscription(sub, customer, account, "canceled", t, end, "price_pro"));
+
+    // Stripe delivers the deletion first, then the older events.
+    assertThat(webhooks.deliverAndWait(deleted).getString("outcome")).contains("plan free");
+    assertThat(webhooks.deliverAndWait(created).getString("outcome")).startsWith("ignored: older than");
+    assertThat(webhooks.deliverAndWait(pastDue).getString("outcome")).startsWith("ignored: older than");
+    JsonObject s = status(account);
+    assertThat(s.getString("plan")).isEqualTo("free");
+    assertThat(s.getString("status")).isEqualTo("active");
+    assertThat(s.getJsonObject("subscription").getString("status")).isEqualTo("canceled");
+
+    // A newer, live subscription of the same customer takes over; an old one's late news does not.
+    String next = id("sub_");
+    webhooks.deliverAndWait(event("customer.subscription.created", t.plusSeconds(300),
+        subscription(next, customer, account, "trialing", t.plusSeconds(300), end, "price_pro")));
+    assertThat(accountJson(account).getString("plan")).isEqualTo("pro");
+    assertThat(accountJson(account).getString("status")).isEqualTo("trialing");
+    assertThat(webhooks.deliverAndWait(event("customer.subscription.deleted", t.plusSeconds(400),
+        subscription(sub, customer, account, "canceled", t, end, "price_pro"))).getString("outcome"))
+        .contains("the account follows " + next);
+    assertThat(accountJson(account).getString("plan")).isEqualTo("pro");
+
+    // A renewal paid, then its earlier failed attempt delivered late: the account stays in good standing.
+    String renewal = id("in_");
+    Instant paidAt = t.plusSeconds(500);
+    webhooks.deliverAndWait(event("invoice.paid", paidAt, invoice(renewal, customer, next, "paid", "subscription_cycle", 2000,
+        "price_pro", end, end.plus(30, ChronoUnit.DAYS))));
+    assertThat(webhooks.deliverAndWait(event("invoice.payment_failed", paidAt.minusSeconds(60), invoice(renewal, customer, next, "open",
+        "subscription_cycle", 2000, "price_pro", end, end.plus(30, ChronoUnit.DAYS)))).getString("outcome")).startsWith("ignored");
+    assertThat(accountJson(account).getString("status")).isEqualTo("trialing");
+    assertThat(count("SELECT count(*) FROM notifications WHERE account_id = $1 AND kind = 'payment_failed'", account)).isZero();
+  }
+
+  @Test
+  @DisplayName("payment failed → past due with the plan kept → grace over → free plan on the hot path → late payment restores it")
+  void dunning() {
+    long account = account("dunned");
+    String key = key(account);
+    String customer = id("cus_");
+    String sub = id("sub_");
+    Instant start = Instant.now().minus(40, ChronoUnit.DAYS).truncatedTo(ChronoUnit.SECONDS);
+    Instant cycle = start.plus(30, ChronoUnit.DAYS);
+    // The account has been with us since before it subscribed, 40 days ago.
+    await(pg.preparedQuery("UPDATE accounts SET period_start = $2, period_end = $3 WHERE id = $1").execute(Tuple.of(account,
+        java.time.OffsetDateTime.ofInstant(start.minus(5, ChronoUnit.DAYS), java.time.ZoneOffset.UTC),
+        java.time.OffsetDateTime.ofInstant(start.plus(25, ChronoUnit.DAYS), java.time.ZoneOffset.UTC))));
+    webhooks.deliverAndWait(event("customer.subscription.created", start,
+        subscription(sub, customer, account, "active", start, cycle, "price_pro")));
+    webhooks.deliverAndWait(event("invoice.paid", start, invoice(id("in_"), customer, sub, "paid", "subscription_create", 2000,
+        "price_pro", start, cycle)));
+    eventually("plan pro on the hot path", () -> chat(key, "gpt-4o").status() == 200);
+    // The period ended ten days ago, but a live subscription's periods follow its invoices, not the calendar.
+    assertThat(await(gateway.metering().rollOverPeriods())).noneMatch(r -> r.after().id() == account);
+    assertThat(status(account).getJsonObject("period").getString("start")).isEqualTo(start.toString());
+
+    // The renewal fails two days ago; grace is one day, so it is over, but nothing moves until dunning runs.
+    String renewal = id("in_");
+    Instant failedAt = Instant.now().minus(2, ChronoUnit.DAYS).truncatedTo(ChronoUnit.SECONDS);
+    JsonObject failed = webhooks.deliverAndWait(event("invoice.payment_failed", failedAt, invoice(renewal, customer, sub, "open",
+        "subscription_cycle", 2000, "price_pro", cycle, cycle.plus(30, ChronoUnit.DAYS))));
+    assertThat(failed.getString("outcome")).contains("past due");
+    JsonObject s = status(account);
+    assertThat(s.getString("status")).isEqualTo("past_due");
+    assertThat(s.getString("plan")).isEqualTo("pro");
+    assertThat(s.getJsonObject("subscription").getString("graceUntil")).isEqualTo(failedAt.plus(1, ChronoUnit.DAYS).toString());
+    eventually("past due keeps working", () -> chat(key, "gpt-4o").status() == 200);
+    JsonArray notes = admin(HttpMethod.GET, "/admin/v1/notifications?accountId=" + account, null).json().getJsonArray("data");
+    assertThat(notes.stream().map(JsonObject.class::cast).map(n -> n.getString("kind"))).contains("payment_failed");
+
+    assertThat(await(gateway.metering().billing().runDunning())).contains(account);
+    assertThat(await(gateway.metering().billing().runDunning())).as("once").doesNotContain(account);
+    assertThat(accountJson(account).getString("plan")).isEqualTo("free");
+    eventually("free plan on the hot path: gpt-4o refused", () -> "model_not_in_plan".equals(
+        chat(key, "gpt-4o").json().getJsonObject("error", new JsonObject()).getString("code")));
+    assertThat(batch(key).status()).isEqualTo(403);
+    notes = admin(HttpMethod.GET, "/admin/v1/notifications?accountId=" + account, null).json().getJsonArray("data");
+    assertThat(notes.stream().map(JsonObject.class::cast).map(n -> n.getString("kind"))).contains("plan_downgraded");
+    // On the free plan the calendar takes over: the ended period closes and the free plan's credits are granted.
+    assertThat(await(gateway.metering().rollOverPeriods())).anyMatch(r -> r.after().id() == account);
+    assertThat(status(account).getJsonObject("period").getString("start")).isEqualTo(cycle.toString());
+
+    // Stripe's next retry succeeds: the plan comes back and the new period's credits are granted.
+    webhooks.deliverAndWait(event("invoice.paid", Instant.now(), invoice(renewal, customer, sub, "paid", "subscription_cycle", 2000,
+        "price_pro", cycle, cycle.plus(30, ChronoUnit.DAYS))));
+    assertThat(accountJson(account).getString("plan")).isEqualTo("pro");
+    assertThat(accountJson(account).getString("status")).isEqualTo("active");
+    eventually("plan pro again", () -> chat(key, "gpt-4o").status() == 200);
+    assertThat(status(account).getJsonObject("period").getString("start")).isEqualTo(cycle.toString());
+    // The period's included credits become pro's: free's 100 plus the 4,900 the paid invoice adds.
+    assertThat(count("SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant' "
+        + "AND idempotency_key LIKE $2", account, "period:" + account + ":" + cycle + "%")).isEqualTo(5000);
+  }
+
+  @Test
+  @DisplayName("a credit pack purchase credits exactly once though its event arrives three times and its async twin once")
+  void creditPackOnce() {
+    long account = account("pack buyer");
+    String customer = id("cus_");
+    long before = admin(HttpMethod.GET, "/admin/v1/accounts/" + account, null).json().getJsonObject("credits").getLong("spendable");
+    String session = id("cs_");
+    JsonObject completed = event("checkout.session.completed", Instant.now(),
+        StripeObjects.checkoutPayment(session, account, customer, "small", 1000, "paid"));
+    webhooks.deliver(completed);
+    webhooks.deliver(completed);
+    webhooks.deliverAndWait(completed);
+    JsonObject async = webhooks.deliverAndWait(event("checkout.session.async_payment_succeeded", Instant.now(),
+        StripeObjects.checkoutPayment(session, account, customer, "small", 1000, "paid")));
+    assertThat(async.getString("outcome")).contains("already granted");
+    assertThat(sumLedger(account, "top_up")).isEqualTo(1000);
+    long after = admin(HttpMethod.GET, "/admin/v1/accounts/" + account, null).json().getJsonObject("credits").getLong("spendable");
+    assertThat(after - before).isEqualTo(1000);
+    assertThat(accountJson(account).getString("stripeCustomerId")).isEqualTo(customer);
+
+    // An unpaid (async) session grants nothing until Stripe says the payment succeeded.
+    long other = account("async buyer");
+    String pending = id("cs_");
+    assertThat(webhooks.deliverAndWait(event("checkout.session.completed", Instant.now(),
+        StripeObjects.checkoutPayment(pending, other, id("cus_"), "small", 1000, "unpaid"))).getString("outcome")).contains("awaits");
+    assertThat(sumLedger(other, "top_up")).isZero();
+  }
+
+  @Test
+  @DisplayName("trial ending, customer and payment method changes, invoice finalized, meter error reports, unknown types")
+  void otherHandlers() {
+    long account = account("handlers");
+    String customer = id("cus_");
+    String sub = id("sub_");
+    Instant t = Instant.now().minusSeconds(120).truncatedTo(ChronoUnit.SECONDS);
+    Instant trialEnd = t.plus(3, ChronoUnit.DAYS);
+    JsonObject trialing = subscription(sub, customer, account, "trialing", t, trialEnd, "price_pro").put("trial_end", trialEnd.getEpochSecond());
+    webhooks.deliverAndWait(event("customer.subscription.created", t, trialing));
+    assertThat(status(account).getJsonObject("subscription").getString("trialEnd")).isEqualTo(trialEnd.toString());
+    JsonObject ending = webhooks.deliverAndWait(event("customer.subscription.trial_will_end", t.plusSeconds(1), trialing));
+    assertThat(ending.getString("outcome")).contains("account notified");
+    webhooks.deliverAndWait(event("customer.subscription.trial_will_end", t.plusSeconds(2), trialing));
+    assertThat(count("SELECT count(*) FROM notifications WHERE account_id = $1 AND kind = 'trial_will_end'", account)).isEqualTo(1);
+
+    String pm = id("pm_");
+    assertThat(webhooks.deliverAndWait(event("payment_method.attached", t.plusSeconds(3), StripeObjects.paymentMethod(pm, customer)))
+        .getString("outcome")).contains("used for auto top-up");
+    webhooks.deliverAndWait(event("customer.updated", t.plusSeconds(4), StripeObjects.customer(customer, "billing@example.com", pm)));
+    assertThat(await(pg.preparedQuery("SELECT email, default_payment_method FROM account_billing WHERE account_id = $1")
+        .execute(Tuple.of(account))).iterator().next().getString("email")).isEqualTo("billing@example.com");
+    webhooks.deliverAndWait(event("payment_method.detached", t.plusSeconds(5), StripeObjects.paymentMethod(pm, null),
+        new JsonObject().put("customer", customer)));
+    assertThat(await(pg.preparedQuery("SELECT default_payment_method FROM account_billing WHERE account_id = $1")
+        .execute(Tuple.of(account))).iterator().next().getString("default_payment_method")).isNull();
+
+    String inv = id("in_");
+    webhooks.deliverAndWait(event("invoice.finalized", t.plusSeconds(6), invoice(inv, customer, sub, "open", "subscription_cycle", 2000,
+        "price_pro", trialEnd, trialEnd.plus(30, ChronoUnit.DAYS))));
+    // An older "draft" update arriving late does not move the invoice back.
+    webhooks.deliverAndWait(event("invoice.updated", t.plusSeconds(1), invoice(inv, customer, sub, "draft", "subscription_cycle", 2000,
+        "price_pro", trialEnd, trialEnd.plus(30, ChronoUnit.DAYS))));
+    JsonArray invoices = admin(HttpMethod.GET, "/admin/v1/accounts/" + account + "/invoices", null).json().getJsonArray("data");
+    assertThat(invoices.getJsonObject(0).getString("status")).isEqualTo("open");
+    assertThat(invoices.getJsonObject(0).getString("invoicePdf")).contains(inv);
+
+    double reports = gateway.registry().find("tollgate_stripe_meter_errors").counter() == null ? 0
+        : gateway.registry().get("tollgate_stripe_meter_errors").counter().count();
+    assertThat(webhooks.deliverAndWait(event("billing.meter.error_report_triggered", Instant.now(),
+        StripeObjects.meterErrorReport("mtr_123", 4))).getString("outcome")).contains("4 error(s)");
+    assertThat(gateway.registry().get("tollgate_stripe_meter_errors").counter().count() - reports).isEqualTo(4);
+
+    assertThat(webhooks.deliverAndWait(event("radar.early_fraud_warning.created", Instant.now(), new JsonObject().put("id", "issfr_1")))
+        .getString("outcome")).startsWith("ignored");
+  }
+
+  @Test
+  @DisplayName("an event for a customer not yet linked is retried, parked with its error, listed, and applied when replayed after linking")
+  void parkedAndReplayed() {
+    long account = account("linked later");
+    String customer = id("cus_");
+    String sub = id("sub_");
+    Instant t = Instant.now().minusSeconds(30).truncatedTo(ChronoUnit.SECONDS);
+    JsonObject e = event("customer.subscription.created", t, subscription(sub, customer, null, "active", t,
+        t.plus(30, ChronoUnit.DAYS), "price_pro"));
+    JsonObject parked = webhooks.deliverAndWait(e);
+    assertThat(parked.getString("status")).isEqualTo("parked");
+    assertThat(parked.getInteger("attempts")).isEqualTo(2);
+    assertThat(parked.getString("lastError")).contains("no account is linked to Stripe customer " + customer);
+    JsonArray listed = admin(HttpMethod.GET, "/admin/v1/webhooks/stripe/events?status=parked&type=customer.subscription.created", null)
+        .json().getJsonArray("data");
+    assertThat(listed.stream().map(JsonObject.class::cast).map(o -> o.getString("id"))).contains(e.getString("id"));
+    assertThat(webhooks.stored(e.getString("id")).getJsonObject("payload").getString("type")).isEqualTo("customer.subscription.created");
+
+    admin(HttpMethod.PATCH, "/admin/v1/accounts/" + account, new JsonObject().put("stripeCustomerId", customer));
+    HttpTestClient.Reply replay = admin(HttpMethod.POST, "/admin/v1/webhooks/stripe/events/" + e.getString("id") + "/replay", null);
+    assertThat(replay.status()).isEqualTo(202);
+    JsonObject done = webhooks.awaitDone(e.getString("id"));
+    assertThat(done.getString("status")).isEqualTo("processed");
+    assertThat(done.getLong("accountId")).isEqualTo(account);
+    assertThat(accountJson(account).getString("plan")).isEqualTo("pro");
+    assertThat(admin(HttpMethod.POST, "/admin/v1/webhooks/stripe/events/evt_nope/replay", null).status()).isEqualTo(404);
+    assertThat(admin(HttpMethod.GET, "/admin/v1/webhooks/stripe/events?status=lost", null).status()).isEqualTo(400);
+    assertThat(count("SELECT count(*) FROM audit_log WHERE action = 'webhook.replay' AND resource_id = $1", e.getString("id"))).isEqualTo(1);
+  }
+}
