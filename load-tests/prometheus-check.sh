@@ -5,7 +5,9 @@
 #   2. creates two accounts and their API keys through the admin API (one with ample credits,
 #      one with 20 credits, so that usage alerts and "no credits" refusals happen too);
 #   3. starts a real Prometheus scraping Tollgate's admin port with deploy/prometheus/alerts.yml;
-#   4. drives traffic with curl (plain, streamed, upstream 5xx and resets, bad keys) for --seconds;
+#   4. drives traffic with curl (plain, streamed, upstream 5xx and resets, bad keys) for --seconds,
+#      and posts Stripe webhook deliveries signed with a test secret (one stored, its redelivery,
+#      one with a bad signature);
 #   5. asserts through the Prometheus HTTP API that the request rate, the gateway overhead p99 and
 #      the usage stream backlog can be queried, that every alert rule loaded and evaluates without
 #      error, and that every metric the dashboard and the alert rules name exists.
@@ -117,6 +119,7 @@ PROXY_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
 PROM_PORT=$(free_port)
 ADMIN_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+WEBHOOK_SECRET=whsec_check_$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 PROXY=http://127.0.0.1:$PROXY_PORT
 ADMIN=http://127.0.0.1:$ADMIN_PORT
 PROM=http://127.0.0.1:$PROM_PORT
@@ -144,9 +147,10 @@ plans:
   load: { requestsPerMinute: 0, tokensPerMinute: 0, includedCredits: 100000000 }
   tiny: { requestsPerMinute: 0, tokensPerMinute: 0, includedCredits: 20 }
 EOF
-# The embedded default even if the caller's shell points at real servers or Stripe.
-env -u REDIS_URL -u DATABASE_URL -u STRIPE_API_KEY -u STRIPE_WEBHOOK_SECRET -u TOLLGATE_CONFIG \
-  TOLLGATE_ADMIN_TOKEN="$ADMIN_TOKEN" TOLLGATE_DATA_DIR="$WORK/data" \
+# The embedded default even if the caller's shell points at real servers or Stripe. The webhook
+# secret is this run's own: no Stripe account is involved, the check signs its own deliveries.
+env -u REDIS_URL -u DATABASE_URL -u STRIPE_API_KEY -u TOLLGATE_CONFIG \
+  TOLLGATE_ADMIN_TOKEN="$ADMIN_TOKEN" TOLLGATE_DATA_DIR="$WORK/data" STRIPE_WEBHOOK_SECRET="$WEBHOOK_SECRET" \
   java -jar "$GATEWAY_JAR" --config "$WORK/tollgate.yaml" >"$WORK/tollgate.log" 2>&1 &
 TOLLGATE_PID=$!
 
@@ -167,6 +171,19 @@ LOAD_KEY=$(admin_post "/admin/v1/accounts/$LOAD_ACCOUNT/keys" '{"name":"promethe
 TINY_ACCOUNT=$(admin_post /admin/v1/accounts '{"name":"prometheus-check-tiny","plan":"tiny"}' | json_field id)
 TINY_KEY=$(admin_post "/admin/v1/accounts/$TINY_ACCOUNT/keys" '{"name":"prometheus-check"}' | json_field key)
 log "accounts $LOAD_ACCOUNT (ample credits) and $TINY_ACCOUNT (20 credits) with one key each"
+
+# ---- Stripe webhook deliveries, signed as Stripe signs them (HMAC-SHA256 of "<t>.<body>")
+webhook() { # webhook BODY SECRET -> prints the status code
+  local t sig
+  t=$(date +%s)
+  sig=$(printf '%s.%s' "$t" "$1" | openssl dgst -sha256 -hmac "$2" -hex | sed 's/^.* //')
+  curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 -X POST "$PROXY/webhooks/stripe" \
+    -H "Stripe-Signature: t=$t,v1=$sig" -H 'content-type: application/json' -d "$1"
+}
+command -v openssl >/dev/null || die "openssl is required (to sign the test webhook deliveries)"
+EVENT_BODY='{"id":"evt_prometheus_check_'$(date +%s)'","object":"event","type":"tollgate.prometheus_check","created":'$(date +%s)',"livemode":false,"data":{"object":{"object":"check"}}}'
+WEBHOOK_CODES="$(webhook "$EVENT_BODY" "$WEBHOOK_SECRET") $(webhook "$EVENT_BODY" "$WEBHOOK_SECRET") $(webhook "$EVENT_BODY" whsec_not_the_secret)"
+log "webhook deliveries (signed, redelivered, bad signature) answered: $WEBHOOK_CODES (expected 200 200 400)"
 
 # ---- Prometheus with the alert rules
 sed -e "s|@TARGET@|127.0.0.1:$ADMIN_PORT|" -e "s|@RULES@|$RULES|" \
@@ -252,6 +269,11 @@ expect "usage flush batch size p50" \
   'histogram_quantile(0.5, sum by (le) (rate(tollgate_usage_flush_batch_size_bucket[1m])))' 'v >= 1'
 expect "admission decisions: allowed (/s)" 'sum(rate(tollgate_admission_decisions_total{decision="allowed"}[1m]))' 'v > 0'
 expect "admission decisions: no_credits (total)" 'sum(tollgate_admission_decisions_total{decision="no_credits"})' 'v > 0'
+expect "webhook deliveries stored" 'sum(tollgate_stripe_webhooks_received_total{result="stored"})' 'v >= 1'
+expect "webhook redeliveries answered as duplicates" 'sum(tollgate_stripe_webhooks_received_total{result="duplicate"})' 'v >= 1'
+expect "webhook deliveries refused for a bad signature" \
+  'sum(tollgate_stripe_webhooks_received_total{result="refused_bad_signature"})' 'v >= 1'
+expect "Stripe webhook events pending (gauge)" 'max(tollgate_stripe_webhook_events{status="pending"})' 'v >= 0'
 expect "Redis admit script p99 (s)" \
   'histogram_quantile(0.99, sum by (le) (rate(tollgate_redis_script_duration_seconds_bucket{script="admit"}[1m])))' '0 < v < 5'
 
@@ -272,9 +294,12 @@ else
   fail "alert rules: $loaded loaded of $expected, $unhealthy unhealthy ($problems)"
 fi
 
-# Every metric named by the dashboard and the alert rules exists in Prometheus.
-MISSING=$(curl -sf "$PROM/api/v1/label/__name__/values" | python3 -c '
-import json, re, sys
+# Every metric named by the dashboard and the alert rules exists in Prometheus. Some can only
+# appear after Stripe itself did something this check cannot make it do without a Stripe account
+# (a charge for an automatic top-up, a meter error report): missing, they are noted, not failed.
+STRIPE_ONLY="tollgate_auto_top_ups_total tollgate_stripe_meter_error_reports_total tollgate_stripe_meter_errors_total"
+MISSING=$(curl -sf "$PROM/api/v1/label/__name__/values" | STRIPE_ONLY="$STRIPE_ONLY" python3 -c '
+import json, os, re, sys
 have = set(json.load(sys.stdin)["data"])
 names = set()
 for path in sys.argv[1:]:
@@ -285,12 +310,16 @@ for path in sys.argv[1:]:
     names |= set(re.findall(r"\b((?:tollgate|vertx|jvm|process|system)_[a-z0-9_]+)", text))
 # A histogram or timer named in prose (foo_seconds) is there when its series (foo_seconds_bucket...) are.
 missing = [n for n in sorted(names) if n not in have and not any(n + s in have for s in ("_bucket", "_count", "_sum"))]
-print(" ".join(missing) or "-", len(names))' "$DASHBOARD" "$RULES") || MISSING="unreadable 0"
-read -r missing named <<<"$MISSING"
+stripe_only = set(os.environ["STRIPE_ONLY"].split())
+noted = [n for n in missing if n in stripe_only]
+missing = [n for n in missing if n not in stripe_only]
+print(",".join(missing) or "-", len(names), ",".join(noted) or "-")' "$DASHBOARD" "$RULES") || MISSING="unreadable 0 -"
+read -r missing named noted <<<"$MISSING"
+[[ $noted == "-" ]] || log "NOTE: not exported in this run (they need Stripe itself to act): ${noted//,/ }"
 if [[ $missing == "-" ]]; then
   pass "all $named metric names used by the dashboard and the alert rules exist in Prometheus"
 else
-  fail "metric names used by the dashboard or the alert rules but not scraped: $missing"
+  fail "metric names used by the dashboard or the alert rules but not scraped: ${missing//,/ }"
 fi
 
 # Every dashboard query evaluates (template variables filled in as Grafana would for "All").
