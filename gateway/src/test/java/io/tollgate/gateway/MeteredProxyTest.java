@@ -260,15 +260,16 @@ class MeteredProxyTest {
     String hold = "abort-" + System.nanoTime();
     CompletableFuture<Void> firstChunk = new CompletableFuture<>();
     HttpClient client = HttpTestClient.keep(vertx.createHttpClient());
-    client.request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(gateway.proxyPort())
-            .setURI("/v1/chat/completions").putHeader("authorization", "Bearer " + key)
+    // On a context, so the chunk handler is set in the task that delivers the response (see HttpTestClient).
+    vertx.runOnContext(v -> client.request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1")
+            .setPort(gateway.proxyPort()).setURI("/v1/chat/completions").putHeader("authorization", "Bearer " + key)
             .putHeader("content-type", "application/json").putHeader("x-stub-hold", hold))
         .compose(req -> req.send(chat("gpt-4o-mini", 50, true, null).toBuffer()))
         .onSuccess(resp -> resp.handler(chunk -> {
           if (firstChunk.complete(null)) {
             resp.request().connection().close();
           }
-        }));
+        })));
     firstChunk.get(10, TimeUnit.SECONDS);
     Map<String, String> event = awaitEvents(key, 1).get(0);
     harness.stub.release(hold);
