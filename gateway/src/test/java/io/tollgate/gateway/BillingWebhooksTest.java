@@ -1,14 +1,13 @@
 package io.tollgate.gateway;
 
 import static io.tollgate.gateway.GatewayHarness.await;
-import static io.tollgate.gateway.StripeObjects.event;
-import static io.tollgate.gateway.StripeObjects.id;
-import static io.tollgate.gateway.StripeObjects.invoice;
-import static io.tollgate.gateway.StripeObjects.subscription;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tollgate.metering.store.PostgresUrls;
 import io.tollgate.metering.testing.TestServices;
+import io.tollgate.stripesync.fake.StripeEvents;
+import io.tollgate.stripesync.fake.StripeIds;
+import io.tollgate.stripesync.fake.StripeObjects;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
@@ -130,10 +129,34 @@ class BillingWebhooksTest {
     return await(pg.preparedQuery(sql).execute(Tuple.from(args))).iterator().next().getLong(0);
   }
 
+  /**
+   * A subscription to plan pro from {@code start} to {@code end}: the base fee and, if asked, the
+   * metered price; named to the account in its metadata as Tollgate's Checkout does (unless {@code null}).
+   */
+  private static StripeObjects.Subscription pro(String id, String customer, Long account, Instant start, Instant end, boolean metered) {
+    StripeObjects.Subscription sub = StripeObjects.subscription().id(id).created(start).set("start_date", start.getEpochSecond())
+        .set("billing_cycle_anchor", start.getEpochSecond()).customer(customer).period(start, end).licensedItem("price_pro", 1);
+    if (metered) {
+      sub.meteredItem("price_pro_meter");
+    }
+    return account == null ? sub : sub.metadata("tollgate_account_id", Long.toString(account)).metadata("tollgate_plan", "pro");
+  }
+
+  /**
+   * Plan pro's invoice of 20.00 USD, created at {@code start}, billing {@code start}–{@code end} on its
+   * line; its URLs name it, so that the cached copy can be told apart.
+   */
+  private static StripeObjects.Invoice proInvoice(String id, String customer, String sub, String reason, Instant start, Instant end) {
+    return StripeObjects.invoice().id(id).created(start).customer(customer).subscription(sub).billingReason(reason)
+        .period("subscription_create".equals(reason) ? start : start.minus(30, ChronoUnit.DAYS), start)
+        .line(StripeObjects.price("price_pro").unitAmount(2000), 1L, 2000, start, end).amountDue(2000)
+        .urls("https://invoice.stripe.com/i/acct_test/" + id, "https://pay.stripe.com/invoice/acct_test/" + id + "/pdf");
+  }
+
   @Test
   @DisplayName("signature: valid is stored and answered 200 at once; forged, expired, missing and tampered get 400 and store nothing; a replay is a no-op")
   void signatures() {
-    JsonObject e = event("customer.created", Instant.now(), StripeObjects.customer(id("cus_"), "a@example.com", null));
+    JsonObject e = StripeObjects.customer().email("a@example.com").createdEvent().created(Instant.now()).json();
     String body = e.encode();
     long now = Instant.now().getEpochSecond();
 
@@ -178,27 +201,26 @@ class BillingWebhooksTest {
     assertThat(batch(key).json().getJsonObject("error").getString("code")).isEqualTo("feature_not_in_plan");
     assertThat(chat(key, "gpt-4o-mini").status()).isEqualTo(200);
 
-    String customer = id("cus_");
-    String sub = id("sub_");
+    String customer = StripeIds.next("cus");
+    String sub = StripeIds.next("sub");
     Instant start = Instant.now().minusSeconds(60).truncatedTo(ChronoUnit.SECONDS);
     Instant end = start.plus(30, ChronoUnit.DAYS);
-    webhooks.deliverAndWait(event("checkout.session.completed", start,
-        StripeObjects.checkoutSubscription(id("cs_"), account, customer, sub)));
+    webhooks.deliverAndWait(StripeObjects.checkoutSession().created(start).customer(customer).account(account).subscription(sub)
+        .plan("pro").amountTotal(2000).completedEvent().created(start).json());
     assertThat(accountJson(account).getString("stripeCustomerId")).isEqualTo(customer);
-    JsonObject created = webhooks.deliverAndWait(event("customer.subscription.created", start,
-        subscription(sub, customer, account, "active", start, end, "price_pro", "price_pro_meter")));
+    StripeObjects.Subscription subscription = pro(sub, customer, account, start, end, true);
+    JsonObject created = webhooks.deliverAndWait(subscription.createdEvent().created(start).json());
     assertThat(created.getString("outcome")).contains("plan pro");
     assertThat(accountJson(account).getString("plan")).isEqualTo("pro");
 
     eventually("gpt-4o allowed on plan pro", () -> chat(key, "gpt-4o").status() == 200);
     assertThat(batch(key).status()).isEqualTo(200);
 
-    String inv = id("in_");
-    JsonObject paid = webhooks.deliverAndWait(event("invoice.paid", start.plusSeconds(5),
-        invoice(inv, customer, sub, "paid", "subscription_create", 2000, "price_pro", start, end)));
+    String inv = StripeIds.next("in");
+    StripeObjects.Invoice invoice = proInvoice(inv, customer, sub, "subscription_create", start, end).paid();
+    JsonObject paid = webhooks.deliverAndWait(invoice.paidEvent().created(start.plusSeconds(5)).json());
     assertThat(paid.getString("status")).isEqualTo("processed");
-    JsonObject again = webhooks.deliverAndWait(event("invoice.payment_succeeded", start.plusSeconds(5),
-        invoice(inv, customer, sub, "paid", "subscription_create", 2000, "price_pro", start, end)));
+    JsonObject again = webhooks.deliverAndWait(invoice.paymentSucceededEvent().created(start.plusSeconds(5)).json());
     assertThat(again.getString("outcome")).contains("already granted");
     assertThat(count("SELECT count(*) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant' AND amount = 5000",
         account)).as("pro's included credits, once for the invoice").isEqualTo(1);
@@ -219,9 +241,8 @@ class BillingWebhooksTest {
     assertThat(access.getBoolean("allowed")).isTrue();
 
     // Canceled in the portal "at period end": the plan stays until Stripe deletes the subscription.
-    webhooks.deliverAndWait(event("customer.subscription.updated", start.plusSeconds(30),
-        subscription(sub, customer, account, "active", start, end, "price_pro", "price_pro_meter").put("cancel_at_period_end", true),
-        new JsonObject().put("cancel_at_period_end", false)));
+    webhooks.deliverAndWait(subscription.cancelAtPeriodEnd(true).updatedEvent(new JsonObject().put("cancel_at_period_end", false)
+        .put("cancel_at", null)).created(start.plusSeconds(30)).json());
     JsonObject canceling = status(account);
     assertThat(canceling.getString("plan")).isEqualTo("pro");
     assertThat(canceling.getJsonObject("subscription").getBoolean("cancelAtPeriodEnd")).isTrue();
@@ -232,15 +253,14 @@ class BillingWebhooksTest {
   @DisplayName("out of order: an older subscription event never overwrites newer state; deletion moves to free and stays")
   void outOfOrder() {
     long account = account("reordered");
-    String customer = id("cus_");
-    String sub = id("sub_");
+    String customer = StripeIds.next("cus");
+    String sub = StripeIds.next("sub");
     Instant t = Instant.now().minusSeconds(600).truncatedTo(ChronoUnit.SECONDS);
     Instant end = t.plus(30, ChronoUnit.DAYS);
-    JsonObject created = event("customer.subscription.created", t, subscription(sub, customer, account, "active", t, end, "price_pro"));
-    JsonObject pastDue = event("customer.subscription.updated", t.plusSeconds(100),
-        subscription(sub, customer, account, "past_due", t, end, "price_pro"), new JsonObject().put("status", "active"));
-    JsonObject deleted = event("customer.subscription.deleted", t.plusSeconds(200),
-        subscription(sub, customer, account, "canceled", t, end, "price_pro"));
+    StripeObjects.Subscription first = pro(sub, customer, account, t, end, false);
+    JsonObject created = first.createdEvent().created(t).json();
+    JsonObject pastDue = first.status("past_due").updatedEvent(new JsonObject().put("status", "active")).created(t.plusSeconds(100)).json();
+    JsonObject deleted = first.canceled(t.plusSeconds(200)).deletedEvent().created(t.plusSeconds(200)).json();
 
     // Stripe delivers the deletion first, then the older events.
     assertThat(webhooks.deliverAndWait(deleted).getString("outcome")).contains("plan free");
@@ -252,23 +272,22 @@ class BillingWebhooksTest {
     assertThat(s.getJsonObject("subscription").getString("status")).isEqualTo("canceled");
 
     // A newer, live subscription of the same customer takes over; an old one's late news does not.
-    String next = id("sub_");
-    webhooks.deliverAndWait(event("customer.subscription.created", t.plusSeconds(300),
-        subscription(next, customer, account, "trialing", t.plusSeconds(300), end, "price_pro")));
+    String next = StripeIds.next("sub");
+    webhooks.deliverAndWait(pro(next, customer, account, t.plusSeconds(300), end, false).trial(t.plusSeconds(300), end)
+        .createdEvent().created(t.plusSeconds(300)).json());
     assertThat(accountJson(account).getString("plan")).isEqualTo("pro");
     assertThat(accountJson(account).getString("status")).isEqualTo("trialing");
-    assertThat(webhooks.deliverAndWait(event("customer.subscription.deleted", t.plusSeconds(400),
-        subscription(sub, customer, account, "canceled", t, end, "price_pro"))).getString("outcome"))
+    assertThat(webhooks.deliverAndWait(first.deletedEvent().created(t.plusSeconds(400)).json()).getString("outcome"))
         .contains("the account follows " + next);
     assertThat(accountJson(account).getString("plan")).isEqualTo("pro");
 
     // A renewal paid, then its earlier failed attempt delivered late: the account stays in good standing.
-    String renewal = id("in_");
+    String renewal = StripeIds.next("in");
     Instant paidAt = t.plusSeconds(500);
-    webhooks.deliverAndWait(event("invoice.paid", paidAt, invoice(renewal, customer, next, "paid", "subscription_cycle", 2000,
-        "price_pro", end, end.plus(30, ChronoUnit.DAYS))));
-    assertThat(webhooks.deliverAndWait(event("invoice.payment_failed", paidAt.minusSeconds(60), invoice(renewal, customer, next, "open",
-        "subscription_cycle", 2000, "price_pro", end, end.plus(30, ChronoUnit.DAYS)))).getString("outcome")).startsWith("ignored");
+    webhooks.deliverAndWait(proInvoice(renewal, customer, next, "subscription_cycle", end, end.plus(30, ChronoUnit.DAYS)).paid()
+        .paidEvent().created(paidAt).json());
+    assertThat(webhooks.deliverAndWait(proInvoice(renewal, customer, next, "subscription_cycle", end, end.plus(30, ChronoUnit.DAYS))
+        .paymentFailed(paidAt).paymentFailedEvent().created(paidAt.minusSeconds(60)).json()).getString("outcome")).startsWith("ignored");
     assertThat(accountJson(account).getString("status")).isEqualTo("trialing");
     assertThat(count("SELECT count(*) FROM notifications WHERE account_id = $1 AND kind = 'payment_failed'", account)).isZero();
   }
@@ -278,28 +297,28 @@ class BillingWebhooksTest {
   void dunning() {
     long account = account("dunned");
     String key = key(account);
-    String customer = id("cus_");
-    String sub = id("sub_");
+    String customer = StripeIds.next("cus");
+    String sub = StripeIds.next("sub");
     Instant start = Instant.now().minus(40, ChronoUnit.DAYS).truncatedTo(ChronoUnit.SECONDS);
     Instant cycle = start.plus(30, ChronoUnit.DAYS);
     // The account has been with us since before it subscribed, 40 days ago.
     await(pg.preparedQuery("UPDATE accounts SET period_start = $2, period_end = $3 WHERE id = $1").execute(Tuple.of(account,
         java.time.OffsetDateTime.ofInstant(start.minus(5, ChronoUnit.DAYS), java.time.ZoneOffset.UTC),
         java.time.OffsetDateTime.ofInstant(start.plus(25, ChronoUnit.DAYS), java.time.ZoneOffset.UTC))));
-    webhooks.deliverAndWait(event("customer.subscription.created", start,
-        subscription(sub, customer, account, "active", start, cycle, "price_pro")));
-    webhooks.deliverAndWait(event("invoice.paid", start, invoice(id("in_"), customer, sub, "paid", "subscription_create", 2000,
-        "price_pro", start, cycle)));
+    webhooks.deliverAndWait(pro(sub, customer, account, start, cycle, false).createdEvent().created(start).json());
+    webhooks.deliverAndWait(proInvoice(StripeIds.next("in"), customer, sub, "subscription_create", start, cycle).paid().paidEvent()
+        .created(start).json());
     eventually("plan pro on the hot path", () -> chat(key, "gpt-4o").status() == 200);
     // The period ended ten days ago, but a live subscription's periods follow its invoices, not the calendar.
     assertThat(await(gateway.metering().rollOverPeriods())).noneMatch(r -> r.after().id() == account);
     assertThat(status(account).getJsonObject("period").getString("start")).isEqualTo(start.toString());
 
     // The renewal fails two days ago; grace is one day, so it is over, but nothing moves until dunning runs.
-    String renewal = id("in_");
+    String renewal = StripeIds.next("in");
     Instant failedAt = Instant.now().minus(2, ChronoUnit.DAYS).truncatedTo(ChronoUnit.SECONDS);
-    JsonObject failed = webhooks.deliverAndWait(event("invoice.payment_failed", failedAt, invoice(renewal, customer, sub, "open",
-        "subscription_cycle", 2000, "price_pro", cycle, cycle.plus(30, ChronoUnit.DAYS))));
+    StripeObjects.Invoice renewalInvoice = proInvoice(renewal, customer, sub, "subscription_cycle", cycle, cycle.plus(30, ChronoUnit.DAYS));
+    JsonObject failed = webhooks.deliverAndWait(renewalInvoice.paymentFailed(failedAt.plus(3, ChronoUnit.DAYS)).paymentFailedEvent()
+        .created(failedAt).json());
     assertThat(failed.getString("outcome")).contains("past due");
     JsonObject s = status(account);
     assertThat(s.getString("status")).isEqualTo("past_due");
@@ -322,8 +341,7 @@ class BillingWebhooksTest {
     assertThat(status(account).getJsonObject("period").getString("start")).isEqualTo(cycle.toString());
 
     // Stripe's next retry succeeds: the plan comes back and the new period's credits are granted.
-    webhooks.deliverAndWait(event("invoice.paid", Instant.now(), invoice(renewal, customer, sub, "paid", "subscription_cycle", 2000,
-        "price_pro", cycle, cycle.plus(30, ChronoUnit.DAYS))));
+    webhooks.deliverAndWait(renewalInvoice.paid().paidEvent().created(Instant.now()).json());
     assertThat(accountJson(account).getString("plan")).isEqualTo("pro");
     assertThat(accountJson(account).getString("status")).isEqualTo("active");
     eventually("plan pro again", () -> chat(key, "gpt-4o").status() == 200);
@@ -337,16 +355,15 @@ class BillingWebhooksTest {
   @DisplayName("a credit pack purchase credits exactly once though its event arrives three times and its async twin once")
   void creditPackOnce() {
     long account = account("pack buyer");
-    String customer = id("cus_");
+    String customer = StripeIds.next("cus");
     long before = admin(HttpMethod.GET, "/admin/v1/accounts/" + account, null).json().getJsonObject("credits").getLong("spendable");
-    String session = id("cs_");
-    JsonObject completed = event("checkout.session.completed", Instant.now(),
-        StripeObjects.checkoutPayment(session, account, customer, "small", 1000, "paid"));
+    StripeObjects.CheckoutSession session = StripeObjects.checkoutSession().customer(customer).account(account)
+        .paymentIntent(StripeIds.next("pi")).amountTotal(500).creditPack("small", 1000);
+    JsonObject completed = session.completedEvent().created(Instant.now()).json();
     webhooks.deliver(completed);
     webhooks.deliver(completed);
     webhooks.deliverAndWait(completed);
-    JsonObject async = webhooks.deliverAndWait(event("checkout.session.async_payment_succeeded", Instant.now(),
-        StripeObjects.checkoutPayment(session, account, customer, "small", 1000, "paid")));
+    JsonObject async = webhooks.deliverAndWait(session.asyncPaymentSucceededEvent().created(Instant.now()).json());
     assertThat(async.getString("outcome")).contains("already granted");
     assertThat(sumLedger(account, "top_up")).isEqualTo(1000);
     long after = admin(HttpMethod.GET, "/admin/v1/accounts/" + account, null).json().getJsonObject("credits").getLong("spendable");
@@ -355,9 +372,9 @@ class BillingWebhooksTest {
 
     // An unpaid (async) session grants nothing until Stripe says the payment succeeded.
     long other = account("async buyer");
-    String pending = id("cs_");
-    assertThat(webhooks.deliverAndWait(event("checkout.session.completed", Instant.now(),
-        StripeObjects.checkoutPayment(pending, other, id("cus_"), "small", 1000, "unpaid"))).getString("outcome")).contains("awaits");
+    assertThat(webhooks.deliverAndWait(StripeObjects.checkoutSession().customer(StripeIds.next("cus")).account(other)
+        .paymentIntent(StripeIds.next("pi")).amountTotal(500).creditPack("small", 1000).paymentStatus("unpaid").completedEvent()
+        .created(Instant.now()).json()).getString("outcome")).contains("awaits");
     assertThat(sumLedger(other, "top_up")).isZero();
   }
 
@@ -365,58 +382,60 @@ class BillingWebhooksTest {
   @DisplayName("trial ending, customer and payment method changes, invoice finalized, meter error reports, unknown types")
   void otherHandlers() {
     long account = account("handlers");
-    String customer = id("cus_");
-    String sub = id("sub_");
+    String customer = StripeIds.next("cus");
+    String sub = StripeIds.next("sub");
     Instant t = Instant.now().minusSeconds(120).truncatedTo(ChronoUnit.SECONDS);
     Instant trialEnd = t.plus(3, ChronoUnit.DAYS);
-    JsonObject trialing = subscription(sub, customer, account, "trialing", t, trialEnd, "price_pro").put("trial_end", trialEnd.getEpochSecond());
-    webhooks.deliverAndWait(event("customer.subscription.created", t, trialing));
+    StripeObjects.Subscription trialing = pro(sub, customer, account, t, trialEnd, false).trial(t, trialEnd);
+    webhooks.deliverAndWait(trialing.createdEvent().created(t).json());
     assertThat(status(account).getJsonObject("subscription").getString("trialEnd")).isEqualTo(trialEnd.toString());
-    JsonObject ending = webhooks.deliverAndWait(event("customer.subscription.trial_will_end", t.plusSeconds(1), trialing));
+    JsonObject ending = webhooks.deliverAndWait(trialing.trialWillEndEvent().created(t.plusSeconds(1)).json());
     assertThat(ending.getString("outcome")).contains("account notified");
-    webhooks.deliverAndWait(event("customer.subscription.trial_will_end", t.plusSeconds(2), trialing));
+    webhooks.deliverAndWait(trialing.trialWillEndEvent().created(t.plusSeconds(2)).json());
     assertThat(count("SELECT count(*) FROM notifications WHERE account_id = $1 AND kind = 'trial_will_end'", account)).isEqualTo(1);
 
-    String pm = id("pm_");
-    assertThat(webhooks.deliverAndWait(event("payment_method.attached", t.plusSeconds(3), StripeObjects.paymentMethod(pm, customer)))
+    StripeObjects.PaymentMethod card = StripeObjects.paymentMethod().created(t.plusSeconds(3)).customer(customer);
+    String pm = card.id();
+    assertThat(webhooks.deliverAndWait(card.attachedEvent().created(t.plusSeconds(3)).json())
         .getString("outcome")).contains("used for auto top-up");
-    webhooks.deliverAndWait(event("customer.updated", t.plusSeconds(4), StripeObjects.customer(customer, "billing@example.com", pm)));
+    webhooks.deliverAndWait(StripeObjects.customer().id(customer).created(t).email("billing@example.com").defaultPaymentMethod(pm)
+        .updatedEvent(new JsonObject().put("email", null).put("invoice_settings", new JsonObject().put("default_payment_method", null)))
+        .created(t.plusSeconds(4)).json());
     assertThat(await(pg.preparedQuery("SELECT email, default_payment_method FROM account_billing WHERE account_id = $1")
         .execute(Tuple.of(account))).iterator().next().getString("email")).isEqualTo("billing@example.com");
-    webhooks.deliverAndWait(event("payment_method.detached", t.plusSeconds(5), StripeObjects.paymentMethod(pm, null),
-        new JsonObject().put("customer", customer)));
+    webhooks.deliverAndWait(card.detachedEvent().created(t.plusSeconds(5)).json());
     assertThat(await(pg.preparedQuery("SELECT default_payment_method FROM account_billing WHERE account_id = $1")
         .execute(Tuple.of(account))).iterator().next().getString("default_payment_method")).isNull();
 
-    String inv = id("in_");
-    webhooks.deliverAndWait(event("invoice.finalized", t.plusSeconds(6), invoice(inv, customer, sub, "open", "subscription_cycle", 2000,
-        "price_pro", trialEnd, trialEnd.plus(30, ChronoUnit.DAYS))));
+    String inv = StripeIds.next("in");
+    webhooks.deliverAndWait(proInvoice(inv, customer, sub, "subscription_cycle", trialEnd, trialEnd.plus(30, ChronoUnit.DAYS))
+        .status("open").finalizedEvent().created(t.plusSeconds(6)).json());
     // An older "draft" update arriving late does not move the invoice back.
-    webhooks.deliverAndWait(event("invoice.updated", t.plusSeconds(1), invoice(inv, customer, sub, "draft", "subscription_cycle", 2000,
-        "price_pro", trialEnd, trialEnd.plus(30, ChronoUnit.DAYS))));
+    webhooks.deliverAndWait(proInvoice(inv, customer, sub, "subscription_cycle", trialEnd, trialEnd.plus(30, ChronoUnit.DAYS))
+        .status("draft").event("invoice.updated").created(t.plusSeconds(1)).json());
     JsonArray invoices = admin(HttpMethod.GET, "/admin/v1/accounts/" + account + "/invoices", null).json().getJsonArray("data");
     assertThat(invoices.getJsonObject(0).getString("status")).isEqualTo("open");
     assertThat(invoices.getJsonObject(0).getString("invoicePdf")).contains(inv);
 
     double reports = gateway.registry().find("tollgate_stripe_meter_errors").counter() == null ? 0
         : gateway.registry().get("tollgate_stripe_meter_errors").counter().count();
-    assertThat(webhooks.deliverAndWait(event("billing.meter.error_report_triggered", Instant.now(),
-        StripeObjects.meterErrorReport("mtr_123", 4))).getString("outcome")).contains("4 error(s)");
+    assertThat(webhooks.deliverAndWait(StripeEvents.meterErrorReport().meter("mtr_123")
+        .error("meter_event_customer_not_found", 4, "No customer found for cus_gone", "tg_1:cus_gone").snapshotEvent().json())
+        .getString("outcome")).contains("4 error(s)");
     assertThat(gateway.registry().get("tollgate_stripe_meter_errors").counter().count() - reports).isEqualTo(4);
 
-    assertThat(webhooks.deliverAndWait(event("radar.early_fraud_warning.created", Instant.now(), new JsonObject().put("id", "issfr_1")))
-        .getString("outcome")).startsWith("ignored");
+    assertThat(webhooks.deliverAndWait(StripeEvents.event("radar.early_fraud_warning.created", new JsonObject().put("id", "issfr_1"))
+        .created(Instant.now()).json()).getString("outcome")).startsWith("ignored");
   }
 
   @Test
   @DisplayName("an event for a customer not yet linked is retried, parked with its error, listed, and applied when replayed after linking")
   void parkedAndReplayed() {
     long account = account("linked later");
-    String customer = id("cus_");
-    String sub = id("sub_");
+    String customer = StripeIds.next("cus");
+    String sub = StripeIds.next("sub");
     Instant t = Instant.now().minusSeconds(30).truncatedTo(ChronoUnit.SECONDS);
-    JsonObject e = event("customer.subscription.created", t, subscription(sub, customer, null, "active", t,
-        t.plus(30, ChronoUnit.DAYS), "price_pro"));
+    JsonObject e = pro(sub, customer, null, t, t.plus(30, ChronoUnit.DAYS), false).createdEvent().created(t).json();
     JsonObject parked = webhooks.deliverAndWait(e);
     assertThat(parked.getString("status")).isEqualTo("parked");
     assertThat(parked.getInteger("attempts")).isEqualTo(2);

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.tollgate.metering.store.PostgresUrls;
 import io.tollgate.metering.testing.TestServices;
 import io.tollgate.metering.usage.UsageStreamConsumer;
+import io.tollgate.stripesync.fake.StripeObjects;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.pgclient.PgBuilder;
@@ -47,8 +48,7 @@ class PostgresOutageTest {
         metering: { flushIntervalMs: 100, flushBatchSize: 7 }
         """.formatted(harness.stubBase()), Map.of("STRIPE_WEBHOOK_SECRET", "whsec_outage_0123"))) {
       Webhooks webhooks = new Webhooks(vertx, gateway, "whsec_outage_0123");
-      JsonObject stripeEvent = StripeObjects.event("customer.created", java.time.Instant.now(),
-          StripeObjects.customer(StripeObjects.id("cus_"), null, null));
+      JsonObject stripeEvent = StripeObjects.customer().createdEvent().created(java.time.Instant.now()).json();
       long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "outage").put("initialCredits", 1_000_000));
       String key = GatewayHarness.createKey(gateway, vertx, account, new JsonObject()).getString("key");
       HttpTestClient client = new HttpTestClient(vertx, false, key);

@@ -24,7 +24,8 @@ import java.time.temporal.ChronoUnit;
  * }</pre>
  *
  * <p>The meter error report is no snapshot event: Stripe sends it as a v2 "thin" event, see
- * {@link #meterErrorReport()}.
+ * {@link #meterErrorReport()} (which also gives the snapshot form handlers may accept,
+ * {@link MeterErrorReport#snapshotEvent()}).
  */
 public final class StripeEvents {
 
@@ -36,7 +37,10 @@ public final class StripeEvents {
     return new Event(type, object);
   }
 
-  /** {@code v1.billing.meter.error_report_triggered}: Stripe found invalid meter events (a v2 event). */
+  /**
+   * {@code v1.billing.meter.error_report_triggered}: Stripe found invalid meter events (a v2 event;
+   * {@link MeterErrorReport#snapshotEvent()} gives the same report as a snapshot event).
+   */
   public static MeterErrorReport meterErrorReport() {
     return new MeterErrorReport();
   }
@@ -167,10 +171,38 @@ public final class StripeEvents {
 
     /** The full event, as {@code GET /v2/core/events/{id}} returns it. */
     public JsonObject json() {
-      return notification().put("data", new JsonObject()
-          .put("developer_message_summary", "There " + (errorCount == 1 ? "is 1 invalid event" : "are " + errorCount + " invalid events"))
-          .put("reason", new JsonObject().put("error_count", errorCount).put("error_types", errorTypes.copy()))
+      return notification().put("data", new JsonObject().put("developer_message_summary", summary()).put("reason", reason())
           .put("validation_end", validationEnd.toString()).put("validation_start", validationStart.toString()));
+    }
+
+    /**
+     * The report as a {@code billing.meter_error_report} object: the meter expanded (its event name
+     * Tollgate's default, {@code tollgate_credits}), the same {@code reason}, the validation window in
+     * Unix seconds. What {@link #snapshotEvent()} carries as {@code data.object}.
+     */
+    public JsonObject object() {
+      return new JsonObject().put("object", "billing.meter_error_report").put("livemode", false)
+          .put("meter", new JsonObject().put("id", meter).put("object", "billing.meter").put("event_name", "tollgate_credits"))
+          .put("reason", reason()).put("summary", summary()).put("validation_end", validationEnd.getEpochSecond())
+          .put("validation_start", validationStart.getEpochSecond());
+    }
+
+    /**
+     * The same report as a snapshot event, {@code billing.meter.error_report_triggered}: the
+     * {@code object: "event"} envelope of {@link Event} around {@link #object()}, created when the
+     * report was (to the second), with an id of its own. Stripe documents only the thin event for
+     * meter error reports; this is the shape a handler that also accepts a snapshot delivery meets.
+     */
+    public Event snapshotEvent() {
+      return new Event("billing.meter.error_report_triggered", object()).created(created);
+    }
+
+    private String summary() {
+      return "There " + (errorCount == 1 ? "is 1 invalid event" : "are " + errorCount + " invalid events");
+    }
+
+    private JsonObject reason() {
+      return new JsonObject().put("error_count", errorCount).put("error_types", errorTypes.copy());
     }
 
     /** The body Stripe would POST. */

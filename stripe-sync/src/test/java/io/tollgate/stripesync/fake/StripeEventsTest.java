@@ -147,6 +147,34 @@ class StripeEventsTest {
       assertThat(failed.getAttemptCount()).isEqualTo(1L);
       assertThat(failed.getNextPaymentAttempt()).isEqualTo(T0.plus(3, ChronoUnit.DAYS).getEpochSecond());
       assertThat(failed.getAmountRemaining()).isEqualTo(5800L);
+
+      Invoice linked = object(viaStripe(StripeObjects.invoice().urls("https://invoice.stripe.com/i/acct_x/test_1", "https://pay.stripe.com/x.pdf")
+          .finalizedEvent()), Invoice.class);
+      assertThat(linked.getHostedInvoiceUrl()).isEqualTo("https://invoice.stripe.com/i/acct_x/test_1");
+      assertThat(linked.getInvoicePdf()).isEqualTo("https://pay.stripe.com/x.pdf");
+    }
+
+    @Test
+    @DisplayName("a meter error report as a snapshot event: a billing.meter_error_report with the meter, reason and window")
+    void meterErrorReportSnapshot() throws Exception {
+      StripeEvents.MeterErrorReport report = StripeEvents.meterErrorReport().meter("mtr_snap").created(T0)
+          .validationWindow(T0.minusSeconds(3600), T0).error("meter_event_customer_not_found", 3, "No customer", "tg_1")
+          .error("meter_event_invalid_value", 1, "Bad value", "tg_2");
+      Event event = viaStripe(report.snapshotEvent());
+      assertThat(event.getType()).isEqualTo("billing.meter.error_report_triggered");
+      assertThat(event.getCreated()).isEqualTo(T0.getEpochSecond());
+      StripeEvent ours = StripeEvent.from(new JsonObject(report.snapshotEvent().payload()));
+      assertThat(ours.thin()).isFalse();
+      JsonObject object = ours.object();
+      assertThat(object.getString("object")).isEqualTo("billing.meter_error_report");
+      assertThat(object.getJsonObject("meter").getString("id")).isEqualTo("mtr_snap");
+      assertThat(object.getJsonObject("reason").getLong("error_count")).isEqualTo(4L);
+      assertThat(object.getJsonObject("reason").getJsonArray("error_types")).hasSize(2);
+      assertThat(object.getString("summary")).isEqualTo("There are 4 invalid events");
+      assertThat(object.getLong("validation_start")).isEqualTo(T0.minusSeconds(3600).getEpochSecond());
+      assertThat(object.getLong("validation_end")).isEqualTo(T0.getEpochSecond());
+      assertThat(report.json().getJsonObject("data").getJsonObject("reason")).as("the thin event's full form reports the same")
+          .isEqualTo(object.getJsonObject("reason"));
     }
 
     @Test
@@ -166,6 +194,16 @@ class StripeEventsTest {
       assertThat(pack.getAmountTotal()).isEqualTo(5000L);
       assertThat(pack.getPaymentStatus()).isEqualTo("paid");
       assertThat(pack.getMetadata()).containsEntry("credit_pack", "50k").containsEntry("tollgate_account_id", "42");
+
+      StripeObjects.CheckoutSession asTollgate = StripeObjects.checkoutSession().customer("cus_cs").account(42).paymentIntent("pi_cs")
+          .creditPack("small", 1000).paymentStatus("unpaid");
+      assertThat(object(viaStripe(asTollgate.completedEvent()), Session.class).getMetadata()).containsEntry("tollgate_kind", "credit_pack")
+          .containsEntry("tollgate_pack", "small").containsEntry("tollgate_credits", "1000");
+      Event async = viaStripe(asTollgate.paymentStatus("paid").asyncPaymentSucceededEvent());
+      assertThat(async.getType()).isEqualTo("checkout.session.async_payment_succeeded");
+      assertThat(object(async, Session.class).getPaymentStatus()).isEqualTo("paid");
+      assertThat(object(viaStripe(StripeObjects.checkoutSession().account(42).subscription("sub_cs").plan("pro").completedEvent()),
+          Session.class).getMetadata()).containsEntry("tollgate_kind", "subscription").containsEntry("tollgate_plan", "pro");
     }
 
     @Test

@@ -468,6 +468,12 @@ public final class StripeObjects {
       return this;
     }
 
+    /** {@code hosted_invoice_url} and {@code invoice_pdf}, where the customer sees and downloads the invoice. */
+    public Invoice urls(String hostedInvoiceUrl, String invoicePdf) {
+      json.put("hosted_invoice_url", hostedInvoiceUrl).put("invoice_pdf", invoicePdf);
+      return this;
+    }
+
     /** Finalized and paid in full: status paid, amount_paid = amount_due, one attempt. */
     public Invoice paid() {
       long at = json.getLong("created");
@@ -574,6 +580,19 @@ public final class StripeObjects {
       return clientReferenceId(Long.toString(accountId)).metadata("tollgate_account_id", Long.toString(accountId));
     }
 
+    /** As Tollgate opens a session for a plan: metadata {@code tollgate_kind=subscription} and {@code tollgate_plan}. */
+    public CheckoutSession plan(String plan) {
+      return metadata("tollgate_kind", "subscription").metadata("tollgate_plan", plan);
+    }
+
+    /**
+     * As Tollgate opens a session for a credit pack: metadata {@code tollgate_kind=credit_pack},
+     * {@code tollgate_pack} and {@code tollgate_credits}.
+     */
+    public CheckoutSession creditPack(String pack, long credits) {
+      return metadata("tollgate_kind", "credit_pack").metadata("tollgate_pack", pack).metadata("tollgate_credits", Long.toString(credits));
+    }
+
     /** A subscription-mode session that created this subscription. */
     public CheckoutSession subscription(String subscriptionId) {
       json.put("mode", "subscription").put("subscription", subscriptionId).put("payment_intent", null);
@@ -636,6 +655,11 @@ public final class StripeObjects {
 
     public StripeEvents.Event completedEvent() {
       return event("checkout.session.completed");
+    }
+
+    /** Sent once a delayed payment method (a bank debit, say) has paid a session that completed {@code unpaid}. */
+    public StripeEvents.Event asyncPaymentSucceededEvent() {
+      return event("checkout.session.async_payment_succeeded");
     }
   }
 
