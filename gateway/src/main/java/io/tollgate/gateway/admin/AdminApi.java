@@ -354,8 +354,8 @@ public final class AdminApi {
                 new JsonObject().put("applied", false).put("balance", balance.orElse(null))));
           }
           // Committed in Postgres; now the hot copy. If the account was never loaded, seed it from the ledger.
-          return m.admissions().balance(applied.account().id())
-              .compose(hot -> hot.isPresent() ? m.admissions().addCredits(applied.account().id(), amount)
+          return m.admissions().addCreditsIfLoaded(applied.account().id(), amount)
+              .compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get())
                   : m.seed(applied.account()).compose(v -> m.admissions().balance(applied.account().id()).map(x -> x.orElse(0L))))
               .map(balance -> new Reply(200, new JsonObject().put("applied", true).put("balance", balance)));
         });

@@ -197,22 +197,23 @@ public final class PeriodRollover {
         .map(r -> r.iterator().next().getLong(0));
   }
 
-  /** Applies a committed period change to the hot balance: the grant minus the lapse, or the renewed cap. */
+  /**
+   * Applies a committed period change to the hot balance: the grant minus the lapse, or the
+   * renewed cap. A balance Redis does not hold is left alone: the first request loads it from the
+   * ledger, which already has the change.
+   */
   public Future<Void> applyToRedis(Rolled rolled) {
     Account after = rolled.after();
-    return admissions.balance(after.id()).compose(hot -> {
-      if (hot.isEmpty()) {
-        // Not loaded: the first request loads it from the ledger, which already has the change.
-        return Future.succeededFuture();
-      }
-      if ("postpaid".equals(after.billingMode())) {
-        // The cap applies afresh: what is left is the cap minus this new period's usage (none yet).
-        return after.spendCap() == null ? Future.succeededFuture()
-            : ledger.spendable(pool, after).compose(balance -> admissions.setBalance(after.id(), balance));
-      }
+    if (!"postpaid".equals(after.billingMode())) {
       long delta = rolled.granted() - rolled.expired();
-      return delta == 0 ? Future.succeededFuture() : admissions.addCredits(after.id(), delta).mapEmpty();
-    });
+      return delta == 0 ? Future.succeededFuture() : admissions.addCreditsIfLoaded(after.id(), delta).mapEmpty();
+    }
+    if (after.spendCap() == null) {
+      return Future.succeededFuture();
+    }
+    // The cap applies afresh: what is left is the cap minus this new period's usage (none yet).
+    return admissions.balance(after.id()).compose(hot -> hot.isEmpty() ? Future.succeededFuture()
+        : ledger.spendable(pool, after).compose(balance -> admissions.setBalance(after.id(), balance)));
   }
 
   private static Instant plusMonth(Instant t) {

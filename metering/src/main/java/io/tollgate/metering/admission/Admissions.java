@@ -24,6 +24,7 @@ public final class Admissions {
   private static final LuaScript ADMIT = LuaScript.fromClasspath("lua/admit.lua");
   private static final LuaScript SETTLE = LuaScript.fromClasspath("lua/settle.lua");
   private static final LuaScript SWEEP = LuaScript.fromClasspath("lua/sweep.lua");
+  private static final LuaScript GRANT = LuaScript.fromClasspath("lua/grant.lua");
 
   private final Redis redis;
   private final RedisKeys keys;
@@ -39,7 +40,7 @@ public final class Admissions {
 
   /** Loads the scripts so the first request does not pay for it. */
   public Future<Void> load() {
-    return ADMIT.load(redis).compose(v -> SETTLE.load(redis)).compose(v -> SWEEP.load(redis));
+    return ADMIT.load(redis).compose(v -> SETTLE.load(redis)).compose(v -> SWEEP.load(redis)).compose(v -> GRANT.load(redis));
   }
 
   public RedisKeys keys() {
@@ -111,18 +112,15 @@ public final class Admissions {
     return redis.send(Request.cmd(Command.SET).arg(keys.credits(accountId)).arg(balance)).mapEmpty();
   }
 
-  /** Applies a ledger change to the hot copy; the Postgres row is written first by the caller. */
-  public Future<Long> addCredits(long accountId, long amount) {
-    return redis.send(Request.cmd(Command.INCRBY).arg(keys.credits(accountId)).arg(amount)).map(Response::toLong);
-  }
-
   /**
-   * Applies a committed ledger grant to the hot copy if Redis holds the balance; if it does not,
-   * nothing is done: the first request seeds the balance from the ledger, which has the grant.
+   * Applies a committed ledger change (the Postgres row is written first by the caller) to the hot
+   * copy if Redis holds the balance, in one script: returns the new balance. If it is not loaded,
+   * nothing is done and the result is empty: the first request seeds the balance from the ledger,
+   * which has the change.
    */
   public Future<Optional<Long>> addCreditsIfLoaded(long accountId, long amount) {
-    return balance(accountId).compose(hot -> hot.isEmpty() ? Future.succeededFuture(Optional.<Long>empty())
-        : addCredits(accountId, amount).map(Optional::of));
+    return GRANT.run(redis, List.of(keys.credits(accountId)), List.of(Long.toString(amount)))
+        .map(r -> r == null ? Optional.<Long>empty() : Optional.of(r.toLong()));
   }
 
   /** The spendable balance in Redis, or empty when not loaded. */

@@ -175,6 +175,24 @@ class AdmissionsTest {
   }
 
   @Test
+  @DisplayName("a committed grant reaches a loaded balance, and leaves an unloaded one unloaded (the ledger seeds it later)")
+  void grantIfLoaded() throws Exception {
+    Admissions admissions = new Admissions(redis, new RedisKeys(16), java.time.Clock.systemUTC(), Duration.ofMinutes(5));
+    long loaded = ACCOUNTS.incrementAndGet();
+    await(admissions.seedBalance(loaded, 100));
+    assertThat(await(admissions.addCreditsIfLoaded(loaded, 250))).contains(350L);
+    assertThat(await(admissions.addCreditsIfLoaded(loaded, -50))).contains(300L);
+    assertThat(await(admissions.balance(loaded))).contains(300L);
+
+    long unloaded = ACCOUNTS.incrementAndGet();
+    assertThat(await(admissions.addCreditsIfLoaded(unloaded, 250))).isEmpty();
+    assertThat(await(admissions.balance(unloaded))).isEmpty();
+    // Seeded afterwards from the ledger (which holds the grant), the balance is not counted twice.
+    assertThat(await(admissions.seedBalance(unloaded, 250))).isTrue();
+    assertThat(await(admissions.balance(unloaded))).contains(250L);
+  }
+
+  @Test
   @DisplayName("after SCRIPT FLUSH (or a Redis restart) the scripts are reloaded on NOSCRIPT")
   void reloadsOnNoScript() throws Exception {
     Admissions admissions = new Admissions(redis, new RedisKeys(16), java.time.Clock.systemUTC(), Duration.ofMinutes(5));
