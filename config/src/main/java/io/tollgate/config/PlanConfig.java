@@ -61,4 +61,14 @@ public record PlanConfig(String name, long requestsPerMinute, long tokensPerMinu
   public boolean hasFeature(String feature) {
     return features.contains(feature);
   }
+
+  /**
+   * Whether this plan lets an account of {@code billingMode} run past its credits: only a hybrid
+   * account on a plan that bills overage, since hybrid usage reaches Stripe through the meter and
+   * the overage is invoiced. Prepaid accounts are never metered to Stripe, so they always stop at
+   * zero; a postpaid spend cap always applies.
+   */
+  public boolean billsOverage(String billingMode) {
+    return overage == Overage.BILL && "hybrid".equals(billingMode);
+  }
 }

@@ -176,9 +176,7 @@ public final class AdminApi {
 
   private Future<JsonObject> withCredits(Account account) {
     PlanConfig plan = m.config().plan(account.plan());
-    return m.admissions().balance(account.id())
-        .compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get()) : m.ledger().spendable(m.pool(), account))
-        .map(spendable -> account.toJson()
+    return m.spendable(account).map(spendable -> account.toJson()
             .put("credits", new JsonObject().put("spendable", spendable).put("enforced", account.enforcesCredits()))
             .put("planLimits", new JsonObject().put("requestsPerMinute", plan.requestsPerMinute())
                 .put("tokensPerMinute", plan.tokensPerMinute()).put("includedCredits", plan.includedCredits())));

@@ -195,7 +195,7 @@ final class BillingApi {
       AccountBilling ab = b.orElse(AccountBilling.empty(account.id()));
       PlanConfig plan = m.config().plan(account.plan());
       return m.pool().preparedQuery(PERIOD_USAGE).execute(Tuple.of(account.id(), utc(account.periodStart()), utc(account.periodEnd())))
-          .compose(rows -> spendable(account).map(spendable -> {
+          .compose(rows -> m.spendable(account).map(spendable -> {
             Row u = rows.iterator().next();
             long used = u.getLong("credits");
             JsonObject out = new JsonObject().put("accountId", account.id()).put("plan", account.plan()).put("status", account.status())
@@ -221,16 +221,11 @@ final class BillingApi {
         .put("features", new JsonArray(plan.features())).put("overage", plan.overage().wire());
   }
 
-  private Future<Long> spendable(Account account) {
-    return m.admissions().balance(account.id())
-        .compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get()) : m.ledger().spendable(m.pool(), account));
-  }
-
   /** The checks the proxy makes, for the operator's app: may this account use this feature or model now? */
   private Future<Reply> access(RoutingContext ctx) {
     String feature = ctx.queryParams().get("feature");
     String model = ctx.queryParams().get("model");
-    return account(ctx).compose(account -> spendable(account).map(spendable -> {
+    return account(ctx).compose(account -> m.spendable(account).map(spendable -> {
       PlanConfig plan = m.config().plan(account.plan());
       List<String> denied = new ArrayList<>();
       if (!Set.of("active", "trialing", "past_due").contains(account.status())) {
@@ -242,8 +237,7 @@ final class BillingApi {
       if (model != null && !plan.allowsModel(model)) {
         denied.add("plan " + plan.name() + " does not include model " + model);
       }
-      boolean billsOverage = plan.overage() == PlanConfig.Overage.BILL && "hybrid".equals(account.billingMode());
-      if (account.enforcesCredits() && !billsOverage && spendable <= 0) {
+      if (account.enforcesCredits() && !plan.billsOverage(account.billingMode()) && spendable <= 0) {
         denied.add("no credits remaining");
       }
       return new Reply(200, new JsonObject().put("allowed", denied.isEmpty()).put("reasons", new JsonArray(denied))

@@ -124,18 +124,6 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     });
   }
 
-  /**
-   * A plan that bills overage lets a hybrid account's usage go on past its credits: hybrid usage
-   * reaches Stripe through the meter, so the overage is invoiced. Prepaid accounts are never
-   * metered to Stripe, so they always stop at zero; a postpaid spend cap always applies.
-   */
-  private static boolean enforcesCredits(KeyGrant grant, PlanConfig plan) {
-    if (plan.overage() == PlanConfig.Overage.BILL && "hybrid".equals(grant.billingMode())) {
-      return false;
-    }
-    return grant.enforcesCredits();
-  }
-
   private Future<ProxyResponse> admit(ProxyContext context, KeyGrant grant, PlanConfig plan, RequestShape shape) {
     Limits keyLimits = new Limits(orZero(grant.keyRequestsPerMinute()), orZero(grant.keyTokensPerMinute()));
     Limits accountLimits = new Limits(
@@ -144,7 +132,8 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     boolean metered = route.usage() != UsageFormat.NONE;
     long reserve = metered ? m.pricing.cost(shape.model(), shape.inputEstimate(), shape.maxOutput(), route.flatCost()) : route.flatCost();
     AdmissionRequest request = new AdmissionRequest(UuidV7.at(m.clock.millis()), grant.accountId(), grant.keyId(),
-        keyLimits, accountLimits, metered ? shape.estimatedTokens() : 0, reserve, enforcesCredits(grant, plan));
+        keyLimits, accountLimits, metered ? shape.estimatedTokens() : 0, reserve,
+        grant.enforcesCredits() && !plan.billsOverage(grant.billingMode()));
     long started = System.nanoTime();
     return m.admissions.admit(request)
         .compose(d -> d.denial() == Denial.UNSEEDED

@@ -311,6 +311,12 @@ public final class MeteringServices {
 
   static final String ALL_KEYS = "*";
 
+  /** An account's spendable credits: the hot balance if Redis holds it, else the ledger's (without loading it). */
+  public Future<Long> spendable(Account account) {
+    return admissions.balance(account.id())
+        .compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get()) : ledger.spendable(pool, account));
+  }
+
   public Future<Void> seed(Account account) {
     return ledger.spendable(pool, account).compose(balance -> admissions.seedBalance(account.id(), balance)).mapEmpty();
   }
