@@ -3,7 +3,7 @@
 -- KEYS: 1 key rpm, 2 key tpm, 3 account rpm, 4 account tpm, 5 account credits, 6 reservations zset
 -- ARGV: 1 now (ms), 2 key rpm limit, 3 key tpm limit, 4 account rpm limit, 5 account tpm limit
 --       (a limit <= 0 means unlimited), 6 estimated tokens, 7 credits to reserve,
---       8 enforce credits (1/0), 9 reservation member, 10 reservation expiry (ms)
+--       8 credit policy (1 enforce, 2 charge without refusing, 0 none), 9 reservation member, 10 reservation expiry (ms)
 -- Returns: allowed, reason, remaining requests, remaining tokens, requests reset (ms),
 --          tokens reset (ms), retry after (ms), balance, requests limit, tokens limit
 -- Reasons: 0 allowed, 1 key requests, 2 key tokens, 3 account requests, 4 account tokens,
@@ -54,10 +54,10 @@ for i, b in ipairs(buckets) do
 end
 
 local balance = redis.call('GET', KEYS[5])
-if ARGV[8] == '1' and reason == 0 then
+if ARGV[8] ~= '0' and reason == 0 then
   if balance == false then
     reason = 7
-  elseif tonumber(balance) < reserve then
+  elseif ARGV[8] == '1' and tonumber(balance) < reserve then
     reason = 5
   end
 end
@@ -88,7 +88,7 @@ if reason == 0 then
       redis.call('PEXPIRE', key, 120000)
     end
   end
-  if reserve > 0 and ARGV[8] == '1' then
+  if reserve > 0 and ARGV[8] ~= '0' then
     balance = redis.call('DECRBY', KEYS[5], reserve)
   end
   redis.call('ZADD', KEYS[6], tonumber(ARGV[10]), ARGV[9])

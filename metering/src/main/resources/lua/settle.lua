@@ -3,13 +3,13 @@
 -- KEYS: 1 account credits, 2 reservations zset, 3 usage stream, 4 key tpm, 5 account tpm
 -- ARGV: 1 reservation member, 2 credits reserved, 3 credits actually used (>= 0),
 --       4 tokens estimated at admission, 5 tokens actually used, 6 key tpm limit,
---       7 account tpm limit, 8 enforce credits (1/0), 9.. usage event field/value pairs
+--       7 account tpm limit, 8 credit policy (0: the balance is not involved), 9.. usage event field/value pairs
 -- Returns: 1 if the reservation was still held (0: the sweeper had refunded it), balance
 local reserved = tonumber(ARGV[2])
 local actual = tonumber(ARGV[3])
 local held = redis.call('ZREM', KEYS[2], ARGV[1])
 local balance = -1
-if ARGV[8] == '1' then
+if ARGV[8] ~= '0' then
   if held == 1 then
     balance = redis.call('INCRBY', KEYS[1], reserved - actual)
   else

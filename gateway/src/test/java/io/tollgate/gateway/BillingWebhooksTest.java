@@ -56,6 +56,7 @@ class BillingWebhooksTest {
             includedCredits: 5000
             stripePrices: [price_pro, price_pro_meter]
             features: [batch]
+          payg: { requestsPerMinute: 0, tokensPerMinute: 0, includedCredits: 0, overage: bill }
         billing:
           gracePeriodDays: 1
           webhookMaxAttempts: 2
@@ -349,6 +350,32 @@ class BillingWebhooksTest {
     // The period's included credits become pro's: free's 100 plus the 4,900 the paid invoice adds.
     assertThat(count("SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant' "
         + "AND idempotency_key LIKE $2", account, "period:" + account + ":" + cycle + "%")).isEqualTo(5000);
+  }
+
+  @Test
+  @DisplayName("overage: bill lets a hybrid account run past its credits on the hot path; a prepaid one on the same plan stops at zero")
+  void overageBilled() {
+    long hybrid = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "payg-hybrid").put("plan", "payg")
+        .put("billingMode", "hybrid").put("initialCredits", 1));
+    long prepaid = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "payg-prepaid").put("plan", "payg")
+        .put("billingMode", "prepaid").put("initialCredits", 1));
+    String hybridKey = key(hybrid);
+    String prepaidKey = key(prepaid);
+    for (int i = 0; i < 3; i++) {
+      assertThat(chat(hybridKey, "gpt-4o-mini").status()).isEqualTo(200);
+    }
+    assertThat(chat(prepaidKey, "gpt-4o-mini").status()).isEqualTo(200);
+    assertThat(chat(prepaidKey, "gpt-4o-mini").status()).isEqualTo(402);
+    JsonObject access = admin(HttpMethod.GET, "/admin/v1/accounts/" + hybrid + "/access", null).json();
+    assertThat(access.getBoolean("allowed")).isTrue();
+    long remaining = access.getLong("creditsRemaining");
+    assertThat(remaining).isNegative();
+    // The hot balance was charged for the overage too: it agrees with the ledger once usage is in Postgres.
+    eventually("the hybrid account's usage reaches Postgres", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1",
+        hybrid) == 3);
+    assertThat(1 - count("SELECT coalesce(sum(credits), 0) FROM usage_events WHERE account_id = $1", hybrid)).isEqualTo(remaining);
+    assertThat(admin(HttpMethod.GET, "/admin/v1/accounts/" + prepaid + "/access", null).json().getJsonArray("reasons"))
+        .contains("no credits remaining");
   }
 
   @Test

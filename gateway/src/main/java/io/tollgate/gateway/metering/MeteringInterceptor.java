@@ -7,6 +7,7 @@ import io.tollgate.gateway.errors.GatewayFailure;
 import io.tollgate.gateway.errors.OpenAiErrors;
 import io.tollgate.gateway.proxy.RequestIds;
 import io.tollgate.metering.admission.AdmissionRequest;
+import io.tollgate.metering.admission.CreditPolicy;
 import io.tollgate.metering.admission.Decision;
 import io.tollgate.metering.admission.Denial;
 import io.tollgate.metering.admission.Limits;
@@ -133,7 +134,7 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     long reserve = metered ? m.pricing.cost(shape.model(), shape.inputEstimate(), shape.maxOutput(), route.flatCost()) : route.flatCost();
     AdmissionRequest request = new AdmissionRequest(UuidV7.at(m.clock.millis()), grant.accountId(), grant.keyId(),
         keyLimits, accountLimits, metered ? shape.estimatedTokens() : 0, reserve,
-        grant.enforcesCredits() && !plan.billsOverage(grant.billingMode()));
+        CreditPolicy.of(grant.enforcesCredits(), plan.billsOverage(grant.billingMode())));
     long started = System.nanoTime();
     return m.admissions.admit(request)
         .compose(d -> d.denial() == Denial.UNSEEDED

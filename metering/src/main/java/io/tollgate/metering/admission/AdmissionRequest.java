@@ -7,5 +7,5 @@ import java.util.UUID;
  * {@code max_tokens}) and the credits to hold until it settles.
  */
 public record AdmissionRequest(UUID eventId, long accountId, long keyId, Limits keyLimits, Limits accountLimits,
-                               long estimatedTokens, long reserveCredits, boolean enforceCredits) {
+                               long estimatedTokens, long reserveCredits, CreditPolicy credits) {
 }

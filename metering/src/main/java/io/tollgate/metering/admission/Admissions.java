@@ -50,7 +50,7 @@ public final class Admissions {
   public Future<Decision> admit(AdmissionRequest r) {
     long now = clock.millis();
     Reservation reservation = new Reservation(r.eventId(), r.accountId(), r.keyId(), r.reserveCredits(),
-        r.estimatedTokens(), r.enforceCredits(), r.keyLimits(), r.accountLimits());
+        r.estimatedTokens(), r.credits(), r.keyLimits(), r.accountLimits());
     List<String> k = List.of(
         keys.keyRequests(r.accountId(), r.keyId()), keys.keyTokens(r.accountId(), r.keyId()),
         keys.accountRequests(r.accountId()), keys.accountTokens(r.accountId()),
@@ -58,7 +58,7 @@ public final class Admissions {
     List<String> a = List.of(Long.toString(now),
         Long.toString(r.keyLimits().requestsPerMinute()), Long.toString(r.keyLimits().tokensPerMinute()),
         Long.toString(r.accountLimits().requestsPerMinute()), Long.toString(r.accountLimits().tokensPerMinute()),
-        Long.toString(r.estimatedTokens()), Long.toString(r.reserveCredits()), r.enforceCredits() ? "1" : "0",
+        Long.toString(r.estimatedTokens()), Long.toString(r.reserveCredits()), r.credits().code(),
         reservation.member(), Long.toString(now + reservationTtl.toMillis()));
     return ADMIT.run(redis, k, a).map(res -> {
       Denial denial = Denial.of(res.get(1).toInteger());
@@ -70,7 +70,7 @@ public final class Admissions {
 
   /**
    * Charges {@code event.credits()}, releases the rest of the reservation and appends the event to
-   * the usage stream, in one script. Returns the balance after (−1 when credits are not enforced).
+   * the usage stream, in one script. Returns the balance after (−1 when the policy is {@link CreditPolicy#NONE}).
    */
   public Future<Long> settle(Reservation r, UsageEvent event) {
     long tokensUsed = event.inputTokens() + event.outputTokens();
@@ -79,7 +79,7 @@ public final class Admissions {
     List<String> a = new ArrayList<>(List.of(r.member(), Long.toString(r.credits()), Long.toString(event.credits()),
         Long.toString(r.estimatedTokens()), Long.toString(tokensUsed),
         Long.toString(r.keyLimits().tokensPerMinute()), Long.toString(r.accountLimits().tokensPerMinute()),
-        r.enforceCredits() ? "1" : "0"));
+        r.creditPolicy().code()));
     a.addAll(event.toStreamFields());
     return SETTLE.run(redis, k, a).map(res -> res.get(1).toLong());
   }
@@ -94,7 +94,7 @@ public final class Admissions {
             String m = member.toString();
             Reservation.Parsed p = Reservation.parse(m);
             done = done.compose(n -> SWEEP.run(redis, List.of(set, keys.credits(p.accountId())),
-                    List.of(m, Long.toString(p.credits()), p.enforce() ? "1" : "0"))
+                    List.of(m, Long.toString(p.credits()), p.creditPolicy().code()))
                 .map(removed -> n + removed.toInteger()));
           }
           return done;

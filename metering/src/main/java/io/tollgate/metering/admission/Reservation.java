@@ -7,18 +7,18 @@ import java.util.UUID;
  * shard's reservations set carries what the sweeper needs to refund it if nobody settles.
  */
 public record Reservation(UUID eventId, long accountId, long keyId, long credits, long estimatedTokens,
-                          boolean enforceCredits, Limits keyLimits, Limits accountLimits) {
+                          CreditPolicy creditPolicy, Limits keyLimits, Limits accountLimits) {
 
   public String member() {
-    return eventId + ":" + accountId + ":" + credits + ":" + (enforceCredits ? 1 : 0);
+    return eventId + ":" + accountId + ":" + credits + ":" + creditPolicy.code();
   }
 
-  /** The sweeper's view of a member: account, credits and whether credits were held. */
-  record Parsed(long accountId, long credits, boolean enforce) {
+  /** The sweeper's view of a member: account, credits and how the balance was involved. */
+  record Parsed(long accountId, long credits, CreditPolicy creditPolicy) {
   }
 
   static Parsed parse(String member) {
     String[] parts = member.split(":");
-    return new Parsed(Long.parseLong(parts[1]), Long.parseLong(parts[2]), "1".equals(parts[3]));
+    return new Parsed(Long.parseLong(parts[1]), Long.parseLong(parts[2]), CreditPolicy.ofCode(parts[3]));
   }
 }

@@ -49,7 +49,7 @@ class AdmissionsTest {
   }
 
   private static AdmissionRequest request(long account, Limits key, Limits acct, long tokens, long credits) {
-    return new AdmissionRequest(UuidV7.at(System.currentTimeMillis()), account, account * 10, key, acct, tokens, credits, true);
+    return new AdmissionRequest(UuidV7.at(System.currentTimeMillis()), account, account * 10, key, acct, tokens, credits, CreditPolicy.ENFORCE);
   }
 
   private static UsageEvent event(Reservation r, long credits, String outcome) {
@@ -97,7 +97,7 @@ class AdmissionsTest {
     // One attempt every 100 ms for 10 minutes: 6,000 attempts.
     for (int i = 0; i < 6000; i++) {
       Decision d = await(admissions.admit(new AdmissionRequest(UuidV7.at(clock.millis()), account, 1, new Limits(60, 0),
-          Limits.UNLIMITED, 0, 0, false)));
+          Limits.UNLIMITED, 0, 0, CreditPolicy.NONE)));
       if (d.allowed()) {
         admitted++;
       } else {
@@ -172,6 +172,40 @@ class AdmissionsTest {
     // The gateway was only slow, not dead: its settle after the sweep charges the actual cost once.
     await(admissions.settle(abandoned.reservation().orElseThrow(), event(abandoned.reservation().get(), 12, "ok")));
     assertThat(await(admissions.balance(account))).contains(88L);
+  }
+
+  @Test
+  @DisplayName("CHARGE never refuses for credits but moves the balance as ENFORCE does, below zero too; NONE leaves it alone")
+  void chargeWithoutRefusing() throws Exception {
+    MutableClock clock = new MutableClock(System.currentTimeMillis());
+    RedisKeys keys = new RedisKeys(16);
+    Admissions admissions = new Admissions(redis, keys, clock, Duration.ofSeconds(30));
+    long account = ACCOUNTS.incrementAndGet();
+    assertThat(await(admissions.admit(new AdmissionRequest(UuidV7.at(clock.millis()), account, 1, Limits.UNLIMITED, Limits.UNLIMITED,
+        0, 10, CreditPolicy.CHARGE))).denial()).isEqualTo(Denial.UNSEEDED);
+    await(admissions.seedBalance(account, 15));
+    long[] actual = {9, 9, 9};
+    for (long cost : actual) {
+      Decision d = await(admissions.admit(new AdmissionRequest(UuidV7.at(clock.millis()), account, 1, Limits.UNLIMITED,
+          Limits.UNLIMITED, 0, 10, CreditPolicy.CHARGE)));
+      assertThat(d.allowed()).isTrue();
+      await(admissions.settle(d.reservation().orElseThrow(), event(d.reservation().get(), cost, "ok")));
+    }
+    assertThat(await(admissions.balance(account))).contains(15L - 27L);
+
+    // An abandoned CHARGE reservation is refunded by the sweeper like an ENFORCE one.
+    Decision abandoned = await(admissions.admit(new AdmissionRequest(UuidV7.at(clock.millis()), account, 1, Limits.UNLIMITED,
+        Limits.UNLIMITED, 0, 10, CreditPolicy.CHARGE)));
+    assertThat(await(admissions.balance(account))).contains(-22L);
+    clock.advanceMillis(31_000);
+    assertThat(await(admissions.sweep(keys.shardOf(account)))).isGreaterThanOrEqualTo(1);
+    assertThat(await(admissions.balance(account))).contains(-12L);
+    assertThat(abandoned.allowed()).isTrue();
+
+    Decision untouched = await(admissions.admit(new AdmissionRequest(UuidV7.at(clock.millis()), account, 1, Limits.UNLIMITED,
+        Limits.UNLIMITED, 0, 10, CreditPolicy.NONE)));
+    await(admissions.settle(untouched.reservation().orElseThrow(), event(untouched.reservation().get(), 9, "ok")));
+    assertThat(await(admissions.balance(account))).contains(-12L);
   }
 
   @Test

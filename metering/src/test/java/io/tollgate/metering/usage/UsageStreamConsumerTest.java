@@ -3,6 +3,7 @@ package io.tollgate.metering.usage;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tollgate.metering.admission.AdmissionRequest;
+import io.tollgate.metering.admission.CreditPolicy;
 import io.tollgate.metering.admission.Admissions;
 import io.tollgate.metering.admission.Decision;
 import io.tollgate.metering.admission.Limits;
@@ -66,7 +67,7 @@ class UsageStreamConsumerTest {
     await(admissions.seedBalance(account, n * credits));
     for (int i = 0; i < n; i++) {
       Decision d = await(admissions.admit(new AdmissionRequest(UuidV7.at(System.currentTimeMillis()), account, 7,
-          Limits.UNLIMITED, Limits.UNLIMITED, 10, credits, true)));
+          Limits.UNLIMITED, Limits.UNLIMITED, 10, credits, CreditPolicy.ENFORCE)));
       await(admissions.settle(d.reservation().orElseThrow(), new UsageEvent(d.reservation().get().eventId(), account, 7, "/v1/",
           "gpt-4o-mini", 3, 4, credits, 200, 5, false, "ok", System.currentTimeMillis())));
     }
