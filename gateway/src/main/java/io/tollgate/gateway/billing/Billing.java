@@ -50,19 +50,11 @@ public final class Billing {
   private long dunningTimer = -1;
 
   public Billing(Vertx vertx, Pool pool, TollgateConfig config, AccountStore accounts, CreditLedger ledger, AuditLog audit,
-                 PeriodRollover periods, Admissions admissions, Supplier<Future<Void>> announceAccountChange, Clock clock,
-                 MeterRegistry registry) {
-    this(vertx, pool, config, accounts, ledger, audit, periods, admissions, announceAccountChange, clock, registry,
-        config.secrets().stripeApiKey().map(key -> new StripeJavaBilling(key, config.stripe().apiBase(), CALL_TIMEOUT)));
-  }
-
-  Billing(Vertx vertx, Pool pool, TollgateConfig config, AccountStore accounts, CreditLedger ledger, AuditLog audit,
-          PeriodRollover periods, Admissions admissions, Supplier<Future<Void>> announceAccountChange, Clock clock,
-          MeterRegistry registry, Optional<StripeBilling> stripe) {
+                 PeriodRollover periods, Admissions admissions, Notices notices, Supplier<Future<Void>> announceAccountChange,
+                 Clock clock, MeterRegistry registry) {
     this.vertx = vertx;
     this.config = config;
-    this.stripe = stripe;
-    Notices notices = new Notices(config.secrets().alertWebhookSecret().isPresent(), registry);
+    this.stripe = config.secrets().stripeApiKey().map(key -> new StripeJavaBilling(key, config.stripe().apiBase(), CALL_TIMEOUT));
     this.topUps = new AutoTopUp(vertx, pool, config, accounts, accountBilling, ledger, admissions, notices, stripe, clock, registry);
     this.handlers = new BillingEvents(vertx, config, accounts, accountBilling, ledger, audit, periods, admissions, notices, topUps,
         stripe, announceAccountChange, registry);

@@ -5,24 +5,36 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.metering.accounts.Account;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.SqlClient;
 import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * Billing notifications (trial ending, payment failed, downgrade, top-up results): a row in
- * {@code notifications}, listed by the admin API and posted to the account's webhook by
- * {@link AlertWebhooks}. The row is unique on (account, kind, threshold, period start), so each
- * notice is raised once however often its event is delivered.
+ * Notifications to accounts (usage thresholds, low balance, trial ending, payment failed,
+ * downgrade, top-up results): a row in {@code notifications}, listed by the admin API and posted
+ * to the account's webhook by {@link AlertWebhooks}. Every notification is raised here. The row
+ * is unique on (account, kind, threshold, period start), so each is raised once however often
+ * its cause is seen, on however many instances: only the insert that created the row counts it.
  */
 public final class Notices {
 
   private static final String INSERT = "INSERT INTO notifications (account_id, kind, threshold, period_start, payload, delivery_status) "
       + "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id, kind, threshold, period_start) DO NOTHING RETURNING id";
+  private static final String INSERT_EACH = "INSERT INTO notifications (account_id, kind, threshold, period_start, payload, "
+      + "delivery_status) SELECT $1, $2, t, $3, $4::jsonb || jsonb_build_object('threshold', t), $5 FROM unnest($6::int[]) AS t "
+      + "ON CONFLICT (account_id, kind, threshold, period_start) DO NOTHING RETURNING id, threshold";
+
+  /** A notification this call created. */
+  public record Raised(long id, int threshold) {
+  }
 
   private final boolean deliveries;
   private final MeterRegistry registry;
 
+  /** {@code deliveries}: whether notifications are posted to accounts' webhooks (the signing secret is set). */
   public Notices(boolean deliveries, MeterRegistry registry) {
     this.deliveries = deliveries;
     this.registry = registry;
@@ -30,19 +42,38 @@ public final class Notices {
 
   /** True if this call raised it (false: raised before). */
   public Future<Boolean> raise(SqlClient sql, Account account, String kind, int threshold, Instant at, JsonObject payload) {
-    String delivery = deliveries && account.alertWebhookUrl() != null ? "pending" : "none";
-    return sql.preparedQuery(INSERT).execute(Tuple.of(account.id(), kind, threshold, BillingEvents.utc(at), payload, delivery))
+    return sql.preparedQuery(INSERT).execute(Tuple.of(account.id(), kind, threshold, BillingEvents.utc(at), payload, delivery(account)))
         .map(rows -> {
           if (rows.size() == 0) {
             return false;
           }
-          count(registry, kind);
+          count(kind);
           return true;
         });
   }
 
-  /** Counts a notification raised by this instance (each is raised once, by the instance whose insert created it). */
-  static void count(MeterRegistry registry, String kind) {
+  /**
+   * One notification per threshold, in one statement, each payload with its {@code threshold};
+   * returns those this call created (the others were raised before).
+   */
+  public Future<List<Raised>> raiseEach(SqlClient sql, Account account, String kind, List<Integer> thresholds, Instant at,
+                                        JsonObject payload) {
+    return sql.preparedQuery(INSERT_EACH).execute(Tuple.of(account.id(), kind, BillingEvents.utc(at), payload, delivery(account),
+        thresholds.toArray(new Integer[0]))).map(rows -> {
+          List<Raised> raised = new ArrayList<>();
+          for (Row r : rows) {
+            raised.add(new Raised(r.getLong("id"), r.getInteger("threshold")));
+            count(kind);
+          }
+          return raised;
+        });
+  }
+
+  private String delivery(Account account) {
+    return deliveries && account.alertWebhookUrl() != null ? "pending" : "none";
+  }
+
+  private void count(String kind) {
     Counter.builder("tollgate_notifications").description("Notifications raised (each once per account, kind, threshold and period)")
         .tag("kind", kind).register(registry).increment();
   }

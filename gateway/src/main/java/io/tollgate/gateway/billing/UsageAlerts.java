@@ -1,6 +1,5 @@
 package io.tollgate.gateway.billing;
 
-import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.PlanConfig;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.metering.accounts.Account;
@@ -10,8 +9,6 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -35,22 +32,16 @@ public final class UsageAlerts {
   private static final String ACCOUNTS = "SELECT " + Account.COLUMNS + ", (SELECT coalesce(sum(r.credits), 0) "
       + "FROM usage_rollups_hourly r WHERE r.account_id = a.id AND r.hour >= a.period_start AND r.hour < a.period_end) AS used "
       + "FROM accounts a WHERE a.id = ANY($1)";
-  private static final String INSERT = "INSERT INTO notifications (account_id, kind, threshold, period_start, payload, delivery_status) "
-      + "SELECT $1, $2, t, $3, $4::jsonb || jsonb_build_object('threshold', t), $5 FROM unnest($6::int[]) AS t "
-      + "ON CONFLICT (account_id, kind, threshold, period_start) DO NOTHING RETURNING id, threshold";
-
   private final Pool pool;
   private final TollgateConfig config;
   private final Admissions admissions;
-  private final MeterRegistry registry;
-  private final boolean deliveries;
+  private final Notices notices;
 
-  public UsageAlerts(Pool pool, TollgateConfig config, Admissions admissions, MeterRegistry registry) {
+  public UsageAlerts(Pool pool, TollgateConfig config, Admissions admissions, Notices notices) {
     this.pool = pool;
     this.config = config;
     this.admissions = admissions;
-    this.registry = registry;
-    this.deliveries = config.secrets().alertWebhookSecret().isPresent();
+    this.notices = notices;
   }
 
   /** A notification this instance created. */
@@ -118,18 +109,14 @@ public final class UsageAlerts {
   }
 
   private Future<List<Fired>> insert(Account account, String kind, JsonObject payload, List<Integer> thresholds) {
-    String delivery = deliveries && account.alertWebhookUrl() != null ? "pending" : "none";
-    return pool.preparedQuery(INSERT).execute(Tuple.of(account.id(), kind,
-            OffsetDateTime.ofInstant(account.periodStart(), ZoneOffset.UTC), payload, delivery, thresholds.toArray(new Integer[0])))
-        .map(rows -> {
-          List<Fired> fired = new ArrayList<>();
-          for (Row r : rows) {
-            fired.add(new Fired(r.getLong("id"), account.id(), kind, r.getInteger("threshold")));
-            Notices.count(registry, kind);
-            log.info("account {} alert {} {}% (notification {})", account.id(), kind, r.getInteger("threshold"), r.getLong("id"));
-          }
-          return fired;
-        });
+    return notices.raiseEach(pool, account, kind, thresholds, account.periodStart(), payload).map(raised -> {
+      List<Fired> fired = new ArrayList<>();
+      for (Notices.Raised r : raised) {
+        fired.add(new Fired(r.id(), account.id(), kind, r.threshold()));
+        log.info("account {} alert {} {}% (notification {})", account.id(), kind, r.threshold(), r.id());
+      }
+      return fired;
+    });
   }
 
   private static JsonObject period(Account account) {

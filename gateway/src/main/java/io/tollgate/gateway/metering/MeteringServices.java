@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.billing.AlertWebhooks;
 import io.tollgate.gateway.billing.Billing;
+import io.tollgate.gateway.billing.Notices;
 import io.tollgate.gateway.billing.PeriodRollover;
 import io.tollgate.gateway.billing.StripeSync;
 import io.tollgate.gateway.billing.UsageAlerts;
@@ -107,12 +108,13 @@ public final class MeteringServices {
       toCheck.addAll(accountIds);
     });
     this.rollover = new PeriodRollover(pool, config, accounts, ledger, admissions, clock);
-    this.alerts = new UsageAlerts(pool, config, admissions, registry);
+    Notices notices = new Notices(config.secrets().alertWebhookSecret().isPresent(), registry);
+    this.alerts = new UsageAlerts(pool, config, admissions, notices);
     this.webhooks = new AlertWebhooks(vertx, pool, config.alerts(),
         config.secrets().alertWebhookSecret(), clock, registry);
     this.stripe = new StripeSync(vertx, pool, config.stripe(), config.secrets().stripeApiKey(), clock,
         registry);
-    this.billing = new Billing(vertx, pool, config, accounts, ledger, audit, rollover, admissions, this::announceAccountChange,
+    this.billing = new Billing(vertx, pool, config, accounts, ledger, audit, rollover, admissions, notices, this::announceAccountChange,
         clock, registry);
     if (config.secrets().alertWebhookSecret().isEmpty()) {
       log.info("TOLLGATE_ALERT_WEBHOOK_SECRET is not set: usage alerts are recorded and listed by the admin API, "
