@@ -1,5 +1,7 @@
 package io.tollgate.stripesync;
 
+import static io.tollgate.metering.store.PgTime.utc;
+
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
@@ -8,7 +10,6 @@ import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -167,9 +168,6 @@ public final class MeterOutbox {
     return t == null ? null : t.toInstant().toString();
   }
 
-  private static OffsetDateTime utc(Instant t) {
-    return OffsetDateTime.ofInstant(t, ZoneOffset.UTC);
-  }
 
   private static String truncate(String s) {
     return s == null || s.length() <= 1_000 ? s : s.substring(0, 1_000);

@@ -6,6 +6,7 @@ import static io.tollgate.gateway.admin.AdminApi.ip;
 import static io.tollgate.gateway.admin.AdminApi.json;
 import static io.tollgate.gateway.admin.AdminApi.queryId;
 import static io.tollgate.gateway.admin.AdminApi.queryInt;
+import static io.tollgate.metering.store.PgTime.utc;
 
 import io.tollgate.config.BillingConfig;
 import io.tollgate.config.PlanConfig;
@@ -29,7 +30,6 @@ import io.vertx.sqlclient.Tuple;
 import java.net.URI;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -379,10 +379,6 @@ final class BillingApi {
 
   private static String abbreviate(String s) {
     return s.length() <= 80 ? s : s.substring(0, 80) + "…";
-  }
-
-  private static OffsetDateTime utc(Instant t) {
-    return OffsetDateTime.ofInstant(t, ZoneOffset.UTC);
   }
 
   private static String str(OffsetDateTime t) {

@@ -4,6 +4,7 @@ import static io.tollgate.gateway.admin.AdminApi.fail;
 import static io.tollgate.gateway.admin.AdminApi.json;
 import static io.tollgate.gateway.admin.AdminApi.queryId;
 import static io.tollgate.gateway.admin.AdminApi.queryInstant;
+import static io.tollgate.metering.store.PgTime.utc;
 
 import io.tollgate.config.PlanConfig;
 import io.tollgate.gateway.admin.AdminApi.Reply;
@@ -248,9 +249,6 @@ final class UsageApi {
     return out;
   }
 
-  private static OffsetDateTime utc(Instant t) {
-    return OffsetDateTime.ofInstant(t, ZoneOffset.UTC);
-  }
 
   // ---- CSV exports
 

@@ -1,5 +1,7 @@
 package io.tollgate.gateway.billing;
 
+import static io.tollgate.metering.store.PgTime.utc;
+
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.BillingConfig;
@@ -147,10 +149,10 @@ public final class AutoTopUp {
             return Future.succeededFuture(Optional.<Long>empty());
           }
           BillingConfig.CreditPack pack = config.billing().creditPacks().get(b.autoTopUpPack());
-          return conn.preparedQuery(RECENT).execute(Tuple.of(accountId, BillingEvents.utc(now.minus(config.billing().autoTopUpCooldown()))))
+          return conn.preparedQuery(RECENT).execute(Tuple.of(accountId, utc(now.minus(config.billing().autoTopUpCooldown()))))
               .compose(recent -> recent.size() > 0 ? Future.succeededFuture(Optional.<Long>empty())
                   : conn.preparedQuery(START).execute(Tuple.of(accountId, pack.name(), pack.credits(), pack.amount(), pack.currency(),
-                      balance, BillingEvents.utc(now))).map(rows -> rows.size() == 0 ? Optional.<Long>empty()
+                      balance, utc(now))).map(rows -> rows.size() == 0 ? Optional.<Long>empty()
                       : Optional.of(rows.iterator().next().getLong("id"))));
         }))).compose(started -> {
           if (started.isEmpty()) {
@@ -217,7 +219,7 @@ public final class AutoTopUp {
 
   /** Marks a top-up succeeded and grants its credits, once. */
   Future<Handled> complete(SqlConnection conn, long topUpId, String paymentIntentId) {
-    return conn.preparedQuery(SUCCEED).execute(Tuple.of(topUpId, paymentIntentId, BillingEvents.utc(clock.instant()))).compose(rows -> {
+    return conn.preparedQuery(SUCCEED).execute(Tuple.of(topUpId, paymentIntentId, utc(clock.instant()))).compose(rows -> {
       if (rows.size() == 0) {
         return Future.succeededFuture(Handled.of("top-up " + topUpId + " already finished", null));
       }
@@ -238,7 +240,7 @@ public final class AutoTopUp {
   /** Marks a top-up failed, pauses auto top-up and notifies the account. */
   Future<Handled> fail(SqlConnection conn, long topUpId, String paymentIntentId, String error) {
     Instant now = clock.instant();
-    return conn.preparedQuery(FAIL).execute(Tuple.of(topUpId, paymentIntentId, BillingEvents.utc(now), error)).compose(rows -> {
+    return conn.preparedQuery(FAIL).execute(Tuple.of(topUpId, paymentIntentId, utc(now), error)).compose(rows -> {
       if (rows.size() == 0) {
         return Future.succeededFuture(Handled.of("top-up " + topUpId + " already finished", null));
       }
@@ -282,7 +284,7 @@ public final class AutoTopUp {
     if (stripe.isEmpty()) {
       return Future.succeededFuture(0);
     }
-    return pool.preparedQuery(STALE).execute(Tuple.of(BillingEvents.utc(clock.instant().minus(RESUME_AFTER)))).compose(rows -> {
+    return pool.preparedQuery(STALE).execute(Tuple.of(utc(clock.instant().minus(RESUME_AFTER)))).compose(rows -> {
       Future<Integer> all = Future.succeededFuture(0);
       for (Row r : rows) {
         long id = r.getLong("id");

@@ -6,6 +6,7 @@ import static io.tollgate.gateway.billing.StripeJson.metadata;
 import static io.tollgate.gateway.billing.StripeJson.number;
 import static io.tollgate.gateway.billing.StripeJson.object;
 import static io.tollgate.gateway.billing.StripeJson.string;
+import static io.tollgate.metering.store.PgTime.utc;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -25,8 +26,6 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -571,7 +570,4 @@ public final class BillingEvents implements EventHandler {
         : "error report received; its counts need STRIPE_API_KEY to fetch"), null));
   }
 
-  static OffsetDateTime utc(Instant t) {
-    return t == null ? null : OffsetDateTime.ofInstant(t, ZoneOffset.UTC);
-  }
 }

@@ -1,5 +1,7 @@
 package io.tollgate.gateway.billing;
 
+import static io.tollgate.metering.store.PgTime.utc;
+
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.metering.accounts.Account;
@@ -42,7 +44,7 @@ public final class Notices {
 
   /** True if this call raised it (false: raised before). */
   public Future<Boolean> raise(SqlClient sql, Account account, String kind, int threshold, Instant at, JsonObject payload) {
-    return sql.preparedQuery(INSERT).execute(Tuple.of(account.id(), kind, threshold, BillingEvents.utc(at), payload, delivery(account)))
+    return sql.preparedQuery(INSERT).execute(Tuple.of(account.id(), kind, threshold, utc(at), payload, delivery(account)))
         .map(rows -> {
           if (rows.size() == 0) {
             return false;
@@ -58,7 +60,7 @@ public final class Notices {
    */
   public Future<List<Raised>> raiseEach(SqlClient sql, Account account, String kind, List<Integer> thresholds, Instant at,
                                         JsonObject payload) {
-    return sql.preparedQuery(INSERT_EACH).execute(Tuple.of(account.id(), kind, BillingEvents.utc(at), payload, delivery(account),
+    return sql.preparedQuery(INSERT_EACH).execute(Tuple.of(account.id(), kind, utc(at), payload, delivery(account),
         thresholds.toArray(new Integer[0]))).map(rows -> {
           List<Raised> raised = new ArrayList<>();
           for (Row r : rows) {

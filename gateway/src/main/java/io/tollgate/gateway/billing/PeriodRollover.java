@@ -1,5 +1,7 @@
 package io.tollgate.gateway.billing;
 
+import static io.tollgate.metering.store.PgTime.utc;
+
 import io.tollgate.config.PlanConfig;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.metering.accounts.Account;
@@ -220,7 +222,4 @@ public final class PeriodRollover {
     return OffsetDateTime.ofInstant(t, ZoneOffset.UTC).plusMonths(1).toInstant();
   }
 
-  private static OffsetDateTime utc(Instant t) {
-    return OffsetDateTime.ofInstant(t, ZoneOffset.UTC);
-  }
 }

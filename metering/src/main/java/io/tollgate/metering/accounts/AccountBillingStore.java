@@ -1,11 +1,11 @@
 package io.tollgate.metering.accounts;
 
+import static io.tollgate.metering.store.PgTime.utc;
+
 import io.vertx.core.Future;
 import io.vertx.sqlclient.SqlClient;
 import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -63,7 +63,4 @@ public final class AccountBillingStore {
     });
   }
 
-  private static OffsetDateTime utc(Instant t) {
-    return t == null ? null : OffsetDateTime.ofInstant(t, ZoneOffset.UTC);
-  }
 }

@@ -1,13 +1,13 @@
 package io.tollgate.metering.audit;
 
+import static io.tollgate.metering.store.PgTime.utc;
+
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.SqlClient;
 import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -32,8 +32,8 @@ public final class AuditLog {
   }
 
   public Future<List<JsonObject>> list(SqlClient sql, Filter f, long beforeId, int limit) {
-    return sql.preparedQuery(LIST).execute(Tuple.of(f.actor(), f.action(), f.resourceType(), f.resourceId(), odt(f.from()),
-        odt(f.to()), beforeId, limit)).map(rows -> {
+    return sql.preparedQuery(LIST).execute(Tuple.of(f.actor(), f.action(), f.resourceType(), f.resourceId(), utc(f.from()),
+        utc(f.to()), beforeId, limit)).map(rows -> {
           List<JsonObject> out = new ArrayList<>();
           for (Row r : rows) {
             out.add(new JsonObject().put("id", r.getLong("id")).put("actor", r.getString("actor"))
@@ -46,7 +46,4 @@ public final class AuditLog {
         });
   }
 
-  private static OffsetDateTime odt(Instant i) {
-    return i == null ? null : OffsetDateTime.ofInstant(i, ZoneOffset.UTC);
-  }
 }

@@ -1,5 +1,7 @@
 package io.tollgate.metering.ledger;
 
+import static io.tollgate.metering.store.PgTime.utc;
+
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Row;
@@ -49,7 +51,7 @@ public final class CreditLedger {
     if ("postpaid".equals(account.billingMode())) {
       return sql.preparedQuery(POSTPAID)
           .execute(Tuple.of(account.id(), account.spendCap() == null ? 0L : account.spendCap(),
-              java.time.OffsetDateTime.ofInstant(account.periodStart(), java.time.ZoneOffset.UTC)))
+              utc(account.periodStart())))
           .map(rows -> rows.iterator().next().getLong(0));
     }
     return sql.preparedQuery(PREPAID).execute(Tuple.of(account.id())).map(rows -> rows.iterator().next().getLong(0));

@@ -1,5 +1,7 @@
 package io.tollgate.stripesync.webhooks;
 
+import static io.tollgate.metering.store.PgTime.utc;
+
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
@@ -8,7 +10,6 @@ import io.vertx.sqlclient.SqlClient;
 import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -129,7 +130,4 @@ public final class StripeEventStore {
     return s == null || s.length() <= 2_000 ? s : s.substring(0, 2_000);
   }
 
-  static OffsetDateTime utc(Instant t) {
-    return OffsetDateTime.ofInstant(t, ZoneOffset.UTC);
-  }
 }
