@@ -91,8 +91,7 @@ final class BillingApi {
   /** A blocking Stripe call on a worker thread; its failure becomes a 502 naming what Stripe said. */
   private <T> Future<T> call(Callable<T> call) {
     return m.vertx().<T>executeBlocking(call, false).recover(err -> Future.failedFuture(err instanceof BillingFailure f
-        ? new BadInput(f.kind() == BillingFailure.Kind.TRANSIENT || f.kind() == BillingFailure.Kind.RATE_LIMITED ? 503 : 502,
-            "stripe-error", f.getMessage())
+        ? new BadInput(f.retryable() ? 503 : 502, "stripe-error", f.getMessage())
         : err));
   }
 
@@ -138,9 +137,7 @@ final class BillingApi {
       metadata = Map.of("tollgate_kind", "subscription", "tollgate_plan", planName);
       mode = CheckoutRequest.Mode.SUBSCRIPTION;
     } else {
-      BillingConfig.CreditPack pack = Optional.ofNullable(bc.creditPacks().get(packName)).orElseThrow(() -> BadInput.field("pack",
-          "must be a configured credit pack" + (bc.creditPacks().isEmpty() ? " (none is configured under billing.creditPacks)"
-              : ": " + String.join(", ", bc.creditPacks().keySet()))));
+      BillingConfig.CreditPack pack = pack(packName);
       items.add(new CheckoutRequest.LineItem(pack.stripePrice(), 1L));
       metadata = Map.of("tollgate_kind", "credit_pack", "tollgate_pack", packName, "tollgate_credits", Long.toString(pack.credits()));
       mode = CheckoutRequest.Mode.PAYMENT;
@@ -180,6 +177,13 @@ final class BillingApi {
               "tollgate-portal-" + account.id() + "-" + UUID.randomUUID()))
           .map(url -> new Reply(201, new JsonObject().put("url", url)));
     });
+  }
+
+  /** The configured credit pack of this name, else a 400 naming the packs there are. */
+  private BillingConfig.CreditPack pack(String name) {
+    Map<String, BillingConfig.CreditPack> packs = m.config().billing().creditPacks();
+    return Optional.ofNullable(packs.get(name)).orElseThrow(() -> BadInput.field("pack", "must be a configured credit pack"
+        + (packs.isEmpty() ? " (none is configured under billing.creditPacks)" : ": " + String.join(", ", packs.keySet()))));
   }
 
   /** The request's URL, else the configured default; one of them is required. */
@@ -257,7 +261,7 @@ final class BillingApi {
           Future<Void> all = Future.succeededFuture();
           Instant now = m.clock().instant();
           for (var inv : list) {
-            all = all.compose(v -> BillingEvents.cacheInvoice(m.pool(), inv, account.id(), account.stripeCustomerId(), now));
+            all = all.compose(v -> BillingEvents.cacheInvoice(m.pool(), inv, account.id(), account.stripeCustomerId(), now).mapEmpty());
           }
           return all;
         });
@@ -282,10 +286,7 @@ final class BillingApi {
   private Future<Reply> setAutoTopUp(RoutingContext ctx) {
     JsonObject b = body(ctx);
     String pack = Fields.string(b, "pack", true);
-    if (!m.config().billing().creditPacks().containsKey(pack)) {
-      throw BadInput.field("pack", "must be a configured credit pack" + (m.config().billing().creditPacks().isEmpty()
-          ? " (none is configured under billing.creditPacks)" : ": " + String.join(", ", m.config().billing().creditPacks().keySet())));
-    }
+    pack(pack);
     Long threshold = Fields.nonNegative(b, "thresholdCredits");
     if (threshold == null) {
       throw BadInput.field("thresholdCredits", "is required (top up when spendable credits fall below it)");

@@ -81,7 +81,8 @@ public final class AutoTopUp {
   private final Notices notices;
   private final Optional<StripeBilling> stripe;
   private final Clock clock;
-  private final MeterRegistry registry;
+  /** By result: started, succeeded, failed. */
+  private final Map<String, Counter> counters = new java.util.HashMap<>();
 
   public AutoTopUp(Vertx vertx, Pool pool, TollgateConfig config, AccountStore accounts, AccountBillingStore billing,
                    CreditLedger ledger, Admissions admissions, Notices notices, Optional<StripeBilling> stripe, Clock clock,
@@ -96,10 +97,9 @@ public final class AutoTopUp {
     this.notices = notices;
     this.stripe = stripe;
     this.clock = clock;
-    this.registry = registry;
     for (String result : List.of("started", "succeeded", "failed")) {
-      Counter.builder("tollgate_auto_top_ups").description("Automatic top-ups started, succeeded and failed")
-          .tag("result", result).register(registry);
+      counters.put(result, Counter.builder("tollgate_auto_top_ups").description("Automatic top-ups started, succeeded and failed")
+          .tag("result", result).register(registry));
     }
   }
 
@@ -196,7 +196,7 @@ public final class AutoTopUp {
   }
 
   private Future<Void> failedCharge(long topUpId, Throwable err) {
-    if (err instanceof BillingFailure f && (f.kind() == BillingFailure.Kind.TRANSIENT || f.kind() == BillingFailure.Kind.RATE_LIMITED)) {
+    if (err instanceof BillingFailure f && f.retryable()) {
       // Unknown outcome: charged again later under the same idempotency key, a few times at most.
       return pool.preparedQuery(ATTEMPT).execute(Tuple.of(topUpId, null, f.getMessage())).compose(rows -> {
         int attempts = rows.size() == 0 ? 0 : rows.iterator().next().getInteger("attempts");
@@ -310,7 +310,6 @@ public final class AutoTopUp {
   }
 
   private void count(String result) {
-    Counter.builder("tollgate_auto_top_ups").description("Automatic top-ups started, succeeded and failed")
-        .tag("result", result).register(registry).increment();
+    counters.get(result).increment();
   }
 }

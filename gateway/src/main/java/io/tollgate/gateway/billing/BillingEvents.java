@@ -23,6 +23,8 @@ import io.tollgate.stripesync.webhooks.EventHandler;
 import io.tollgate.stripesync.webhooks.StripeEvent;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
+import io.tollgate.stripesync.billing.InvoiceInfo;
+import io.vertx.sqlclient.SqlClient;
 import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
@@ -77,7 +79,8 @@ public final class BillingEvents implements EventHandler {
   private final Notices notices;
   private final AutoTopUp topUps;
   private final Supplier<Future<Void>> announceAccountChange;
-  private final MeterRegistry registry;
+  private final Counter meterErrorReports;
+  private final Counter meterErrors;
   private final io.vertx.core.Vertx vertx;
   private final Optional<io.tollgate.stripesync.billing.StripeBilling> stripe;
 
@@ -97,10 +100,9 @@ public final class BillingEvents implements EventHandler {
     this.notices = notices;
     this.topUps = topUps;
     this.announceAccountChange = announceAccountChange;
-    this.registry = registry;
-    Counter.builder("tollgate_stripe_meter_error_reports").description("Stripe reported meter events it could not accept")
-        .register(registry);
-    Counter.builder("tollgate_stripe_meter_errors").description("Meter event errors counted in Stripe's error reports")
+    this.meterErrorReports = Counter.builder("tollgate_stripe_meter_error_reports")
+        .description("Stripe reported meter events it could not accept").register(registry);
+    this.meterErrors = Counter.builder("tollgate_stripe_meter_errors").description("Meter event errors counted in Stripe's error reports")
         .register(registry);
   }
 
@@ -321,27 +323,28 @@ public final class BillingEvents implements EventHandler {
         .anyMatch(p -> config.planForPrice(p).isPresent());
   }
 
+  /** Caches the event's invoice (not written when a newer state is stored); false if not written. */
   private Future<Boolean> cache(SqlConnection conn, StripeEvent e, Long accountId) {
     JsonObject inv = e.object();
     String customer = id(inv, "customer");
     if (customer == null) {
       return Future.succeededFuture(false);
     }
-    Instant created = Objects.requireNonNullElse(epoch(inv, "created"), e.created());
-    return conn.preparedQuery(CACHE_INVOICE).execute(Tuple.from(java.util.Arrays.asList(id(inv, "id"), accountId, customer,
-        StripeJson.invoiceSubscription(inv), Objects.requireNonNullElse(string(inv, "status"), "draft"), string(inv, "billing_reason"),
-        number(inv, "amount_due"), number(inv, "amount_paid"), Objects.requireNonNullElse(string(inv, "currency"), "usd"),
-        string(inv, "hosted_invoice_url"), string(inv, "invoice_pdf"), utc(epoch(inv, "period_start")), utc(epoch(inv, "period_end")),
-        utc(created), utc(e.created())))).map(rows -> rows.rowCount() == 1);
+    InvoiceInfo info = new InvoiceInfo(id(inv, "id"), string(inv, "status"), number(inv, "amount_due"), number(inv, "amount_paid"),
+        string(inv, "currency"), string(inv, "hosted_invoice_url"), string(inv, "invoice_pdf"), epoch(inv, "created"),
+        epoch(inv, "period_start"), epoch(inv, "period_end"), StripeJson.invoiceSubscription(inv), string(inv, "billing_reason"));
+    return cacheInvoice(conn, info, accountId, customer, e.created());
   }
 
-  /** Caches an invoice as the Stripe API listed it just now ({@code at}): it wins over any event older than that. */
-  public static Future<Void> cacheInvoice(io.vertx.sqlclient.SqlClient sql, io.tollgate.stripesync.billing.InvoiceInfo inv, long accountId,
-                                          String customerId, Instant at) {
+  /**
+   * Caches an invoice as known at {@code at} (the event's time, or when the Stripe API listed it):
+   * it replaces only an older state, and never moves a paid or void invoice back. False if not written.
+   */
+  public static Future<Boolean> cacheInvoice(SqlClient sql, InvoiceInfo inv, Long accountId, String customerId, Instant at) {
     return sql.preparedQuery(CACHE_INVOICE).execute(Tuple.from(java.util.Arrays.asList(inv.id(), accountId, customerId,
         inv.subscriptionId(), Objects.requireNonNullElse(inv.status(), "draft"), inv.billingReason(), inv.amountDue(), inv.amountPaid(),
         Objects.requireNonNullElse(inv.currency(), "usd"), inv.hostedInvoiceUrl(), inv.invoicePdf(), utc(inv.periodStart()),
-        utc(inv.periodEnd()), utc(Objects.requireNonNullElse(inv.created(), at)), utc(at)))).mapEmpty();
+        utc(inv.periodEnd()), utc(Objects.requireNonNullElse(inv.created(), at)), utc(at)))).map(rows -> rows.rowCount() == 1);
   }
 
   private Future<Handled> invoiceCached(SqlConnection conn, StripeEvent e) {
@@ -559,10 +562,8 @@ public final class BillingEvents implements EventHandler {
     }
     String meter = id(object(report, "meter"), "id") != null ? id(object(report, "meter"), "id")
         : id(report, "meter") != null ? id(report, "meter") : id(object(report, "related_object"), "id");
-    Counter.builder("tollgate_stripe_meter_error_reports").description("Stripe reported meter events it could not accept")
-        .register(registry).increment();
-    Counter.builder("tollgate_stripe_meter_errors").description("Meter event errors counted in Stripe's error reports")
-        .register(registry).increment(errors);
+    meterErrorReports.increment();
+    meterErrors.increment(errors);
     boolean known = reason.containsKey("error_count");
     log.error("Stripe reports {} meter event error(s) for meter {}: {} — check the customers and meter in Stripe",
         known ? errors : "an unknown number of (set STRIPE_API_KEY to read the report)", meter, codes);
