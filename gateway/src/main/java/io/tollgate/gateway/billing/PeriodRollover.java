@@ -47,10 +47,14 @@ public final class PeriodRollover {
   public static final Duration GRACE = Duration.ofSeconds(30);
   private static final int BATCH = 100;
 
-  // Accounts on a live Stripe subscription (past due: within its grace period) are moved by their
-  // invoices instead ({@link #advance}), so periods follow Stripe's billing cycle.
+  // Accounts on a live Stripe subscription whose grace period (if any) is not over are moved by
+  // their invoices instead ({@link #advance}), so periods follow Stripe's billing cycle; so is any
+  // past-due account (it waits for a payment or for dunning: rolling it over would grant its paid
+  // plan's credits unpaid). Once dunning has moved an account to the free plan, the calendar takes
+  // over again. $3 is the clock's now.
   private static final String DUE = "SELECT a.id FROM accounts a LEFT JOIN account_billing b ON b.account_id = a.id "
-      + "WHERE a.period_end <= $1 AND NOT " + StripeDriven.SQL + " ORDER BY a.period_end LIMIT $2";
+      + "WHERE a.period_end <= $1 AND NOT coalesce(a.status = 'past_due' OR (b.subscription_status IN ('active', 'trialing', "
+      + "'past_due') AND (b.grace_until IS NULL OR b.grace_until > $3)), false) ORDER BY a.period_end LIMIT $2";
   private static final String LOCK = "SELECT id FROM accounts WHERE id = $1 AND period_end <= $2 FOR UPDATE SKIP LOCKED";
   private static final String USAGE = "SELECT count(*) AS requests, coalesce(sum(credits), 0) AS credits FROM usage_events "
       + "WHERE account_id = $1 AND occurred_at >= $2 AND occurred_at < $3";
@@ -90,8 +94,9 @@ public final class PeriodRollover {
 
   /** Rolls over every account whose period has ended; returns those this instance rolled. */
   public Future<List<Rolled>> runOnce() {
-    Instant cutoff = clock.instant().minus(GRACE);
-    return pool.preparedQuery(DUE).execute(Tuple.of(utc(cutoff), BATCH)).compose(rows -> {
+    Instant now = clock.instant();
+    Instant cutoff = now.minus(GRACE);
+    return pool.preparedQuery(DUE).execute(Tuple.of(utc(cutoff), BATCH, utc(now))).compose(rows -> {
       List<Long> due = new ArrayList<>();
       rows.forEach(r -> due.add(r.getLong("id")));
       Future<List<Rolled>> all = Future.succeededFuture(new ArrayList<>());
