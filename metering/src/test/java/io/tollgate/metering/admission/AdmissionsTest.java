@@ -174,6 +174,11 @@ class AdmissionsTest {
     assertThat(await(admissions.balance(account))).contains(88L);
   }
 
+  /** A request reserving 10 credits, no limits, under {@code policy}. */
+  private static AdmissionRequest tenCredits(MutableClock clock, long account, CreditPolicy policy) {
+    return new AdmissionRequest(UuidV7.at(clock.millis()), account, 1, Limits.UNLIMITED, Limits.UNLIMITED, 0, 10, policy);
+  }
+
   @Test
   @DisplayName("CHARGE never refuses for credits but moves the balance as ENFORCE does, below zero too; NONE leaves it alone")
   void chargeWithoutRefusing() throws Exception {
@@ -181,29 +186,25 @@ class AdmissionsTest {
     RedisKeys keys = new RedisKeys(16);
     Admissions admissions = new Admissions(redis, keys, clock, Duration.ofSeconds(30));
     long account = ACCOUNTS.incrementAndGet();
-    assertThat(await(admissions.admit(new AdmissionRequest(UuidV7.at(clock.millis()), account, 1, Limits.UNLIMITED, Limits.UNLIMITED,
-        0, 10, CreditPolicy.CHARGE))).denial()).isEqualTo(Denial.UNSEEDED);
+    assertThat(await(admissions.admit(tenCredits(clock, account, CreditPolicy.CHARGE))).denial()).isEqualTo(Denial.UNSEEDED);
     await(admissions.seedBalance(account, 15));
     long[] actual = {9, 9, 9};
     for (long cost : actual) {
-      Decision d = await(admissions.admit(new AdmissionRequest(UuidV7.at(clock.millis()), account, 1, Limits.UNLIMITED,
-          Limits.UNLIMITED, 0, 10, CreditPolicy.CHARGE)));
+      Decision d = await(admissions.admit(tenCredits(clock, account, CreditPolicy.CHARGE)));
       assertThat(d.allowed()).isTrue();
       await(admissions.settle(d.reservation().orElseThrow(), event(d.reservation().get(), cost, "ok")));
     }
     assertThat(await(admissions.balance(account))).contains(15L - 27L);
 
     // An abandoned CHARGE reservation is refunded by the sweeper like an ENFORCE one.
-    Decision abandoned = await(admissions.admit(new AdmissionRequest(UuidV7.at(clock.millis()), account, 1, Limits.UNLIMITED,
-        Limits.UNLIMITED, 0, 10, CreditPolicy.CHARGE)));
+    Decision abandoned = await(admissions.admit(tenCredits(clock, account, CreditPolicy.CHARGE)));
     assertThat(await(admissions.balance(account))).contains(-22L);
     clock.advanceMillis(31_000);
     assertThat(await(admissions.sweep(keys.shardOf(account)))).isGreaterThanOrEqualTo(1);
     assertThat(await(admissions.balance(account))).contains(-12L);
     assertThat(abandoned.allowed()).isTrue();
 
-    Decision untouched = await(admissions.admit(new AdmissionRequest(UuidV7.at(clock.millis()), account, 1, Limits.UNLIMITED,
-        Limits.UNLIMITED, 0, 10, CreditPolicy.NONE)));
+    Decision untouched = await(admissions.admit(tenCredits(clock, account, CreditPolicy.NONE)));
     await(admissions.settle(untouched.reservation().orElseThrow(), event(untouched.reservation().get(), 9, "ok")));
     assertThat(await(admissions.balance(account))).contains(-12L);
   }
