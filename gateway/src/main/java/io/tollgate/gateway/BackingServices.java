@@ -1,8 +1,8 @@
 package io.tollgate.gateway;
 
 import io.tollgate.config.TollgateConfig;
-import io.tollgate.metering.embedded.EmbeddedPostgres;
-import io.tollgate.metering.embedded.EmbeddedRedis;
+import io.tollgate.embedded.EmbeddedPostgres;
+import io.tollgate.embedded.EmbeddedRedis;
 import java.nio.file.Path;
 import java.util.Optional;
 import org.slf4j.Logger;

@@ -190,6 +190,6 @@ public final class Tollgate implements AutoCloseable {
   }
 
   private static int freePort() {
-    return io.tollgate.metering.embedded.FreePorts.pick();
+    return io.tollgate.embedded.FreePorts.pick();
   }
 }

@@ -22,7 +22,7 @@ final class GatewayHarness implements AutoCloseable {
   final StubUpstream stub;
 
   GatewayHarness() {
-    stub = new StubUpstream(StubOptions.defaults().withPort(io.tollgate.metering.embedded.FreePorts.pick()));
+    stub = new StubUpstream(StubOptions.defaults().withPort(io.tollgate.embedded.FreePorts.pick()));
     await(stubVertx.deployVerticle(stub));
   }
 

@@ -138,7 +138,7 @@ class OperationsTest {
   void notReadyWithoutRedis(Vertx vertx) throws Exception {
     int deadPort;
     // Nothing listens there (and, below the ephemeral range, no client can be bound to it either).
-    deadPort = io.tollgate.metering.embedded.FreePorts.pick();
+    deadPort = io.tollgate.embedded.FreePorts.pick();
     HttpTestClient.Reply reply;
     try (Tollgate noRedis = GatewayHarness.start("routes: []\n", Map.of("REDIS_URL", "redis://127.0.0.1:" + deadPort))) {
       reply = GatewayHarness.await(new HttpTestClient(vertx).get(noRedis.adminPort(), "/health/ready"));

@@ -34,7 +34,7 @@ class ProxyFailuresTest {
     harness = new GatewayHarness();
     int closedPort;
     // Nothing listens there (and, below the ephemeral range, no client can be bound to it either).
-    closedPort = io.tollgate.metering.embedded.FreePorts.pick();
+    closedPort = io.tollgate.embedded.FreePorts.pick();
     gateway = GatewayHarness.start("""
         server: { maxBodyBytes: 1024 }
         upstreamClient: { responseTimeoutMs: 300, connectTimeoutMs: 2000 }

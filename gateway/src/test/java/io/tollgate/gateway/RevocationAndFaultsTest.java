@@ -73,7 +73,7 @@ class RevocationAndFaultsTest {
     }
     int deadPort;
     // Nothing listens there (and, below the ephemeral range, no client can be bound to it either).
-    deadPort = io.tollgate.metering.embedded.FreePorts.pick();
+    deadPort = io.tollgate.embedded.FreePorts.pick();
     try (Tollgate noRedis = GatewayHarness.start(routes(), Map.of("REDIS_URL", "redis://127.0.0.1:" + deadPort))) {
       int before = harness.stub.requestCount();
       HttpTestClient.Reply reply = await(new HttpTestClient(vertx, false, key).get(noRedis.proxyPort(), "/v1/models"));

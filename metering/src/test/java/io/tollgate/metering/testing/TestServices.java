@@ -1,7 +1,7 @@
 package io.tollgate.metering.testing;
 
-import io.tollgate.metering.embedded.EmbeddedPostgres;
-import io.tollgate.metering.embedded.EmbeddedRedis;
+import io.tollgate.embedded.EmbeddedPostgres;
+import io.tollgate.embedded.EmbeddedRedis;
 import io.tollgate.metering.schema.SchemaMigrator;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,4 +1,4 @@
-package io.tollgate.metering.embedded;
+package io.tollgate.embedded;
 
 import java.io.IOException;
 import java.net.InetAddress;
