@@ -4,8 +4,8 @@ import static io.tollgate.gateway.GatewayHarness.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tollgate.config.Secret;
-import io.tollgate.gateway.billing.AlertWebhooks;
-import io.tollgate.gateway.billing.PeriodRollover;
+import io.tollgate.gateway.webhooks.AlertWebhooks;
+import io.tollgate.metering.periods.PeriodRollover;
 import io.tollgate.metering.accounts.AccountStore;
 import io.tollgate.metering.admission.Admissions;
 import io.tollgate.metering.ledger.CreditLedger;

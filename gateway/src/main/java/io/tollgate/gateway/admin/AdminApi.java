@@ -130,7 +130,7 @@ public final class AdminApi {
       if (!"postpaid".equals(created.billingMode()) && planConfig.includedCredits() > 0) {
         grants = m.ledger().record(conn, created.id(), planConfig.includedCredits(), "period_grant",
             "plan " + created.plan() + " included credits",
-            io.tollgate.gateway.billing.PeriodRollover.periodGrantKey(created.id(), created.periodStart()), actor);
+            io.tollgate.metering.periods.PeriodRollover.periodGrantKey(created.id(), created.periodStart()), actor);
       }
       if (initialCredits > 0) {
         grants = grants.compose(v -> m.ledger().record(conn, created.id(), initialCredits, "grant", "initial credits", null, actor));

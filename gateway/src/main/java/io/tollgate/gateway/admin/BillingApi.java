@@ -11,8 +11,8 @@ import static io.tollgate.metering.store.PgTime.utc;
 import io.tollgate.config.BillingConfig;
 import io.tollgate.config.PlanConfig;
 import io.tollgate.gateway.admin.AdminApi.Reply;
-import io.tollgate.gateway.billing.Billing;
-import io.tollgate.gateway.billing.BillingEvents;
+import io.tollgate.stripesync.billing.BillingSync;
+import io.tollgate.stripesync.billing.BillingEvents;
 import io.tollgate.gateway.metering.MeteringServices;
 import io.tollgate.metering.accounts.Account;
 import io.tollgate.metering.accounts.AccountBilling;
@@ -74,7 +74,7 @@ final class BillingApi {
     router.post("/admin/v1/webhooks/stripe/events/:eventId/replay").handler(json(this::replay));
   }
 
-  private Billing billing() {
+  private BillingSync billing() {
     return m.billing();
   }
 

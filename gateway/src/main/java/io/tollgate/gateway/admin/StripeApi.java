@@ -6,7 +6,7 @@ import static io.tollgate.gateway.admin.AdminApi.queryId;
 import static io.tollgate.gateway.admin.AdminApi.queryInt;
 
 import io.tollgate.gateway.admin.AdminApi.Reply;
-import io.tollgate.gateway.billing.StripeSync;
+import io.tollgate.stripesync.MeterSyncJobs;
 import io.tollgate.gateway.metering.MeteringServices;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
@@ -38,7 +38,7 @@ final class StripeApi {
     router.post("/admin/v1/stripe/reconcile").handler(json(this::reconcile));
   }
 
-  private StripeSync stripe() {
+  private MeterSyncJobs stripe() {
     return m.stripe();
   }
 

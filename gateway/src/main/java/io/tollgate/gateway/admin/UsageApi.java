@@ -8,7 +8,7 @@ import static io.tollgate.metering.store.PgTime.utc;
 
 import io.tollgate.config.PlanConfig;
 import io.tollgate.gateway.admin.AdminApi.Reply;
-import io.tollgate.gateway.billing.AlertBasis;
+import io.tollgate.metering.alerts.AlertBasis;
 import io.tollgate.gateway.metering.MeteringServices;
 import io.tollgate.metering.accounts.Account;
 import io.vertx.core.Future;

@@ -1,13 +1,15 @@
 package io.tollgate.gateway.metering;
 
+import io.tollgate.gateway.webhooks.WebhookIntake;
+
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.TollgateConfig;
-import io.tollgate.gateway.billing.AlertWebhooks;
-import io.tollgate.gateway.billing.Billing;
-import io.tollgate.gateway.billing.Notices;
-import io.tollgate.gateway.billing.PeriodRollover;
-import io.tollgate.gateway.billing.StripeSync;
-import io.tollgate.gateway.billing.UsageAlerts;
+import io.tollgate.gateway.webhooks.AlertWebhooks;
+import io.tollgate.stripesync.billing.BillingSync;
+import io.tollgate.metering.alerts.Notices;
+import io.tollgate.metering.periods.PeriodRollover;
+import io.tollgate.stripesync.MeterSyncJobs;
+import io.tollgate.metering.alerts.UsageAlerts;
 import io.tollgate.metering.accounts.Account;
 import io.tollgate.metering.accounts.AccountStore;
 import io.tollgate.metering.admission.Admissions;
@@ -77,8 +79,9 @@ public final class MeteringServices {
   private final PeriodRollover rollover;
   private final UsageAlerts alerts;
   private final AlertWebhooks webhooks;
-  private final StripeSync stripe;
-  private final Billing billing;
+  private final MeterSyncJobs stripe;
+  private final BillingSync billing;
+  private final WebhookIntake intake;
   /** Accounts whose usage reached Postgres since the last alert check. */
   private final Set<Long> toCheck = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean delivering = new AtomicBoolean();
@@ -112,10 +115,11 @@ public final class MeteringServices {
     this.alerts = new UsageAlerts(pool, config, admissions, notices);
     this.webhooks = new AlertWebhooks(vertx, pool, config.alerts(),
         config.secrets().alertWebhookSecret(), clock, registry);
-    this.stripe = new StripeSync(vertx, pool, config.stripe(), config.secrets().stripeApiKey(), clock,
+    this.stripe = new MeterSyncJobs(vertx, pool, config.stripe(), config.secrets().stripeApiKey(), clock,
         registry);
-    this.billing = new Billing(vertx, pool, config, accounts, ledger, audit, rollover, admissions, notices, this::announceAccountChange,
+    this.billing = new BillingSync(vertx, pool, config, accounts, ledger, audit, rollover, admissions, notices, this::announceAccountChange,
         clock, registry);
+    this.intake = new WebhookIntake(billing.verifier(), pool, billing.events(), billing.worker()::wake, registry);
     if (config.secrets().alertWebhookSecret().isEmpty()) {
       log.info("TOLLGATE_ALERT_WEBHOOK_SECRET is not set: usage alerts are recorded and listed by the admin API, "
           + "but not posted to accounts' webhooks");
@@ -245,11 +249,15 @@ public final class MeteringServices {
     }).onFailure(err -> log.warn("reservation sweep failed: {}", err.toString()));
   }
 
-  public StripeSync stripe() {
+  public MeterSyncJobs stripe() {
     return stripe;
   }
 
-  public Billing billing() {
+  public WebhookIntake webhookIntake() {
+    return intake;
+  }
+
+  public BillingSync billing() {
     return billing;
   }
 

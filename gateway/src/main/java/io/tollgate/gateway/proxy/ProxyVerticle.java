@@ -6,7 +6,7 @@ import io.tollgate.config.TollgateConfig;
 import io.tollgate.config.UpstreamClientConfig;
 import io.tollgate.gateway.errors.GatewayFailure;
 import io.tollgate.gateway.errors.OpenAiErrors;
-import io.tollgate.gateway.billing.WebhookIntake;
+import io.tollgate.gateway.webhooks.WebhookIntake;
 import io.tollgate.gateway.metering.MeteringServices;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -92,7 +92,7 @@ public final class ProxyVerticle extends VerticleBase {
     request.response().putHeader(RequestIds.HEADER, requestId);
     String path = request.path();
     if (WebhookIntake.PATH.equals(path)) {
-      metering.billing().intake().handle(request);
+      metering.webhookIntake().handle(request);
       return;
     }
     RouteProxy route = path == null ? null : routes.match(path);

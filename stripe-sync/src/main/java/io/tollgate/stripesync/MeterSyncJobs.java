@@ -1,4 +1,4 @@
-package io.tollgate.gateway.billing;
+package io.tollgate.stripesync;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.Secret;
@@ -23,9 +23,9 @@ import org.slf4j.LoggerFactory;
  * and sends on {@code stripe.syncIntervalMs} (the outbox makes concurrent instances safe) and, when
  * {@code stripe.meterId} is set, reconciles the last two days every {@code reconcileIntervalHours}.
  */
-public final class StripeSync {
+public final class MeterSyncJobs {
 
-  private static final Logger log = LoggerFactory.getLogger(StripeSync.class);
+  private static final Logger log = LoggerFactory.getLogger(MeterSyncJobs.class);
   /** A Stripe call (connect plus read) that takes longer than this is a failure to retry. */
   private static final Duration CALL_TIMEOUT = Duration.ofSeconds(30);
 
@@ -37,7 +37,7 @@ public final class StripeSync {
   private long syncTimer = -1;
   private long reconcileTimer = -1;
 
-  public StripeSync(Vertx vertx, Pool pool, StripeConfig config, Optional<Secret> apiKey, Clock clock, MeterRegistry registry) {
+  public MeterSyncJobs(Vertx vertx, Pool pool, StripeConfig config, Optional<Secret> apiKey, Clock clock, MeterRegistry registry) {
     this.vertx = vertx;
     this.config = config;
     this.outbox = new MeterOutbox(pool);

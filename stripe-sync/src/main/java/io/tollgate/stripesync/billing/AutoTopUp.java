@@ -1,4 +1,6 @@
-package io.tollgate.gateway.billing;
+package io.tollgate.stripesync.billing;
+
+import io.tollgate.metering.alerts.Notices;
 
 import static io.tollgate.metering.store.PgTime.utc;
 

@@ -1,11 +1,14 @@
-package io.tollgate.gateway.billing;
+package io.tollgate.stripesync.billing;
 
-import static io.tollgate.gateway.billing.StripeJson.epoch;
-import static io.tollgate.gateway.billing.StripeJson.id;
-import static io.tollgate.gateway.billing.StripeJson.metadata;
-import static io.tollgate.gateway.billing.StripeJson.number;
-import static io.tollgate.gateway.billing.StripeJson.object;
-import static io.tollgate.gateway.billing.StripeJson.string;
+import io.tollgate.metering.periods.PeriodRollover;
+import io.tollgate.metering.alerts.Notices;
+
+import static io.tollgate.stripesync.billing.StripeJson.epoch;
+import static io.tollgate.stripesync.billing.StripeJson.id;
+import static io.tollgate.stripesync.billing.StripeJson.metadata;
+import static io.tollgate.stripesync.billing.StripeJson.number;
+import static io.tollgate.stripesync.billing.StripeJson.object;
+import static io.tollgate.stripesync.billing.StripeJson.string;
 import static io.tollgate.metering.store.PgTime.utc;
 
 import io.micrometer.core.instrument.Counter;

@@ -1,4 +1,4 @@
-package io.tollgate.gateway.billing;
+package io.tollgate.stripesync.billing;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;

@@ -1,4 +1,4 @@
-package io.tollgate.gateway.billing;
+package io.tollgate.gateway.webhooks;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;

@@ -1,4 +1,4 @@
-package io.tollgate.gateway.billing;
+package io.tollgate.metering.alerts;
 
 import io.tollgate.config.PlanConfig;
 import io.tollgate.config.TollgateConfig;

@@ -1,4 +1,4 @@
-package io.tollgate.gateway.billing;
+package io.tollgate.metering.periods;
 
 import static io.tollgate.metering.store.PgTime.utc;
 

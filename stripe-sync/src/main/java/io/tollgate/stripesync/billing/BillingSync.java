@@ -1,4 +1,7 @@
-package io.tollgate.gateway.billing;
+package io.tollgate.stripesync.billing;
+
+import io.tollgate.metering.periods.PeriodRollover;
+import io.tollgate.metering.alerts.Notices;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.TollgateConfig;
@@ -25,13 +28,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Subscriptions and credits from Stripe, wired together: webhook intake and its worker, the
+ * Subscriptions and credits from Stripe, wired together: the webhook worker and signature verifier, the
  * event handlers, dunning, auto top-up and the Stripe client for customer actions. Intake needs
  * {@code STRIPE_WEBHOOK_SECRET}; Checkout, the portal and auto top-up need {@code STRIPE_API_KEY}.
  */
-public final class Billing {
+public final class BillingSync {
 
-  private static final Logger log = LoggerFactory.getLogger(Billing.class);
+  private static final Logger log = LoggerFactory.getLogger(BillingSync.class);
   static final Duration WORKER_POLL = Duration.ofSeconds(1);
   static final long DUNNING_CHECK_MILLIS = 60_000;
   /** A Stripe call for a customer action that takes longer than this has failed. */
@@ -46,10 +49,10 @@ public final class Billing {
   private final BillingEvents handlers;
   private final WebhookWorker worker;
   private final Dunning dunning;
-  private final WebhookIntake intake;
+  private final Optional<WebhookVerifier> verifier;
   private long dunningTimer = -1;
 
-  public Billing(Vertx vertx, Pool pool, TollgateConfig config, AccountStore accounts, CreditLedger ledger, AuditLog audit,
+  public BillingSync(Vertx vertx, Pool pool, TollgateConfig config, AccountStore accounts, CreditLedger ledger, AuditLog audit,
                  PeriodRollover periods, Admissions admissions, Notices notices, Supplier<Future<Void>> announceAccountChange,
                  Clock clock, MeterRegistry registry) {
     this.vertx = vertx;
@@ -62,9 +65,8 @@ public final class Billing {
         config.billing().webhookRetryBase(), registry);
     this.dunning = new Dunning(pool, accounts, accountBilling, handlers, notices, clock, announceAccountChange);
     List<io.tollgate.config.Secret> secrets = config.secrets().stripeWebhookSecrets();
-    Optional<WebhookVerifier> verifier = secrets.isEmpty() ? Optional.empty()
+    this.verifier = secrets.isEmpty() ? Optional.empty()
         : Optional.of(new WebhookVerifier(secrets, config.billing().webhookTolerance(), clock));
-    this.intake = new WebhookIntake(verifier, pool, events, worker::wake, registry);
   }
 
   public void start() {
@@ -92,8 +94,9 @@ public final class Billing {
     return topUps.check(accountIds);
   }
 
-  public WebhookIntake intake() {
-    return intake;
+  /** Verifies deliveries' signatures; empty when no webhook secret is configured (intake then answers 503). */
+  public Optional<WebhookVerifier> verifier() {
+    return verifier;
   }
 
   public WebhookWorker worker() {

@@ -1,4 +1,4 @@
-package io.tollgate.gateway.billing;
+package io.tollgate.metering.alerts;
 
 import static io.tollgate.metering.store.PgTime.utc;
 

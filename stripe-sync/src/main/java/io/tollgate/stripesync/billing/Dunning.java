@@ -1,4 +1,6 @@
-package io.tollgate.gateway.billing;
+package io.tollgate.stripesync.billing;
+
+import io.tollgate.metering.alerts.Notices;
 
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.metering.accounts.Account;
