@@ -10,7 +10,6 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tollgate.config.ServerConfig;
 import io.tollgate.config.TollgateConfig;
-import io.tollgate.gateway.metering.MeteringServices;
 import io.tollgate.gateway.ops.AdminVerticle;
 import io.tollgate.gateway.proxy.ProxyVerticle;
 import io.tollgate.metering.schema.SchemaMigrator;
@@ -43,7 +42,7 @@ public final class Tollgate implements AutoCloseable {
   private final PrometheusMeterRegistry registry;
   private final JvmGcMetrics gcMetrics;
   private final AtomicBoolean closed = new AtomicBoolean();
-  private MeteringServices metering;
+  private Services services;
   private AdminVerticle admin;
 
   private Tollgate(TollgateConfig config, BackingServices backing, Vertx vertx, PrometheusMeterRegistry registry, JvmGcMetrics gcMetrics) {
@@ -59,10 +58,18 @@ public final class Tollgate implements AutoCloseable {
    * test's setup, never from an event loop. Port 0 picks a free port (see {@link #proxyPort()}).
    */
   public static Tollgate start(TollgateConfig requested) {
+    return start(requested, Clock.systemUTC());
+  }
+
+  /**
+   * {@link #start(TollgateConfig)} with the clock every time-dependent rule of this instance reads
+   * (periods, key expiry, buckets, batching, retries); tests pass one they can move.
+   */
+  public static Tollgate start(TollgateConfig requested, Clock clock) {
     TollgateConfig config = withConcretePorts(requested);
     BackingServices backing = BackingServices.start(config);
     Vertx vertx = null;
-    MeteringServices meteringServices = null;
+    Services startedServices = null;
     try {
       int applied = SchemaMigrator.migrate(backing.postgresUrl());
       log.info("database schema is current ({} migrations applied now)", applied);
@@ -85,20 +92,20 @@ public final class Tollgate implements AutoCloseable {
           .build();
       vertx = started;
       AdminVerticle[] admin = new AdminVerticle[1];
-      MeteringServices metering = new MeteringServices(started, config, backing.redisUrl(), backing.postgresUrl(), registry,
-          Clock.systemUTC());
-      metering.start()
-          .compose(v -> started.deployVerticle(() -> new ProxyVerticle(config, registry, metering),
+      Services services = new Services(started, config, backing.redisUrl(), backing.postgresUrl(), registry,
+          clock);
+      services.start()
+          .compose(v -> started.deployVerticle(() -> new ProxyVerticle(config, registry, services.hotPath(), services.webhookIntake()),
               new DeploymentOptions().setInstances(eventLoops)))
           .compose(id -> started.deployVerticle(admin[0] = new AdminVerticle(config, registry, backing.redisUrl(),
-              backing.postgresUrl(), metering)))
+              backing.postgresUrl(), services)))
           .await(60, TimeUnit.SECONDS);
-      meteringServices = metering;
+      startedServices = services;
       log.info("Tollgate listening: proxy on {}:{} ({} event loop(s), routes {}), admin and metrics on {}:{}",
           config.server().host(), config.server().port(), eventLoops,
           config.routes().stream().map(r -> r.prefix()).toList(), config.server().host(), config.server().adminPort());
       Tollgate tollgate = new Tollgate(config, backing, vertx, registry, gc);
-      tollgate.metering = meteringServices;
+      tollgate.services = startedServices;
       tollgate.admin = admin[0];
       return tollgate;
     } catch (Exception e) {
@@ -132,8 +139,8 @@ public final class Tollgate implements AutoCloseable {
   }
 
   /** The instance's shared metering services (background jobs, stores); for wiring and tests. */
-  io.tollgate.gateway.metering.MeteringServices metering() {
-    return metering;
+  Services services() {
+    return services;
   }
 
   /** The admin port's routes (method and path), as mounted. */
@@ -167,7 +174,7 @@ public final class Tollgate implements AutoCloseable {
         undeploys.add(vertx.undeploy(id));
       }
       io.vertx.core.Future.join(undeploys).await(config.server().shutdownGrace().toMillis() + 10_000, TimeUnit.MILLISECONDS);
-      metering.close().await(10, TimeUnit.SECONDS);
+      services.close().await(10, TimeUnit.SECONDS);
       vertx.close().await(config.server().shutdownGrace().toMillis() + 10_000, TimeUnit.MILLISECONDS);
     } catch (Exception e) {
       log.warn("Vert.x did not close cleanly: {}", e.toString());

@@ -273,7 +273,7 @@ class BillingPeriodsAndAlertsTest {
       }
       awaitCount(4, "SELECT count(*) FROM usage_events WHERE account_id = $1", account);
       awaitCount(1, "SELECT count(*) FROM notifications WHERE account_id = $1 AND kind = 'low_balance'", account);
-      await(gateway.metering().checkAlerts());
+      await(gateway.services().jobs().checkAlerts());
       assertThat(count("SELECT count(*) FROM notifications WHERE account_id = $1", account)).as("low balance once, no 50 %").isEqualTo(1);
       JsonObject alert = await(GatewayHarness.admin(vertx).send(HttpMethod.GET, gateway.adminPort(),
           "/admin/v1/notifications?accountId=" + account, GatewayHarness.adminHeaders(), null)).json().getJsonArray("data").getJsonObject(0);

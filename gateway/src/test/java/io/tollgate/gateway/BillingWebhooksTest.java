@@ -311,7 +311,7 @@ class BillingWebhooksTest {
         .created(start).json());
     eventually("plan pro on the hot path", () -> chat(key, "gpt-4o").status() == 200);
     // The period ended ten days ago, but a live subscription's periods follow its invoices, not the calendar.
-    assertThat(await(gateway.metering().rollOverPeriods())).noneMatch(r -> r.after().id() == account);
+    assertThat(await(gateway.services().jobs().rollOverPeriods())).noneMatch(r -> r.after().id() == account);
     assertThat(status(account).getJsonObject("period").getString("start")).isEqualTo(start.toString());
 
     // The renewal fails two days ago; grace is one day, so it is over, but nothing moves until dunning runs.
@@ -329,8 +329,8 @@ class BillingWebhooksTest {
     JsonArray notes = admin(HttpMethod.GET, "/admin/v1/notifications?accountId=" + account, null).json().getJsonArray("data");
     assertThat(notes.stream().map(JsonObject.class::cast).map(n -> n.getString("kind"))).contains("payment_failed");
 
-    assertThat(await(gateway.metering().billing().runDunning())).contains(account);
-    assertThat(await(gateway.metering().billing().runDunning())).as("once").doesNotContain(account);
+    assertThat(await(gateway.services().billing().runDunning())).contains(account);
+    assertThat(await(gateway.services().billing().runDunning())).as("once").doesNotContain(account);
     assertThat(accountJson(account).getString("plan")).isEqualTo("free");
     eventually("free plan on the hot path: gpt-4o refused", () -> "model_not_in_plan".equals(
         chat(key, "gpt-4o").json().getJsonObject("error", new JsonObject()).getString("code")));
@@ -338,7 +338,7 @@ class BillingWebhooksTest {
     notes = admin(HttpMethod.GET, "/admin/v1/notifications?accountId=" + account, null).json().getJsonArray("data");
     assertThat(notes.stream().map(JsonObject.class::cast).map(n -> n.getString("kind"))).contains("plan_downgraded");
     // On the free plan the calendar takes over: the ended period closes and the free plan's credits are granted.
-    assertThat(await(gateway.metering().rollOverPeriods())).anyMatch(r -> r.after().id() == account);
+    assertThat(await(gateway.services().jobs().rollOverPeriods())).anyMatch(r -> r.after().id() == account);
     assertThat(status(account).getJsonObject("period").getString("start")).isEqualTo(cycle.toString());
 
     // Stripe's next retry succeeds: the plan comes back and the new period's credits are granted.

@@ -87,7 +87,7 @@ class PostgresOutageTest {
         assertThat(row.getLong(0)).as("events in Postgres").isEqualTo(served);
         assertThat(row.getLong(1)).as("distinct event ids").isEqualTo(served);
         // And they stay that way: nothing left to deliver twice.
-        await(gateway.metering().flushUsage());
+        await(gateway.services().jobs().flushUsage());
         assertThat(await(pg.preparedQuery("SELECT count(*) FROM usage_events WHERE account_id = $1").execute(Tuple.of(account)))
             .iterator().next().getLong(0)).isEqualTo(served);
         // A timer pass may have committed the last rows but not yet acknowledged them: the backlog empties right after.
@@ -102,20 +102,20 @@ class PostgresOutageTest {
 
   private static UsageStreamConsumer.Backlog awaitBacklogBelow(Tollgate gateway, long below) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    UsageStreamConsumer.Backlog b = await(gateway.metering().measureBacklog());
+    UsageStreamConsumer.Backlog b = await(gateway.services().jobs().measureBacklog());
     while (b.backlog() >= below && System.nanoTime() < deadline) {
       await(vertx.timer(50));
-      b = await(gateway.metering().measureBacklog());
+      b = await(gateway.services().jobs().measureBacklog());
     }
     return b;
   }
 
   private static UsageStreamConsumer.Backlog awaitBacklog(Tollgate gateway, long atLeast) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    UsageStreamConsumer.Backlog b = await(gateway.metering().measureBacklog());
+    UsageStreamConsumer.Backlog b = await(gateway.services().jobs().measureBacklog());
     while (b.backlog() < atLeast && System.nanoTime() < deadline) {
       await(vertx.timer(50));
-      b = await(gateway.metering().measureBacklog());
+      b = await(gateway.services().jobs().measureBacklog());
     }
     return b;
   }
@@ -136,7 +136,7 @@ class PostgresOutageTest {
         }
         assertThat(exists(pg, partition)).as(partition).isTrue();
         // A second call (another instance, or the 6-hourly timer) finds nothing to do.
-        assertThat(await(gateway.metering().ensurePartitions())).isZero();
+        assertThat(await(gateway.services().jobs().ensurePartitions())).isZero();
       }
     } finally {
       pg.close();

@@ -31,6 +31,7 @@ public final class MeterSyncJobs {
 
   private final Vertx vertx;
   private final StripeConfig config;
+  private final Clock clock;
   private final MeterOutbox outbox;
   private final Optional<MeterSync> sync;
   private final Optional<Reconciler> reconciler;
@@ -40,6 +41,7 @@ public final class MeterSyncJobs {
   public MeterSyncJobs(Vertx vertx, Pool pool, StripeConfig config, Optional<Secret> apiKey, Clock clock, MeterRegistry registry) {
     this.vertx = vertx;
     this.config = config;
+    this.clock = clock;
     this.outbox = new MeterOutbox(pool);
     if (apiKey.isEmpty()) {
       this.sync = Optional.empty();
@@ -83,7 +85,7 @@ public final class MeterSyncJobs {
     log.info("Stripe meter sync on: {} transport, event {}, every {}", config.transport(), config.meterEventName(), config.syncInterval());
     syncTimer = vertx.setPeriodic(config.syncInterval().toMillis(), id -> runSync());
     reconciler.ifPresent(r -> reconcileTimer = vertx.setPeriodic(config.reconcileInterval().toMillis(),
-        id -> reconcile(Instant.now().minus(Duration.ofDays(2)), Instant.now())));
+        id -> reconcile(clock.instant().minus(Duration.ofDays(2)), clock.instant())));
   }
 
   public Future<MeterSync.Pass> runSync() {

@@ -1,7 +1,7 @@
 package io.tollgate.gateway.admin;
 
 import io.tollgate.config.PlanConfig;
-import io.tollgate.gateway.metering.MeteringServices;
+import io.tollgate.gateway.Services;
 import io.tollgate.gateway.ops.Problems;
 import io.tollgate.metering.accounts.Account;
 import io.tollgate.metering.accounts.AccountStore.NewAccount;
@@ -35,9 +35,9 @@ public final class AdminApi {
   private static final Set<String> BILLING_MODES = Set.of("prepaid", "postpaid", "hybrid");
   private static final Set<String> STATUSES = Set.of("active", "trialing", "past_due", "suspended", "canceled");
 
-  private final MeteringServices m;
+  private final Services m;
 
-  public AdminApi(MeteringServices m) {
+  public AdminApi(Services m) {
     this.m = m;
   }
 
@@ -137,7 +137,7 @@ public final class AdminApi {
       }
       return grants.compose(v -> m.audit().record(conn, actor, "account.create", "account", Long.toString(created.id()), ip(ctx),
           null, created.toJson())).map(created);
-    })).compose(created -> m.seed(created).map(created))
+    })).compose(created -> m.balances().seed(created).map(created))
         .compose(this::withCredits).map(json -> new Reply(201, json));
   }
 
@@ -176,7 +176,7 @@ public final class AdminApi {
 
   private Future<JsonObject> withCredits(Account account) {
     PlanConfig plan = m.config().plan(account.plan());
-    return m.spendable(account).map(spendable -> account.toJson()
+    return m.balances().spendable(account).map(spendable -> account.toJson()
             .put("credits", new JsonObject().put("spendable", spendable).put("enforced", account.enforcesCredits()))
             .put("planLimits", new JsonObject().put("requestsPerMinute", plan.requestsPerMinute())
                 .put("tokensPerMinute", plan.tokensPerMinute()).put("includedCredits", plan.includedCredits())));
@@ -233,7 +233,7 @@ public final class AdminApi {
               : before.lowBalanceCredits());
       return m.accounts().update(conn, after).compose(updated -> m.audit().record(conn, actor, "account.update", "account",
           Long.toString(updated.id()), ip(ctx), before.toJson(), updated.toJson()).map(updated));
-    })).compose(updated -> m.announceAccountChange().map(updated))
+    })).compose(updated -> m.keyEvents().announceAccountChange().map(updated))
         .compose(this::withCredits).map(json -> new Reply(200, json));
   }
 
@@ -253,8 +253,8 @@ public final class AdminApi {
             environment.equals("live") ? ApiKeyFormat.LIVE : ApiKeyFormat.TEST, Fields.string(b, "name", false), scopes,
             Fields.nonNegative(limits, "requestsPerMinute"), Fields.nonNegative(limits, "tokensPerMinute"), expiresAt))
         .compose(created -> m.audit().record(conn, actor, "key.create", "api_key", Long.toString(created.key().id()), ip(ctx),
-            null, created.key().toJson()).map(created)))
-        .map(created -> new Reply(201, created.key().toJson().put("key", created.plaintext())));
+            null, created.key().toJson(m.clock().instant())).map(created)))
+        .map(created -> new Reply(201, created.key().toJson(m.clock().instant()).put("key", created.plaintext())));
   }
 
   private static JsonObject scopes(JsonObject raw) {
@@ -286,7 +286,7 @@ public final class AdminApi {
       return m.keys().listForAccount(m.pool(), id);
     }).map(keys -> {
       JsonArray data = new JsonArray();
-      keys.forEach(k -> data.add(k.toJson()));
+      keys.forEach(k -> data.add(k.toJson(m.clock().instant())));
       return new Reply(200, new JsonObject().put("data", data));
     });
   }
@@ -297,9 +297,9 @@ public final class AdminApi {
     return m.pool().withTransaction(conn -> m.keys().get(conn, keyId).compose(before -> {
       ApiKeyStore.WithHash old = before.orElseThrow(() -> BadInput.notFound("key " + keyId));
       return m.keys().revoke(conn, keyId).compose(after -> m.audit().record(conn, actor, "key.revoke", "api_key",
-          Long.toString(keyId), ip(ctx), old.key().toJson(), after.orElseThrow().key().toJson()).map(after.get()));
-    })).compose(revoked -> m.announceRevocation(revoked.hash()).map(revoked))
-        .map(revoked -> new Reply(200, revoked.key().toJson()));
+          Long.toString(keyId), ip(ctx), old.key().toJson(m.clock().instant()), after.orElseThrow().key().toJson(m.clock().instant())).map(after.get()));
+    })).compose(revoked -> m.keyEvents().announceRevocation(revoked.hash()).map(revoked))
+        .map(revoked -> new Reply(200, revoked.key().toJson(m.clock().instant())));
   }
 
   private Future<Reply> rotateKey(RoutingContext ctx) {
@@ -317,9 +317,9 @@ public final class AdminApi {
               old.tokensPerMinute(), old.expiresAt())
           .compose(created -> m.keys().retire(conn, keyId, m.clock().instant().plus(overlap), created.key().id())
               .compose(retired -> m.audit().record(conn, actor, "key.rotate", "api_key", Long.toString(keyId), ip(ctx),
-                  old.toJson(), retired.key().toJson().put("replacedBy", created.key().id())).map(v -> Map2.of(created, retired))));
-    })).compose(pair -> m.announceRevocation(pair.retired().hash()).map(pair))
-        .map(pair -> new Reply(201, pair.created().key().toJson().put("key", pair.created().plaintext())
+                  old.toJson(m.clock().instant()), retired.key().toJson(m.clock().instant()).put("replacedBy", created.key().id())).map(v -> Map2.of(created, retired))));
+    })).compose(pair -> m.keyEvents().announceRevocation(pair.retired().hash()).map(pair))
+        .map(pair -> new Reply(201, pair.created().key().toJson(m.clock().instant()).put("key", pair.created().plaintext())
             .put("replaces", new JsonObject().put("id", keyId).put("validUntil", pair.retired().key().expiresAt().toString()))));
   }
 
@@ -354,7 +354,7 @@ public final class AdminApi {
           // Committed in Postgres; now the hot copy. If the account was never loaded, seed it from the ledger.
           return m.admissions().addCreditsIfLoaded(applied.account().id(), amount)
               .compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get())
-                  : m.seed(applied.account()).compose(v -> m.admissions().balance(applied.account().id()).map(x -> x.orElse(0L))))
+                  : m.balances().seed(applied.account()).compose(v -> m.admissions().balance(applied.account().id()).map(x -> x.orElse(0L))))
               .map(balance -> new Reply(200, new JsonObject().put("applied", true).put("balance", balance)));
         });
   }

@@ -13,7 +13,7 @@ import io.tollgate.config.PlanConfig;
 import io.tollgate.gateway.admin.AdminApi.Reply;
 import io.tollgate.stripesync.billing.BillingSync;
 import io.tollgate.stripesync.billing.BillingEvents;
-import io.tollgate.gateway.metering.MeteringServices;
+import io.tollgate.gateway.Services;
 import io.tollgate.metering.accounts.Account;
 import io.tollgate.metering.accounts.AccountBilling;
 import io.tollgate.stripesync.billing.BillingFailure;
@@ -54,9 +54,9 @@ final class BillingApi {
   private static final String LINK = "UPDATE accounts SET stripe_customer_id = $2, updated_at = now() WHERE id = $1 "
       + "AND stripe_customer_id IS NULL";
 
-  private final MeteringServices m;
+  private final Services m;
 
-  BillingApi(MeteringServices m) {
+  BillingApi(Services m) {
     this.m = m;
   }
 
@@ -199,7 +199,7 @@ final class BillingApi {
       AccountBilling ab = b.orElse(AccountBilling.empty(account.id()));
       PlanConfig plan = m.config().plan(account.plan());
       return m.pool().preparedQuery(PERIOD_USAGE).execute(Tuple.of(account.id(), utc(account.periodStart()), utc(account.periodEnd())))
-          .compose(rows -> m.spendable(account).map(spendable -> {
+          .compose(rows -> m.balances().spendable(account).map(spendable -> {
             Row u = rows.iterator().next();
             long used = u.getLong("credits");
             JsonObject out = new JsonObject().put("accountId", account.id()).put("plan", account.plan()).put("status", account.status())
@@ -229,7 +229,7 @@ final class BillingApi {
   private Future<Reply> access(RoutingContext ctx) {
     String feature = ctx.queryParams().get("feature");
     String model = ctx.queryParams().get("model");
-    return account(ctx).compose(account -> m.spendable(account).map(spendable -> {
+    return account(ctx).compose(account -> m.balances().spendable(account).map(spendable -> {
       PlanConfig plan = m.config().plan(account.plan());
       List<String> denied = new ArrayList<>();
       if (!Set.of("active", "trialing", "past_due").contains(account.status())) {

@@ -5,7 +5,7 @@ import static io.tollgate.gateway.admin.AdminApi.queryId;
 import static io.tollgate.gateway.admin.AdminApi.queryInt;
 
 import io.tollgate.gateway.admin.AdminApi.Reply;
-import io.tollgate.gateway.metering.MeteringServices;
+import io.tollgate.gateway.Services;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -25,9 +25,9 @@ final class NotificationsApi {
       + "AND ($2::bigint IS NULL OR account_id = $2) AND (NOT $3 OR read_at IS NULL) ORDER BY id DESC LIMIT $4";
   private static final String MARK_READ = "UPDATE notifications SET read_at = coalesce(read_at, now()) WHERE id = $1 RETURNING " + COLUMNS;
 
-  private final MeteringServices m;
+  private final Services m;
 
-  NotificationsApi(MeteringServices m) {
+  NotificationsApi(Services m) {
     this.m = m;
   }
 

@@ -7,7 +7,7 @@ import static io.tollgate.gateway.admin.AdminApi.queryInt;
 
 import io.tollgate.gateway.admin.AdminApi.Reply;
 import io.tollgate.stripesync.MeterSyncJobs;
-import io.tollgate.gateway.metering.MeteringServices;
+import io.tollgate.gateway.Services;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -24,9 +24,9 @@ final class StripeApi {
 
   private static final Set<String> STATUSES = Set.of("pending", "sent", "dead");
 
-  private final MeteringServices m;
+  private final Services m;
 
-  StripeApi(MeteringServices m) {
+  StripeApi(Services m) {
     this.m = m;
   }
 
@@ -39,7 +39,7 @@ final class StripeApi {
   }
 
   private MeterSyncJobs stripe() {
-    return m.stripe();
+    return m.meterSync();
   }
 
   private Future<Reply> state(RoutingContext ctx) {

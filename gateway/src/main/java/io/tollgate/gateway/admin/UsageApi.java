@@ -9,7 +9,7 @@ import static io.tollgate.metering.store.PgTime.utc;
 import io.tollgate.config.PlanConfig;
 import io.tollgate.gateway.admin.AdminApi.Reply;
 import io.tollgate.metering.alerts.AlertBasis;
-import io.tollgate.gateway.metering.MeteringServices;
+import io.tollgate.gateway.Services;
 import io.tollgate.metering.accounts.Account;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
@@ -60,9 +60,9 @@ final class UsageApi {
   private static final Duration MAX_DAILY_RANGE = Duration.ofDays(366);
   private static final Duration MAX_EXPORT_RANGE = Duration.ofDays(366);
 
-  private final MeteringServices m;
+  private final Services m;
 
-  UsageApi(MeteringServices m) {
+  UsageApi(Services m) {
     this.m = m;
   }
 

@@ -40,10 +40,10 @@ public final class AdminVerticle extends VerticleBase {
   private ReadinessChecks readiness;
   private Buffer openApi;
 
-  private final io.tollgate.gateway.metering.MeteringServices metering;
+  private final io.tollgate.gateway.Services metering;
 
   public AdminVerticle(TollgateConfig config, PrometheusMeterRegistry registry, String redisUrl, String postgresUrl,
-                       io.tollgate.gateway.metering.MeteringServices metering) {
+                       io.tollgate.gateway.Services metering) {
     this.config = config;
     this.metering = metering;
     this.registry = registry;

@@ -7,7 +7,7 @@ import io.tollgate.config.UpstreamClientConfig;
 import io.tollgate.gateway.errors.GatewayFailure;
 import io.tollgate.gateway.errors.OpenAiErrors;
 import io.tollgate.gateway.webhooks.WebhookIntake;
-import io.tollgate.gateway.metering.MeteringServices;
+import io.tollgate.gateway.charging.HotPath;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpClientAgent;
@@ -31,15 +31,17 @@ public final class ProxyVerticle extends VerticleBase {
 
   private final TollgateConfig config;
   private final MeterRegistry registry;
-  private final MeteringServices metering;
+  private final HotPath metering;
+  private final WebhookIntake webhooks;
   private HttpClientAgent client;
   private HttpServer server;
   private RouteTable<RouteProxy> routes;
 
-  public ProxyVerticle(TollgateConfig config, MeterRegistry registry, MeteringServices metering) {
+  public ProxyVerticle(TollgateConfig config, MeterRegistry registry, HotPath metering, WebhookIntake webhooks) {
     this.config = config;
     this.registry = registry;
     this.metering = metering;
+    this.webhooks = webhooks;
   }
 
   @Override
@@ -92,7 +94,7 @@ public final class ProxyVerticle extends VerticleBase {
     request.response().putHeader(RequestIds.HEADER, requestId);
     String path = request.path();
     if (WebhookIntake.PATH.equals(path)) {
-      metering.webhookIntake().handle(request);
+      webhooks.handle(request);
       return;
     }
     RouteProxy route = path == null ? null : routes.match(path);

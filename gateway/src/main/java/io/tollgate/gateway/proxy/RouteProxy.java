@@ -3,8 +3,8 @@ package io.tollgate.gateway.proxy;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.RouteConfig;
 import io.tollgate.config.UpstreamClientConfig;
-import io.tollgate.gateway.metering.MeteringInterceptor;
-import io.tollgate.gateway.metering.MeteringServices;
+import io.tollgate.gateway.charging.MeteringInterceptor;
+import io.tollgate.gateway.charging.HotPath;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
@@ -29,7 +29,7 @@ final class RouteProxy {
   private final HttpProxy proxy;
 
   RouteProxy(Vertx vertx, HttpClient client, RouteConfig route, UpstreamClientConfig timeouts,
-             long maxBodyBytes, MeterRegistry registry, MeteringServices metering) {
+             long maxBodyBytes, MeterRegistry registry, HotPath metering) {
     this.vertx = vertx;
     this.target = UpstreamTarget.of(route);
     this.upstreamOptions = new RequestOptions()
@@ -46,7 +46,7 @@ final class RouteProxy {
         .origin(this::openUpstreamRequest)
         .addInterceptor(new OverheadInterceptor(metrics));
     if (route.metered()) {
-      proxy.addInterceptor(new MeteringInterceptor(metering, route, maxBodyBytes));
+      proxy.addInterceptor(new MeteringInterceptor(metering, vertx, route, maxBodyBytes));
     }
     this.proxy = proxy.addInterceptor(new ForwardingInterceptor(target, maxBodyBytes, metrics));
   }

@@ -26,14 +26,14 @@ public record ApiKey(long id, long accountId, String prefix, String last4, Strin
     return t == null ? null : t.toInstant();
   }
 
-  /** The listing form: the key masked as {@code tg_live_…abcd}. */
-  public JsonObject toJson() {
+  /** The listing form at {@code now}: the key masked as {@code tg_live_…abcd}, and whether it is live. */
+  public JsonObject toJson(Instant now) {
     return new JsonObject().put("id", id).put("accountId", accountId).put("prefix", prefix)
         .put("masked", prefix + "…" + last4).put("name", name).put("scopes", scopes)
         .put("limits", new JsonObject().put("requestsPerMinute", requestsPerMinute).put("tokensPerMinute", tokensPerMinute))
         .put("createdAt", s(createdAt)).put("expiresAt", s(expiresAt)).put("lastUsedAt", s(lastUsedAt))
         .put("revokedAt", s(revokedAt)).put("replacedBy", replacedBy)
-        .put("status", revokedAt != null ? "revoked" : expiresAt != null && expiresAt.isBefore(Instant.now()) ? "expired" : "active");
+        .put("status", revokedAt != null ? "revoked" : expiresAt != null && !expiresAt.isAfter(now) ? "expired" : "active");
   }
 
   private static String s(Instant i) {

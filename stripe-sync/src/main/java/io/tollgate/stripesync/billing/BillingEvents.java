@@ -16,6 +16,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.PlanConfig;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.metering.accounts.Account;
+import io.tollgate.metering.accounts.AccountStatus;
 import io.tollgate.metering.accounts.AccountBilling;
 import io.tollgate.metering.accounts.AccountBillingStore;
 import io.tollgate.metering.accounts.AccountStore;
@@ -253,20 +254,20 @@ public final class BillingEvents implements EventHandler {
     String free = TollgateConfig.freePlanName();
     if (DOWNGRADE_STATUSES.contains(status)) {
       plan = free;
-      accountStatus = "active";
+      accountStatus = AccountStatus.ACTIVE.dbValue();
       grace = null;
     } else if (AccountBilling.live(status)) {
       PlanConfig p = catalogPlan.orElseThrow(() -> new Unprocessable("subscription " + subId + " holds no price of the plan catalog "
           + prices + "; add one to a plan's stripePrices, then replay this event"));
       boolean graceOver = grace != null && !grace.isAfter(e.created()) && "past_due".equals(status);
       if ("past_due".equals(status)) {
-        if (graceOver || (grace != null && free.equals(account.plan()) && "active".equals(account.status()))) {
+        if (graceOver || (grace != null && free.equals(account.plan()) && AccountStatus.ACTIVE.dbValue().equals(account.status()))) {
           // Already moved to the free plan when the grace period ended; a paid invoice restores the plan.
           plan = account.plan();
           accountStatus = account.status();
         } else {
           plan = p.name();
-          accountStatus = "past_due";
+          accountStatus = AccountStatus.PAST_DUE.dbValue();
           grace = grace != null ? grace : e.created().plus(config.billing().gracePeriod());
         }
       } else {
@@ -416,7 +417,7 @@ public final class BillingEvents implements EventHandler {
           restored = restored.withSubscription(subId, "active", b.subscriptionPrices(), b.cancelAtPeriodEnd(), b.currentPeriodEnd(),
               b.trialEnd(), b.subscriptionId() == null ? b.subscriptionEventAt() : at);
         }
-        String status = "trialing".equals(account.status()) ? "trialing" : "active";
+        String status = (AccountStatus.of(account.status()) == AccountStatus.TRIALING ? AccountStatus.TRIALING : AccountStatus.ACTIVE).dbValue();
         AccountBilling save = restored;
         return billing.save(conn, save).compose(v -> changeAccount(conn, account, plan.name(), status, "invoice " + invoiceId + " paid"))
             .compose(changed -> accounts.getForUpdate(conn, account.id()).compose(now -> credit(conn, now.orElseThrow(), plan, invoiceId,
@@ -477,7 +478,7 @@ public final class BillingEvents implements EventHandler {
         .put("graceUntil", grace.toString()).put("plan", account.plan());
     Instant invoiceCreated = Objects.requireNonNullElse(epoch(inv, "created"), e.created());
     return billing.save(conn, b.withGraceUntil(grace))
-        .compose(v -> changeAccount(conn, account, account.plan(), "past_due", "invoice " + invoiceId + " payment failed"))
+        .compose(v -> changeAccount(conn, account, account.plan(), AccountStatus.PAST_DUE.dbValue(), "invoice " + invoiceId + " payment failed"))
         .compose(changed -> notices.raise(conn, account, "payment_failed", (int) Math.min(1_000, number(inv, "attempt_count")),
                 invoiceCreated, payload)
             .map(n -> new Handled("invoice " + invoiceId + " payment failed: past due, plan " + account.plan() + " kept until "

@@ -4,6 +4,7 @@ import io.tollgate.metering.alerts.Notices;
 
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.metering.accounts.Account;
+import io.tollgate.metering.accounts.AccountStatus;
 import io.tollgate.metering.accounts.AccountBillingStore;
 import io.tollgate.metering.accounts.AccountStore;
 import io.vertx.core.Future;
@@ -72,7 +73,7 @@ public final class Dunning {
     return pool.withTransaction(conn -> accounts.getForUpdate(conn, accountId).compose(found -> billing.lock(conn, accountId)
         .compose(b -> {
           Optional<Account> account = found;
-          if (account.isEmpty() || !"past_due".equals(account.get().status()) || b.graceUntil() == null || b.graceUntil().isAfter(now)) {
+          if (account.isEmpty() || !AccountStatus.PAST_DUE.dbValue().equals(account.get().status()) || b.graceUntil() == null || b.graceUntil().isAfter(now)) {
             return Future.succeededFuture(false);
           }
           Account a = account.get();
@@ -80,7 +81,7 @@ public final class Dunning {
           JsonObject payload = new JsonObject().put("type", "plan.downgraded").put("accountId", a.id()).put("from", a.plan())
               .put("to", free).put("reason", "payment failed and the grace period ended " + b.graceUntil());
           log.info("account {}: grace period ended {}, plan {} → {}", a.id(), b.graceUntil(), a.plan(), free);
-          return events.changeAccount(conn, a, free, "active", "grace period ended " + b.graceUntil())
+          return events.changeAccount(conn, a, free, AccountStatus.ACTIVE.dbValue(), "grace period ended " + b.graceUntil())
               .compose(v -> notices.raise(conn, a, "plan_downgraded", 0, b.graceUntil(), payload)).map(true);
         })));
   }

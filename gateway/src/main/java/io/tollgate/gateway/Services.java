@@ -1,0 +1,219 @@
+package io.tollgate.gateway;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.tollgate.config.TollgateConfig;
+import io.tollgate.gateway.charging.FailedAuthLimiter;
+import io.tollgate.gateway.charging.HotPath;
+import io.tollgate.gateway.charging.MeteringMetrics;
+import io.tollgate.gateway.webhooks.AlertWebhooks;
+import io.tollgate.gateway.webhooks.WebhookIntake;
+import io.tollgate.metering.accounts.AccountStore;
+import io.tollgate.metering.admission.AdmissionService;
+import io.tollgate.metering.admission.Admissions;
+import io.tollgate.metering.alerts.Notices;
+import io.tollgate.metering.alerts.UsageAlerts;
+import io.tollgate.metering.audit.AuditLog;
+import io.tollgate.metering.jobs.UsageJobs;
+import io.tollgate.metering.keys.ApiKeyStore;
+import io.tollgate.metering.keys.KeyEvents;
+import io.tollgate.metering.keys.KeyVerifier;
+import io.tollgate.metering.ledger.Balances;
+import io.tollgate.metering.ledger.CreditLedger;
+import io.tollgate.metering.periods.PeriodRollover;
+import io.tollgate.metering.redis.RedisKeys;
+import io.tollgate.metering.store.PostgresUrls;
+import io.tollgate.metering.usage.UsageStreamConsumer;
+import io.tollgate.stripesync.MeterSyncJobs;
+import io.tollgate.stripesync.billing.BillingSync;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisOptions;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.PoolOptions;
+import java.time.Clock;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The wiring of one gateway instance: the Redis and Postgres clients, and the domain services
+ * built once on them and shared by the proxy's event loops and the admin API (one key cache and
+ * one revocation subscription per instance). Built in {@link Tollgate}; nothing here decides
+ * anything, it only connects the modules.
+ */
+public final class Services {
+
+  private static final Logger log = LoggerFactory.getLogger(Services.class);
+  static final long DELIVERY_CHECK_MILLIS = 1_000;
+
+  final TollgateConfig config;
+  final Vertx vertx;
+  final Clock clock;
+  final Redis redis;
+  final Redis subscriber;
+  final Pool pool;
+  final AccountStore accounts;
+  final ApiKeyStore keys = new ApiKeyStore();
+  final CreditLedger ledger = new CreditLedger();
+  final AuditLog audit = new AuditLog();
+  final Admissions admissions;
+  final Balances balances;
+  final KeyVerifier keyVerifier;
+  final KeyEvents keyEvents;
+  final HotPath hotPath;
+  final UsageJobs jobs;
+  final AlertWebhooks alertWebhooks;
+  final MeterSyncJobs meterSync;
+  final BillingSync billing;
+  final WebhookIntake webhookIntake;
+  private final AtomicBoolean delivering = new AtomicBoolean();
+  private long deliveryTimer = -1;
+
+  Services(Vertx vertx, TollgateConfig config, String redisUrl, String postgresUrl, MeterRegistry registry, Clock clock) {
+    this.config = config;
+    this.vertx = vertx;
+    this.clock = clock;
+    this.redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl)
+        .setMaxPoolSize(config.redis().poolSize()).setMaxPoolWaiting(100_000).setMaxWaitingHandlers(100_000));
+    this.subscriber = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl));
+    this.pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(config.postgres().poolSize()))
+        .connectingTo(PostgresUrls.toConnectOptions(postgresUrl)).using(vertx).build();
+    RedisKeys redisKeys = new RedisKeys(config.metering().shards());
+    this.accounts = new AccountStore(config.metering().shards());
+    this.admissions = new Admissions(redis, redisKeys, clock, config.metering().reservationTtl());
+    this.balances = new Balances(pool, accounts, ledger, admissions);
+    this.keyVerifier = new KeyVerifier(keys, pool, config.metering().keyCacheTtl(), config.metering().negativeCacheTtl(),
+        config::plan, clock);
+    this.keyEvents = new KeyEvents(vertx, redis, subscriber, keyVerifier);
+    this.hotPath = new HotPath(keyVerifier, new AdmissionService(admissions, config.pricing(), balances::seed, clock),
+        new FailedAuthLimiter(config.metering().failedAuthPerMinute()), new MeteringMetrics(registry), clock,
+        config.metering().defaultMaxTokens());
+
+    PeriodRollover rollover = new PeriodRollover(pool, config, accounts, ledger, admissions, clock);
+    Notices notices = new Notices(config.secrets().alertWebhookSecret().isPresent(), registry);
+    this.alertWebhooks = new AlertWebhooks(vertx, pool, config.alerts(), config.secrets().alertWebhookSecret(), clock, registry);
+    this.meterSync = new MeterSyncJobs(vertx, pool, config.stripe(), config.secrets().stripeApiKey(), clock, registry);
+    this.billing = new BillingSync(vertx, pool, config, accounts, ledger, audit, rollover, admissions, notices,
+        keyEvents::announceAccountChange, clock, registry);
+    this.webhookIntake = new WebhookIntake(billing.verifier(), pool, billing.events(), billing.worker()::wake, registry);
+    UsageStreamConsumer consumer = new UsageStreamConsumer(redis, pool, redisKeys, "tollgate-" + UUID.randomUUID(),
+        config.metering().flushBatchSize(), config.metering().claimIdle());
+    this.jobs = new UsageJobs(vertx, config.metering(), pool, redisKeys, admissions, consumer, rollover,
+        new UsageAlerts(pool, config, admissions, notices), keyVerifier,
+        // Auto top-up looks at the accounts whose usage was just stored: their balance moved.
+        accountIds -> billing.checkTopUps(accountIds).onFailure(err -> log.warn("auto top-up check failed: {}", err.toString())),
+        clock, registry);
+    if (config.secrets().alertWebhookSecret().isEmpty()) {
+      log.info("TOLLGATE_ALERT_WEBHOOK_SECRET is not set: usage alerts are recorded and listed by the admin API, "
+          + "but not posted to accounts' webhooks");
+    }
+  }
+
+  /** Loads the scripts, subscribes to key events and starts the background jobs. */
+  Future<Void> start() {
+    // Redis may be down at startup: the instance then starts unready and catches up (scripts load
+    // on first use, the subscription retries), rather than refusing to start.
+    Future<Void> scripts = admissions.load().recover(err -> {
+      log.warn("could not load the Redis scripts yet ({}); they will load on first use", err.toString());
+      return Future.succeededFuture();
+    });
+    return scripts.compose(v -> keyEvents.start()).compose(v -> jobs.start()).onSuccess(v -> {
+      deliveryTimer = vertx.setPeriodic(DELIVERY_CHECK_MILLIS, id -> deliverAlerts());
+      meterSync.start();
+      billing.start();
+    });
+  }
+
+  /** Posts due alert webhooks; one pass at a time per instance. */
+  Future<Integer> deliverAlerts() {
+    if (!delivering.compareAndSet(false, true)) {
+      return Future.succeededFuture(0);
+    }
+    return alertWebhooks.deliverDue().onFailure(err -> log.warn("alert webhook delivery pass failed: {}", err.toString()))
+        .onComplete(ar -> delivering.set(false));
+  }
+
+  Future<Void> close() {
+    vertx.cancelTimer(deliveryTimer);
+    alertWebhooks.close();
+    meterSync.close();
+    billing.close();
+    keyEvents.close();
+    return jobs.close()
+        .eventually(() -> pool.close())
+        .eventually(() -> {
+          redis.close();
+          subscriber.close();
+          return Future.succeededFuture();
+        });
+  }
+
+  // Read by the admin API's handlers and by tests in this package.
+
+  public TollgateConfig config() {
+    return config;
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  public Clock clock() {
+    return clock;
+  }
+
+  public Pool pool() {
+    return pool;
+  }
+
+  public AccountStore accounts() {
+    return accounts;
+  }
+
+  public ApiKeyStore keys() {
+    return keys;
+  }
+
+  public CreditLedger ledger() {
+    return ledger;
+  }
+
+  public AuditLog audit() {
+    return audit;
+  }
+
+  public Admissions admissions() {
+    return admissions;
+  }
+
+  public Balances balances() {
+    return balances;
+  }
+
+  public KeyEvents keyEvents() {
+    return keyEvents;
+  }
+
+  public HotPath hotPath() {
+    return hotPath;
+  }
+
+  public UsageJobs jobs() {
+    return jobs;
+  }
+
+  public MeterSyncJobs meterSync() {
+    return meterSync;
+  }
+
+  public BillingSync billing() {
+    return billing;
+  }
+
+  public WebhookIntake webhookIntake() {
+    return webhookIntake;
+  }
+}

@@ -1,0 +1,251 @@
+package io.tollgate.gateway.charging;
+
+import io.tollgate.gateway.measure.JsonUsageObserver;
+import io.tollgate.gateway.measure.SseUsageObserver;
+import io.tollgate.gateway.measure.ObservedStream;
+import io.tollgate.gateway.measure.UsageObserver;
+
+import io.tollgate.config.PlanConfig;
+import io.tollgate.config.RouteConfig;
+import io.tollgate.config.UsageFormat;
+import io.tollgate.gateway.errors.GatewayFailure;
+import io.tollgate.gateway.errors.OpenAiErrors;
+import io.tollgate.gateway.proxy.RequestIds;
+import io.tollgate.metering.admission.AdmissionRequest;
+import io.tollgate.metering.admission.CreditPolicy;
+import io.tollgate.metering.admission.Decision;
+import io.tollgate.metering.admission.Denial;
+import io.tollgate.metering.admission.Limits;
+import io.tollgate.metering.keys.ApiKeyFormat;
+import io.tollgate.metering.keys.KeyVerifier.Forbidden;
+import io.tollgate.metering.keys.KeyVerifier.Revoked;
+import io.tollgate.metering.keys.KeyVerifier.Expired;
+import io.tollgate.metering.keys.KeyVerifier.Valid;
+import io.tollgate.metering.keys.KeyVerifier.Verdict;
+import io.tollgate.metering.usage.UuidV7;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.httpproxy.Body;
+import io.vertx.httpproxy.MediaType;
+import io.vertx.httpproxy.ProxyContext;
+import io.vertx.httpproxy.ProxyInterceptor;
+import io.vertx.httpproxy.ProxyRequest;
+import io.vertx.httpproxy.ProxyResponse;
+import java.util.Optional;
+
+/**
+ * The metered part of the hot path: authenticate the key (cache, no Postgres in the steady
+ * state), read the AI request, admit it in one Redis round trip, and — once the response has
+ * streamed through a usage observer — settle it in a second round trip. Fails closed: when Redis
+ * or Postgres cannot be reached the request is refused with 503, never forwarded unmetered.
+ */
+public final class MeteringInterceptor implements ProxyInterceptor {
+
+  private static final String STATE = "tollgate.meter";
+  private static final MediaType JSON = MediaType.parse("application/json");
+
+  private final HotPath m;
+  private final Vertx vertx;
+  private final RouteConfig route;
+  private final long maxBodyBytes;
+
+  public MeteringInterceptor(HotPath m, Vertx vertx, RouteConfig route, long maxBodyBytes) {
+    this.m = m;
+    this.vertx = vertx;
+    this.route = route;
+    this.maxBodyBytes = maxBodyBytes;
+  }
+
+  @Override
+  public Future<ProxyResponse> handleProxyRequest(ProxyContext context) {
+    HttpServerRequest client = context.request().proxiedRequest();
+    String ip = client.remoteAddress() == null ? "unknown" : client.remoteAddress().hostAddress();
+    if (m.failedAuth().blocked(ip)) {
+      m.metrics().decision("refused", "failed_auth_limit");
+      return refuse(context, new GatewayFailure(429, "rate_limit_error", "too_many_failed_authentications",
+          "too many failed authentications from this address; try again in a minute").withHeader("retry-after", "60"));
+    }
+    String key = presentedKey(client);
+    ApiKeyFormat.Problem problem = ApiKeyFormat.check(key);
+    if (problem != ApiKeyFormat.Problem.NONE) {
+      return unauthenticated(context, ip, problem == ApiKeyFormat.Problem.MISSING ? "missing_api_key" : "invalid_api_key",
+          problem.message());
+    }
+    return m.keys().verify(ApiKeyFormat.hash(key), route.prefix(), route.feature())
+        .recover(err -> Future.failedFuture(unavailable("the key store (Postgres) cannot be reached")))
+        .compose(verdict -> authorize(context, ip, verdict))
+        .recover(err -> refuse(context, err instanceof GatewayFailure f ? f : unavailable("metering failed: " + err.getMessage())));
+  }
+
+  /** Maps the key's verdict to HTTP: 401 for keys that don't authenticate, 403 for rules that refuse. */
+  private Future<ProxyResponse> authorize(ProxyContext context, String ip, Verdict verdict) {
+    // Java 17: no pattern switch yet; the sealed Verdict makes this list complete.
+    if (verdict instanceof Valid valid) {
+      return readShape(context).compose(shape -> {
+        Optional<Forbidden> modelRefused = m.keys().checkModel(valid, shape.model());
+        return modelRefused.isPresent() ? refuse(context, forbidden(modelRefused.get())) : admit(context, valid, shape);
+      });
+    }
+    if (verdict instanceof Forbidden f) {
+      return refuse(context, forbidden(f));
+    }
+    if (verdict instanceof Revoked) {
+      return unauthenticated(context, ip, "revoked_api_key", "this API key has been revoked");
+    }
+    if (verdict instanceof Expired) {
+      return unauthenticated(context, ip, "expired_api_key", "this API key has expired");
+    }
+    return unauthenticated(context, ip, "invalid_api_key", "unknown API key");
+  }
+
+  private static GatewayFailure forbidden(Forbidden f) {
+    return new GatewayFailure(403, "permission_error", f.code(), f.message());
+  }
+
+  private Future<RequestShape> readShape(ProxyContext context) {
+    ProxyRequest request = context.request();
+    Body body = request.getBody();
+    boolean hasBody = body != null && (body.length() > 0 || (body.length() < 0 && hasChunkedBody(request.proxiedRequest())));
+    String contentType = request.headers().get("content-type");
+    boolean json = contentType != null && contentType.toLowerCase(java.util.Locale.ROOT).contains("json");
+    // Only JSON requests are read and estimated; others (multipart uploads, say) stream through
+    // untouched and pay the route's flat cost plus whatever usage the response reports.
+    if (route.usage() == UsageFormat.NONE || !hasBody || !json || request.getMethod() == HttpMethod.GET) {
+      return Future.succeededFuture(RequestShape.none(null));
+    }
+    return BodyReader.read(body.stream(), maxBodyBytes).map(raw -> {
+      RequestShape shape = RequestShape.parse(raw, route.usage(), m.defaultMaxTokens());
+      request.setBody(Body.body(shape.body(), JSON));
+      return shape;
+    });
+  }
+
+  private Future<ProxyResponse> admit(ProxyContext context, Valid valid, RequestShape shape) {
+    AdmissionRequest request = m.admission().request(valid.grant(), valid.plan(), route.usage() != UsageFormat.NONE,
+        shape.model(), shape.inputEstimate(), shape.maxOutput(), shape.estimatedTokens(), route.flatCost());
+    long started = System.nanoTime();
+    return m.admission().admit(request)
+        .recover(err -> Future.failedFuture(unavailable("the rate limiter (Redis) cannot be reached")))
+        .compose(decision -> {
+          m.metrics().admitNanos(System.nanoTime() - started);
+          HttpServerRequest client = context.request().proxiedRequest();
+          RateLimitHeaders.apply(client.response().headers(), decision);
+          if (!decision.allowed()) {
+            return refuse(context, denied(decision, request));
+          }
+          m.metrics().decision("allowed", "none");
+          context.set(STATE, new MeterState(m, vertx, route, decision.reservation().orElseThrow(), shape,
+              client.response().headers().get(RequestIds.HEADER)));
+          return context.sendRequest();
+        });
+  }
+
+  @Override
+  public Future<Void> handleProxyResponse(ProxyContext context) {
+    MeterState state = context.get(STATE, MeterState.class);
+    ProxyResponse response = context.response();
+    if (state == null) {
+      // Refused here before forwarding: nothing was reserved.
+      boolean close = response.getStatusCode() == 413;
+      return context.sendResponse().andThen(v -> {
+        if (close) {
+          context.request().proxiedRequest().connection().close();
+        }
+      });
+    }
+    int status = response.getStatusCode();
+    if (response.proxiedResponse() == null) {
+      // The upstream never answered (the forwarding step turned that into 502/504): refund.
+      return context.sendResponse().andThen(v -> state.settle(status, false, false));
+    }
+    state.upstreamResponded();
+    Body body = response.getBody();
+    if (route.usage() != UsageFormat.NONE && body != null && status < 400) {
+      String type = body.mediaType() == null ? "" : body.mediaType();
+      boolean sse = type.startsWith("text/event-stream");
+      UsageObserver observer = sse ? new SseUsageObserver(route.usage(), state.shape().dropUsageChunk())
+          : new JsonUsageObserver(route.usage());
+      state.observe(observer);
+      boolean reshaped = sse && state.shape().dropUsageChunk();
+      if (reshaped) {
+        response.headers().remove("content-length");
+      }
+      response.setBody(Body.body(new ObservedStream(body.stream(), observer), reshaped ? -1 : body.length(), body.mediaType()));
+    }
+    return context.sendResponse().andThen(sent -> state.settle(status, true, sent.succeeded()));
+  }
+
+  private Future<ProxyResponse> unauthenticated(ProxyContext context, String ip, String code, String message) {
+    m.failedAuth().failed(ip);
+    return refuse(context, new GatewayFailure(401, "invalid_request_error", code, message)
+        .withHeader("www-authenticate", "Bearer realm=\"tollgate\""));
+  }
+
+  private GatewayFailure denied(Decision d, AdmissionRequest r) {
+    Denial denial = d.denial();
+    if (denial.isRateLimit()) {
+      m.metrics().decision("rate_limited", denial.code());
+      String what = switch (denial) {
+        case KEY_REQUESTS -> "requests per minute for this key";
+        case KEY_TOKENS -> "tokens per minute for this key";
+        case ACCOUNT_REQUESTS -> "requests per minute for this account";
+        default -> "tokens per minute for this account";
+      };
+      return new GatewayFailure(429, "rate_limit_error", denial.code(),
+          "rate limit reached: " + what + "; retry after " + RateLimitHeaders.duration(d.retryAfterMs()))
+          .withHeader("retry-after", RateLimitHeaders.retryAfterSeconds(d.retryAfterMs()));
+    }
+    if (denial == Denial.CREDITS) {
+      m.metrics().decision("no_credits", denial.code());
+      return new GatewayFailure(402, "insufficient_quota", denial.code(), "not enough credits: this request may cost up to "
+          + r.reserveCredits() + " credits and the spendable balance is " + Math.max(0, d.balance()));
+    }
+    if (denial == Denial.TOO_LARGE) {
+      m.metrics().decision("rate_limited", denial.code());
+      return new GatewayFailure(429, "rate_limit_error", denial.code(), "this request may use " + r.estimatedTokens()
+          + " tokens, more than a tokens-per-minute limit allows; lower max_tokens");
+    }
+    return unavailable("the account's balance could not be loaded");
+  }
+
+  private GatewayFailure unavailable(String message) {
+    m.metrics().unavailable();
+    m.metrics().decision("unavailable", "dependency_down");
+    return new GatewayFailure(503, "service_unavailable", "metering_unavailable", message + "; try again shortly")
+        .withHeader("retry-after", "1");
+  }
+
+  private Future<ProxyResponse> refuse(ProxyContext context, GatewayFailure failure) {
+    if (failure.status() == 401 || failure.status() == 403) {
+      m.metrics().decision(failure.status() == 401 ? "unauthenticated" : "forbidden", failure.code());
+    } else if (failure.status() == 400 || failure.status() == 413) {
+      m.metrics().decision("invalid", failure.code());
+    }
+    ProxyResponse response = context.request().release().response()
+        .setStatusCode(failure.status())
+        .setBody(Body.body(OpenAiErrors.envelope(failure), JSON));
+    failure.headers().forEach(response::putHeader);
+    if (failure.status() == 413) {
+      response.putHeader("connection", "close");
+    }
+    return Future.succeededFuture(response);
+  }
+
+  private static String presentedKey(HttpServerRequest request) {
+    String auth = request.getHeader("authorization");
+    if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return auth.substring(7).trim();
+    }
+    String apiKey = request.getHeader("x-api-key");
+    return apiKey == null ? null : apiKey.trim();
+  }
+
+  private static boolean hasChunkedBody(HttpServerRequest request) {
+    String te = request.getHeader("transfer-encoding");
+    return te != null && te.toLowerCase(java.util.Locale.ROOT).contains("chunked");
+  }
+
+}

@@ -1,0 +1,72 @@
+package io.tollgate.metering.admission;
+
+import io.tollgate.config.PlanConfig;
+import io.tollgate.config.PricingConfig;
+import io.tollgate.metering.keys.KeyGrant;
+import io.tollgate.metering.usage.UsageEvent;
+import io.tollgate.metering.usage.UuidV7;
+import io.vertx.core.Future;
+import java.time.Clock;
+import java.util.function.LongFunction;
+
+/**
+ * Admission and pricing rules of the hot path, without HTTP: which limits apply to a key (the
+ * key's, else the account's, else its plan's), what a request reserves (its worst case), which
+ * credit policy its billing mode calls for; then the atomic admit and settle scripts.
+ */
+public final class AdmissionService {
+
+  private final Admissions admissions;
+  private final Pricing pricing;
+  private final LongFunction<Future<Void>> seedFromLedger;
+  private final Clock clock;
+
+  /**
+   * @param seedFromLedger loads an account's hot balance from the ledger, for an admission that
+   *                       finds none in Redis (after a Redis restart, say)
+   */
+  public AdmissionService(Admissions admissions, PricingConfig pricing, LongFunction<Future<Void>> seedFromLedger, Clock clock) {
+    this.admissions = admissions;
+    this.pricing = new Pricing(pricing);
+    this.seedFromLedger = seedFromLedger;
+    this.clock = clock;
+  }
+
+  /**
+   * The admission a request needs. A metered request reserves the price of its input estimate
+   * and its maximum output plus the route's flat cost; an unmetered one only the flat cost.
+   */
+  public AdmissionRequest request(KeyGrant grant, PlanConfig plan, boolean metered, String model, long inputEstimate,
+                                  long maxOutput, long estimatedTokens, long flatCost) {
+    Limits keyLimits = new Limits(orZero(grant.keyRequestsPerMinute()), orZero(grant.keyTokensPerMinute()));
+    Limits accountLimits = new Limits(
+        grant.accountRequestsPerMinute() != null ? grant.accountRequestsPerMinute() : plan.requestsPerMinute(),
+        grant.accountTokensPerMinute() != null ? grant.accountTokensPerMinute() : plan.tokensPerMinute());
+    long reserve = metered ? pricing.cost(model, inputEstimate, maxOutput, flatCost) : flatCost;
+    return new AdmissionRequest(UuidV7.at(clock.millis()), grant.accountId(), grant.keyId(),
+        keyLimits, accountLimits, metered ? estimatedTokens : 0, reserve,
+        CreditPolicy.of(grant.enforcesCredits(), plan.billsOverage(grant.billingMode())));
+  }
+
+  /** One atomic admission; an account whose hot balance is not loaded is loaded from the ledger first. */
+  public Future<Decision> admit(AdmissionRequest request) {
+    return admissions.admit(request)
+        .compose(d -> d.denial() == Denial.UNSEEDED
+            ? seedFromLedger.apply(request.accountId()).compose(v -> admissions.admit(request))
+            : Future.succeededFuture(d));
+  }
+
+  /** The credits a request costs once its usage is known. */
+  public long cost(String model, long inputTokens, long outputTokens, long flatCost) {
+    return pricing.cost(model, inputTokens, outputTokens, flatCost);
+  }
+
+  /** Settles a reservation with the usage event that records it; answers the balance after. */
+  public Future<Long> settle(Reservation reservation, UsageEvent event) {
+    return admissions.settle(reservation, event);
+  }
+
+  private static long orZero(Long value) {
+    return value == null ? 0 : value;
+  }
+}

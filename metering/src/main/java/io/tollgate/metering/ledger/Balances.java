@@ -1,0 +1,47 @@
+package io.tollgate.metering.ledger;
+
+import io.tollgate.metering.accounts.Account;
+import io.tollgate.metering.accounts.AccountStore;
+import io.tollgate.metering.admission.Admissions;
+import io.vertx.core.Future;
+import io.vertx.sqlclient.Pool;
+
+/**
+ * The hot balance in Redis and its source of truth, the Postgres ledger: loads the one from the
+ * other when Redis has none, and reads whichever is current.
+ */
+public final class Balances {
+
+  private final Pool pool;
+  private final AccountStore accounts;
+  private final CreditLedger ledger;
+  private final Admissions admissions;
+
+  public Balances(Pool pool, AccountStore accounts, CreditLedger ledger, Admissions admissions) {
+    this.pool = pool;
+    this.accounts = accounts;
+    this.ledger = ledger;
+    this.admissions = admissions;
+  }
+
+  /** An account's spendable credits: the hot balance if Redis holds it, else the ledger's (without loading it). */
+  public Future<Long> spendable(Account account) {
+    return admissions.balance(account.id())
+        .compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get()) : ledger.spendable(pool, account));
+  }
+
+  /** Sets the hot balance from the ledger, if Redis has none. */
+  public Future<Void> seed(Account account) {
+    return ledger.spendable(pool, account).compose(balance -> admissions.seedBalance(account.id(), balance)).mapEmpty();
+  }
+
+  /** {@link #seed} by account id. */
+  public Future<Void> seed(long accountId) {
+    return accounts.get(pool, accountId).compose(account -> {
+      if (account.isEmpty()) {
+        return Future.failedFuture(new IllegalStateException("account " + accountId + " not found"));
+      }
+      return seed(account.get());
+    });
+  }
+}
