@@ -26,9 +26,14 @@ COPY --from=build /src/gateway/target/tollgate.jar /app/tollgate.jar
 COPY tollgate.yaml /app/tollgate.yaml
 USER 10001:10001
 # Container-aware heap sizing; die on OOM so the orchestrator restarts a clean instance.
+# The admin port (admin API, /metrics, /health) defaults to loopback outside containers; inside
+# one, loopback would hide it from the published port, Prometheus and the orchestrator's probes,
+# so the image listens on every interface of the container and leaves restricting access to the
+# port mapping or network policy. Startup then refuses an admin token under 32 characters.
 ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75 -XX:InitialRAMPercentage=50 -XX:+ExitOnOutOfMemoryError -XX:+UseG1GC" \
     TOLLGATE_DATA_DIR=/app/data \
-    TOLLGATE_HOST=0.0.0.0
+    TOLLGATE_HOST=0.0.0.0 \
+    TOLLGATE_ADMIN_HOST=0.0.0.0
 EXPOSE 8080 8081
 # Without REDIS_URL / DATABASE_URL the image runs embedded Redis and Postgres under /app/data
 # (mount a volume there); in production set both to external servers.

@@ -48,6 +48,7 @@ final class ConfigReader {
     top.finish();
     Secrets secrets = new Secrets(reader.env.secret("TOLLGATE_ADMIN_TOKEN"), reader.env.secret("STRIPE_API_KEY"),
         reader.env.secret("STRIPE_WEBHOOK_SECRET"), reader.env.secret("TOLLGATE_ALERT_WEBHOOK_SECRET"));
+    AdminTokenPolicy.check(secrets.adminToken(), server.adminHost(), reader.env);
     problems.throwIfAny();
     return new TollgateConfig(server, redis, postgres, dataDir, upstreamClient, routes, pricing, plans, metering,
         alerts, stripe, billing, secrets, file);
@@ -59,6 +60,11 @@ final class ConfigReader {
       s.problem("host", "must not be empty (0.0.0.0 listens on every interface)");
     }
     String host = env.get("TOLLGATE_HOST").orElse(fileHost);
+    String fileAdminHost = s.string("adminHost").orElse(Defaults.ADMIN_HOST);
+    if (fileAdminHost.isBlank()) {
+      s.problem("adminHost", "must not be empty (127.0.0.1 keeps the admin API on this machine)");
+    }
+    String adminHost = env.get("TOLLGATE_ADMIN_HOST").orElse(fileAdminHost);
     int filePort = s.port("port", Defaults.PROXY_PORT);
     int fileAdminPort = s.port("adminPort", Defaults.ADMIN_PORT);
     Optional<Integer> envPort = env.port("TOLLGATE_PROXY_PORT");
@@ -82,7 +88,7 @@ final class ConfigReader {
         s.problem("adminPort", "must differ from server.port (both are " + port + ")");
       }
     }
-    return new ServerConfig(host, port, adminPort, eventLoops, maxBodyBytes, Duration.ofSeconds(grace));
+    return new ServerConfig(host, adminHost, port, adminPort, eventLoops, maxBodyBytes, Duration.ofSeconds(grace));
   }
 
   private RedisConfig redis(YamlSection s) {
@@ -147,7 +153,8 @@ final class ConfigReader {
         Duration.ofMillis(s.integer("idleTimeoutMs", Defaults.IDLE_TIMEOUT_MS, 1, 3_600_000)),
         Duration.ofMillis(s.integer("responseTimeoutMs", Defaults.RESPONSE_TIMEOUT_MS, 1, 3_600_000)),
         (int) s.integer("maxConnectionsPerUpstream", Defaults.MAX_CONNECTIONS, 1, 100_000),
-        s.bool("http2", Defaults.HTTP2));
+        s.bool("http2", Defaults.HTTP2),
+        TlsReader.read(s.section("tls")));
     s.finish();
     return config;
   }

@@ -6,6 +6,8 @@ import java.time.Duration;
 final class Defaults {
 
   static final String HOST = "0.0.0.0";
+  /** The admin API moves balances and keys: reachable from this machine only unless configured otherwise. */
+  static final String ADMIN_HOST = "127.0.0.1";
   static final int PROXY_PORT = 8080;
   static final int ADMIN_PORT = 8081;
   /** One event loop measured fastest on a 2-core box shared with Redis (DESIGN.md, performance notes). */

@@ -17,10 +17,18 @@ import java.util.Optional;
  * @param metered        false: a plain pass-through route (no API key, no admission, no usage) —
  *                       for public endpoints and for measuring what metering costs
  * @param feature        a plan feature the route requires: keys of accounts whose plan lacks it get 403
+ * @param tls            this route's TLS trust and client certificate (https upstreams only); empty: {@code upstreamClient.tls}
  */
 public record RouteConfig(String prefix, URI upstream, Optional<String> upstreamKeyEnv, Optional<Secret> upstreamKey,
                           UpstreamAuth upstreamAuth, UsageFormat usage, long flatCost, boolean metered,
-                          Optional<String> feature) {
+                          Optional<String> feature, Optional<UpstreamTls> tls) {
+
+  /** A route with the client-wide TLS settings. */
+  public RouteConfig(String prefix, URI upstream, Optional<String> upstreamKeyEnv, Optional<Secret> upstreamKey,
+                     UpstreamAuth upstreamAuth, UsageFormat usage, long flatCost, boolean metered,
+                     Optional<String> feature) {
+    this(prefix, upstream, upstreamKeyEnv, upstreamKey, upstreamAuth, usage, flatCost, metered, feature, Optional.empty());
+  }
 
   /** A route open to every plan. */
   public RouteConfig(String prefix, URI upstream, Optional<String> upstreamKeyEnv, Optional<Secret> upstreamKey,

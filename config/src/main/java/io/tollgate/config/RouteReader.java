@@ -65,11 +65,15 @@ final class RouteReader {
         r.problem("feature", "needs a metered route (a pass-through route has no API key, so no plan to check)");
       }
     });
+    Optional<UpstreamTls> tls = r.has("tls") ? Optional.of(TlsReader.read(r.section("tls"))) : Optional.empty();
+    if (tls.isPresent() && upstream.isPresent() && !"https".equals(upstream.get().getScheme())) {
+      r.problem("tls", "applies to https upstreams only, and upstream is " + upstream.get().getScheme() + "://");
+    }
     r.finish();
     if (prefix.isEmpty() || upstream.isEmpty()) {
       return Optional.empty();
     }
-    return Optional.of(new RouteConfig(prefix.get(), upstream.get(), keyEnv, key, auth, usage, flatCost, metered, feature));
+    return Optional.of(new RouteConfig(prefix.get(), upstream.get(), keyEnv, key, auth, usage, flatCost, metered, feature, tls));
   }
 
   private Optional<String> prefix(YamlSection r) {

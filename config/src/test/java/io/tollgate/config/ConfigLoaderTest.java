@@ -29,7 +29,7 @@ class ConfigLoaderTest {
     @DisplayName("with no file the defaults give a usable gateway: embedded Redis and Postgres, no routes, a free plan")
     void pureDefaults() {
       TollgateConfig c = ConfigLoader.load(Optional.empty(), Map.of());
-      assertThat(c.server()).isEqualTo(new ServerConfig("0.0.0.0", 8080, 8081, 1, 10_485_760, Duration.ofSeconds(30)));
+      assertThat(c.server()).isEqualTo(new ServerConfig("0.0.0.0", "127.0.0.1", 8080, 8081, 1, 10_485_760, Duration.ofSeconds(30)));
       assertThat(c.redis()).isEqualTo(new RedisConfig(Optional.empty(), 8));
       assertThat(c.redis().embedded()).isTrue();
       assertThat(c.postgres()).isEqualTo(new PostgresConfig(Optional.empty(), 8));
@@ -80,7 +80,7 @@ class ConfigLoaderTest {
             pro: { requestsPerMinute: 0, tokensPerMinute: 0, includedCredits: 5 }
           metering: { shards: 4, flushBatchSize: 50 }
           """);
-      assertThat(c.server()).isEqualTo(new ServerConfig("127.0.0.1", 9000, 9001, 2, 1024, Duration.ofSeconds(5)));
+      assertThat(c.server()).isEqualTo(new ServerConfig("127.0.0.1", "127.0.0.1", 9000, 9001, 2, 1024, Duration.ofSeconds(5)));
       assertThat(c.redis()).isEqualTo(new RedisConfig(Optional.of("redis://cache:6379"), 4));
       assertThat(c.postgres()).isEqualTo(new PostgresConfig(Optional.of("postgresql://db:5432/tg"), 3));
       assertThat(c.dataDir()).isEqualTo(Path.of("/tmp/tg"));

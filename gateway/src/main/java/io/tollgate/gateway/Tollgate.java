@@ -103,7 +103,7 @@ public final class Tollgate implements AutoCloseable {
       startedServices = services;
       log.info("Tollgate listening: proxy on {}:{} ({} event loop(s), routes {}), admin and metrics on {}:{}",
           config.server().host(), config.server().port(), eventLoops,
-          config.routes().stream().map(r -> r.prefix()).toList(), config.server().host(), config.server().adminPort());
+          config.routes().stream().map(r -> r.prefix()).toList(), config.server().adminHost(), config.server().adminPort());
       Tollgate tollgate = new Tollgate(config, backing, vertx, registry, gc);
       tollgate.services = startedServices;
       tollgate.admin = admin[0];
@@ -191,7 +191,7 @@ public final class Tollgate implements AutoCloseable {
     if (s.port() != 0 && s.adminPort() != 0) {
       return c;
     }
-    ServerConfig resolved = new ServerConfig(s.host(), s.port() == 0 ? freePort() : s.port(),
+    ServerConfig resolved = new ServerConfig(s.host(), s.adminHost(), s.port() == 0 ? freePort() : s.port(),
         s.adminPort() == 0 ? freePort() : s.adminPort(), s.eventLoops(), s.maxBodyBytes(), s.shutdownGrace());
     return c.withServer(resolved);
   }

@@ -23,7 +23,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The operations port: health, Prometheus metrics, the OpenAPI document and the admin API
- * (bearer token). Kept off the public port so that operators can firewall it.
+ * (bearer token). Kept off the public port, on its own bind address ({@code server.adminHost}, loopback
+ * by default), so that only what an operator lets through can reach it.
  */
 public final class AdminVerticle extends VerticleBase {
 
@@ -79,7 +80,7 @@ public final class AdminVerticle extends VerticleBase {
     });
 
     server = vertx.createHttpServer().requestHandler(router);
-    return server.listen(config.server().adminPort(), config.server().host());
+    return server.listen(config.server().adminPort(), config.server().adminHost());
   }
 
   /** Method and OpenAPI-style path of every mounted route, for checking the document against them. */

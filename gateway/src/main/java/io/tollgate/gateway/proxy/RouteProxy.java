@@ -38,6 +38,7 @@ final class RouteProxy {
         .setSsl(target.ssl())
         .setConnectTimeout(timeouts.connectTimeout().toMillis())
         .setIdleTimeout(timeouts.idleTimeout().toMillis());
+    UpstreamSsl.of(route, timeouts).ifPresent(upstreamOptions::setSslOptions);
     this.responseTimeoutMillis = timeouts.responseTimeout().toMillis();
     ProxyMetrics metrics = new ProxyMetrics(registry, target.prefix());
     // Order matters: metering authenticates and admits before anything is forwarded; on the way

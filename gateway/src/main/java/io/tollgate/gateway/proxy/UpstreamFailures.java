@@ -5,6 +5,7 @@ import io.vertx.core.http.HttpClosedException;
 import io.vertx.core.http.StreamResetException;
 import java.net.ConnectException;
 import java.net.UnknownHostException;
+import java.security.GeneralSecurityException;
 import java.util.concurrent.TimeoutException;
 import javax.net.ssl.SSLException;
 
@@ -39,13 +40,26 @@ final class UpstreamFailures {
     if (cause instanceof UnknownHostException) {
       return GatewayFailure.badGateway("upstream_unreachable", "upstream host " + target.host() + " could not be resolved");
     }
-    if (cause instanceof SSLException) {
+    if (isTlsFailure(error)) {
       return GatewayFailure.badGateway("upstream_tls_error", "TLS handshake with upstream " + where + " failed: " + cause.getMessage());
     }
     if (cause instanceof HttpClosedException || cause instanceof StreamResetException) {
       return GatewayFailure.badGateway("upstream_connection_closed", "upstream " + where + " closed the connection before responding");
     }
     return GatewayFailure.badGateway("upstream_error", "request to upstream " + where + " failed: " + cause.getMessage());
+  }
+
+  /**
+   * The TLS failure anywhere in the chain: an untrusted certificate surfaces as an
+   * {@link SSLException} whose root cause is a certificate-path error, not an SSLException itself.
+   */
+  private static boolean isTlsFailure(Throwable error) {
+    for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof SSLException || t instanceof GeneralSecurityException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static Throwable rootOf(Throwable error) {
