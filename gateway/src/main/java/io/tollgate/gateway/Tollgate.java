@@ -12,6 +12,7 @@ import io.tollgate.config.ServerConfig;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.metering.MeteringServices;
 import io.tollgate.gateway.ops.AdminVerticle;
+import io.tollgate.gateway.proxy.ConnectionGuard;
 import io.tollgate.gateway.proxy.ProxyVerticle;
 import io.tollgate.metering.schema.SchemaMigrator;
 import io.vertx.core.DeploymentOptions;
@@ -85,10 +86,12 @@ public final class Tollgate implements AutoCloseable {
           .build();
       vertx = started;
       AdminVerticle[] admin = new AdminVerticle[1];
+      ConnectionGuard proxyGuard = new ConnectionGuard("proxy", config.server().maxConnections(), config.server().headerTimeout(),
+          registry);
       MeteringServices metering = new MeteringServices(started, config, backing.redisUrl(), backing.postgresUrl(), registry,
           Clock.systemUTC());
       metering.start()
-          .compose(v -> started.deployVerticle(() -> new ProxyVerticle(config, registry, metering),
+          .compose(v -> started.deployVerticle(() -> new ProxyVerticle(config, registry, metering, proxyGuard),
               new DeploymentOptions().setInstances(eventLoops)))
           .compose(id -> started.deployVerticle(admin[0] = new AdminVerticle(config, registry, backing.redisUrl(),
               backing.postgresUrl(), metering)))
@@ -184,8 +187,7 @@ public final class Tollgate implements AutoCloseable {
     if (s.port() != 0 && s.adminPort() != 0) {
       return c;
     }
-    ServerConfig resolved = new ServerConfig(s.host(), s.port() == 0 ? freePort() : s.port(),
-        s.adminPort() == 0 ? freePort() : s.adminPort(), s.eventLoops(), s.maxBodyBytes(), s.shutdownGrace());
+    ServerConfig resolved = s.withPorts(s.port() == 0 ? freePort() : s.port(), s.adminPort() == 0 ? freePort() : s.adminPort());
     return c.withServer(resolved);
   }
 

@@ -5,6 +5,7 @@ import io.tollgate.config.RouteConfig;
 import io.tollgate.config.UsageFormat;
 import io.tollgate.gateway.errors.GatewayFailure;
 import io.tollgate.gateway.errors.OpenAiErrors;
+import io.tollgate.gateway.proxy.GatewayAnswers;
 import io.tollgate.gateway.proxy.RequestIds;
 import io.tollgate.metering.admission.AdmissionRequest;
 import io.tollgate.metering.admission.CreditPolicy;
@@ -51,33 +52,30 @@ public final class MeteringInterceptor implements ProxyInterceptor {
   public Future<ProxyResponse> handleProxyRequest(ProxyContext context) {
     HttpServerRequest client = context.request().proxiedRequest();
     String ip = client.remoteAddress() == null ? "unknown" : client.remoteAddress().hostAddress();
-    if (m.failedAuth.blocked(ip)) {
-      m.metrics.decision("refused", "failed_auth_limit");
-      return refuse(context, new GatewayFailure(429, "rate_limit_error", "too_many_failed_authentications",
-          "too many failed authentications from this address; try again in a minute").withHeader("retry-after", "60"));
-    }
     String key = presentedKey(client);
     ApiKeyFormat.Problem problem = ApiKeyFormat.check(key);
     if (problem != ApiKeyFormat.Problem.NONE) {
-      return unauthenticated(context, ip, problem == ApiKeyFormat.Problem.MISSING ? "missing_api_key" : "invalid_api_key",
+      return unauthenticated(context, ip, null, problem == ApiKeyFormat.Problem.MISSING ? "missing_api_key" : "invalid_api_key",
           problem.message());
     }
-    return m.keyCache.get(ApiKeyFormat.hash(key))
+    byte[] hash = ApiKeyFormat.hash(key);
+    // Looked up before the failed-authentication limit is consulted: a valid key always passes it.
+    return m.keyCache.get(hash)
         .recover(err -> Future.failedFuture(unavailable("the key store (Postgres) cannot be reached")))
-        .compose(grant -> authorize(context, ip, grant))
+        .compose(grant -> authorize(context, ip, KeyCache.hex(hash), grant))
         .recover(err -> refuse(context, err instanceof GatewayFailure f ? f : unavailable("metering failed: " + err.getMessage())));
   }
 
-  private Future<ProxyResponse> authorize(ProxyContext context, String ip, Optional<KeyGrant> found) {
+  private Future<ProxyResponse> authorize(ProxyContext context, String ip, String keyHash, Optional<KeyGrant> found) {
     if (found.isEmpty()) {
-      return unauthenticated(context, ip, "invalid_api_key", "unknown API key");
+      return unauthenticated(context, ip, null, "invalid_api_key", "unknown API key");
     }
     KeyGrant grant = found.get();
     if (grant.revoked()) {
-      return unauthenticated(context, ip, "revoked_api_key", "this API key has been revoked");
+      return unauthenticated(context, ip, keyHash, "revoked_api_key", "this API key has been revoked");
     }
     if (grant.expiredAt(m.clock.instant())) {
-      return unauthenticated(context, ip, "expired_api_key", "this API key has expired");
+      return unauthenticated(context, ip, keyHash, "expired_api_key", "this API key has expired");
     }
     if (!"active".equals(grant.accountStatus()) && !"trialing".equals(grant.accountStatus())
         && !"past_due".equals(grant.accountStatus())) {
@@ -190,8 +188,23 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     return context.sendResponse().andThen(sent -> state.settle(status, true, sent.succeeded()));
   }
 
-  private Future<ProxyResponse> unauthenticated(ProxyContext context, String ip, String code, String message) {
-    m.failedAuth.failed(ip);
+  /**
+   * 401, or 429 once this address has failed too often: with unknown or malformed keys
+   * ({@code keyHash} null, counted per address), or with this one existing but unusable key
+   * (counted per address and key, so that it locks out nobody else behind the address).
+   */
+  private Future<ProxyResponse> unauthenticated(ProxyContext context, String ip, String keyHash, String code, String message) {
+    if (keyHash == null ? m.failedAuth.blocked(ip) : m.failedAuth.blocked(ip, keyHash)) {
+      m.metrics.decision("refused", "failed_auth_limit");
+      return refuse(context, new GatewayFailure(429, "rate_limit_error", "too_many_failed_authentications",
+          keyHash == null ? "too many failed authentications from this address; try again in a minute"
+              : "this key was refused too often from this address; try again in a minute").withHeader("retry-after", "60"));
+    }
+    if (keyHash == null) {
+      m.failedAuth.failed(ip);
+    } else {
+      m.failedAuth.failed(ip, keyHash);
+    }
     return refuse(context, new GatewayFailure(401, "invalid_request_error", code, message)
         .withHeader("www-authenticate", "Bearer realm=\"tollgate\""));
   }
@@ -236,6 +249,7 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     } else if (failure.status() == 400 || failure.status() == 413) {
       m.metrics.decision("invalid", failure.code());
     }
+    GatewayAnswers.answered(context, failure);
     ProxyResponse response = context.request().release().response()
         .setStatusCode(failure.status())
         .setBody(Body.body(OpenAiErrors.envelope(failure), JSON));
