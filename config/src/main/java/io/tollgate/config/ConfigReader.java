@@ -77,6 +77,10 @@ final class ConfigReader {
         .orElse(s.integer("maxBodyBytes", Defaults.MAX_BODY_BYTES, 1, Long.MAX_VALUE));
     // 0 is allowed: stop at once, cutting in-flight requests (useful in tests and throwaway runs).
     long grace = s.integer("shutdownGraceSeconds", Defaults.SHUTDOWN_GRACE_SECONDS, 0, 3_600);
+    int maxConnections = env.integer("TOLLGATE_MAX_CONNECTIONS", 1, 1_000_000)
+        .orElse(s.integer("maxConnections", Defaults.MAX_CLIENT_CONNECTIONS, 1, 1_000_000)).intValue();
+    int adminMaxConnections = (int) s.integer("adminMaxConnections", Defaults.ADMIN_MAX_CLIENT_CONNECTIONS, 1, 100_000);
+    long headerTimeoutMs = s.integer("requestHeaderTimeoutMs", Defaults.HEADER_TIMEOUT_MS, 100, 600_000);
     s.finish();
     if (port != 0 && port == adminPort) {
       // Blame the setting that made them equal, which may be the environment's.
@@ -88,7 +92,8 @@ final class ConfigReader {
         s.problem("adminPort", "must differ from server.port (both are " + port + ")");
       }
     }
-    return new ServerConfig(host, adminHost, port, adminPort, eventLoops, maxBodyBytes, Duration.ofSeconds(grace));
+    return new ServerConfig(host, adminHost, port, adminPort, eventLoops, maxBodyBytes, Duration.ofSeconds(grace), maxConnections,
+        adminMaxConnections, Duration.ofMillis(headerTimeoutMs));
   }
 
   private RedisConfig redis(YamlSection s) {

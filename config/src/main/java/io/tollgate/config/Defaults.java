@@ -14,6 +14,10 @@ final class Defaults {
   static final int EVENT_LOOPS = 1;
   static final long MAX_BODY_BYTES = 10L * 1024 * 1024;
   static final long SHUTDOWN_GRACE_SECONDS = 30;
+  /** Well under a typical 65,536 file-descriptor limit, leaving room for upstream, Redis and Postgres connections. */
+  static final long MAX_CLIENT_CONNECTIONS = 10_000;
+  static final long ADMIN_MAX_CLIENT_CONNECTIONS = 256;
+  static final long HEADER_TIMEOUT_MS = 10_000;
   static final int POOL_SIZE = 8;
   static final String DATA_DIR = ".tollgate";
   static final long CONNECT_TIMEOUT_MS = 5_000;

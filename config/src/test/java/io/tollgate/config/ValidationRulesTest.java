@@ -52,7 +52,7 @@ class ValidationRulesTest {
     @DisplayName("an unknown key lists the known keys of its section")
     void unknownKey() {
       assertThat(problemsOf("server: { prot: 80 }")).containsExactly(
-          "tollgate.yaml: server.prot: unknown key (known: host, adminHost, port, adminPort, eventLoops, maxBodyBytes, shutdownGraceSeconds)");
+          "tollgate.yaml: server.prot: unknown key (known: host, adminHost, port, adminPort, eventLoops, maxBodyBytes, shutdownGraceSeconds, maxConnections, adminMaxConnections, requestHeaderTimeoutMs)");
     }
 
     @Test
@@ -433,7 +433,7 @@ class ValidationRulesTest {
             Invalid configuration (7 problems):
               - tollgate.yaml: server.port: expected an integer 1-65535 (or 0 for any free port), got "x"
               - environment: TOLLGATE_EVENT_LOOPS: expected an integer 1-256, got "many"
-              - tollgate.yaml: server.prot: unknown key (known: host, adminHost, port, adminPort, eventLoops, maxBodyBytes, shutdownGraceSeconds)
+              - tollgate.yaml: server.prot: unknown key (known: host, adminHost, port, adminPort, eventLoops, maxBodyBytes, shutdownGraceSeconds, maxConnections, adminMaxConnections, requestHeaderTimeoutMs)
               - tollgate.yaml: redis.url: expected a redis:// or rediss:// URL with a host, got "mysql://db"
               - tollgate.yaml: routes[0].prefix: must start and end with "/", got "v1"
               - tollgate.yaml: routes[0].upstream: not an absolute http(s) URL: "nope"

@@ -11,6 +11,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tollgate.config.ServerConfig;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.ops.AdminVerticle;
+import io.tollgate.gateway.proxy.ConnectionGuard;
 import io.tollgate.gateway.proxy.ProxyVerticle;
 import io.tollgate.metering.schema.SchemaMigrator;
 import io.vertx.core.DeploymentOptions;
@@ -92,10 +93,13 @@ public final class Tollgate implements AutoCloseable {
           .build();
       vertx = started;
       AdminVerticle[] admin = new AdminVerticle[1];
+      ConnectionGuard proxyGuard = new ConnectionGuard("proxy", config.server().maxConnections(), config.server().headerTimeout(),
+          registry);
       Services services = new Services(started, config, backing.redisUrl(), backing.postgresUrl(), registry,
           clock);
       services.start()
-          .compose(v -> started.deployVerticle(() -> new ProxyVerticle(config, registry, services.hotPath(), services.webhookIntake()),
+          .compose(v -> started.deployVerticle(() -> new ProxyVerticle(config, registry, services.hotPath(), services.webhookIntake(),
+              proxyGuard),
               new DeploymentOptions().setInstances(eventLoops)))
           .compose(id -> started.deployVerticle(admin[0] = new AdminVerticle(config, registry, backing.redisUrl(),
               backing.postgresUrl(), services)))
@@ -191,8 +195,7 @@ public final class Tollgate implements AutoCloseable {
     if (s.port() != 0 && s.adminPort() != 0) {
       return c;
     }
-    ServerConfig resolved = new ServerConfig(s.host(), s.adminHost(), s.port() == 0 ? freePort() : s.port(),
-        s.adminPort() == 0 ? freePort() : s.adminPort(), s.eventLoops(), s.maxBodyBytes(), s.shutdownGrace());
+    ServerConfig resolved = s.withPorts(s.port() == 0 ? freePort() : s.port(), s.adminPort() == 0 ? freePort() : s.adminPort());
     return c.withServer(resolved);
   }
 

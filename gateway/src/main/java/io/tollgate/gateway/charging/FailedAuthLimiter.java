@@ -6,9 +6,15 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Counts failed authentications per client IP in fixed one-minute windows, in process. Past the
- * limit an IP gets 429 before its key is even looked at, which stops key guessing from costing
- * lookups. Per instance by design: it needs no Redis round trip before authentication.
+ * Counts failed authentications in fixed one-minute windows, in process, in two kinds of bucket:
+ * per client IP for keys that are malformed or unknown (guessing), and per client IP and key for
+ * keys that exist but can no longer be used (revoked, expired). Past the limit a bucket gets 429.
+ *
+ * <p>A key that is valid is never checked against either bucket, so a tenant with a working key
+ * is never locked out by what others behind the same address (a NAT, a corporate proxy) do; and
+ * one client retrying a stale revoked key only locks out that key from that address. The price:
+ * a blocked address's well-formed keys are still looked up (from the key cache, Postgres on a
+ * miss) to tell a valid one from a guess. Per instance by design: it needs no Redis round trip.
  */
 public final class FailedAuthLimiter {
 
@@ -22,12 +28,30 @@ public final class FailedAuthLimiter {
     this.perMinute = perMinute;
   }
 
+  /** Whether this address may not try any more malformed or unknown keys this minute. */
   boolean blocked(String ip) {
-    AtomicInteger count = failures.getIfPresent(ip);
-    return count != null && count.get() >= perMinute;
+    return over(ip);
   }
 
   void failed(String ip) {
-    failures.get(ip, k -> new AtomicInteger()).incrementAndGet();
+    count(ip);
+  }
+
+  /** Whether this address may not present this (revoked or expired) key again this minute. */
+  boolean blocked(String ip, String keyHashHex) {
+    return over(ip + " " + keyHashHex);
+  }
+
+  void failed(String ip, String keyHashHex) {
+    count(ip + " " + keyHashHex);
+  }
+
+  private boolean over(String bucket) {
+    AtomicInteger count = failures.getIfPresent(bucket);
+    return count != null && count.get() >= perMinute;
+  }
+
+  private void count(String bucket) {
+    failures.get(bucket, k -> new AtomicInteger()).incrementAndGet();
   }
 }

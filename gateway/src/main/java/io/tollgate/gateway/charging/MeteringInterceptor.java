@@ -10,6 +10,7 @@ import io.tollgate.config.RouteConfig;
 import io.tollgate.config.UsageFormat;
 import io.tollgate.gateway.errors.GatewayFailure;
 import io.tollgate.gateway.errors.OpenAiErrors;
+import io.tollgate.gateway.proxy.GatewayAnswers;
 import io.tollgate.gateway.proxy.RequestIds;
 import io.tollgate.metering.admission.AdmissionRequest;
 import io.tollgate.metering.admission.CreditPolicy;
@@ -34,6 +35,7 @@ import io.vertx.httpproxy.ProxyContext;
 import io.vertx.httpproxy.ProxyInterceptor;
 import io.vertx.httpproxy.ProxyRequest;
 import io.vertx.httpproxy.ProxyResponse;
+import java.util.HexFormat;
 import java.util.Optional;
 
 /**
@@ -63,25 +65,22 @@ public final class MeteringInterceptor implements ProxyInterceptor {
   public Future<ProxyResponse> handleProxyRequest(ProxyContext context) {
     HttpServerRequest client = context.request().proxiedRequest();
     String ip = client.remoteAddress() == null ? "unknown" : client.remoteAddress().hostAddress();
-    if (m.failedAuth().blocked(ip)) {
-      m.metrics().decision("refused", "failed_auth_limit");
-      return refuse(context, new GatewayFailure(429, "rate_limit_error", "too_many_failed_authentications",
-          "too many failed authentications from this address; try again in a minute").withHeader("retry-after", "60"));
-    }
     String key = presentedKey(client);
     ApiKeyFormat.Problem problem = ApiKeyFormat.check(key);
     if (problem != ApiKeyFormat.Problem.NONE) {
-      return unauthenticated(context, ip, problem == ApiKeyFormat.Problem.MISSING ? "missing_api_key" : "invalid_api_key",
+      return unauthenticated(context, ip, null, problem == ApiKeyFormat.Problem.MISSING ? "missing_api_key" : "invalid_api_key",
           problem.message());
     }
-    return m.keys().verify(ApiKeyFormat.hash(key), route.prefix(), route.feature())
+    byte[] hash = ApiKeyFormat.hash(key);
+    // Looked up before the failed-authentication limit is consulted: a valid key always passes it.
+    return m.keys().verify(hash, route.prefix(), route.feature())
         .recover(err -> Future.failedFuture(unavailable("the key store (Postgres) cannot be reached")))
-        .compose(verdict -> authorize(context, ip, verdict))
+        .compose(verdict -> authorize(context, ip, HexFormat.of().formatHex(hash), verdict))
         .recover(err -> refuse(context, err instanceof GatewayFailure f ? f : unavailable("metering failed: " + err.getMessage())));
   }
 
   /** Maps the key's verdict to HTTP: 401 for keys that don't authenticate, 403 for rules that refuse. */
-  private Future<ProxyResponse> authorize(ProxyContext context, String ip, Verdict verdict) {
+  private Future<ProxyResponse> authorize(ProxyContext context, String ip, String keyHash, Verdict verdict) {
     // Java 17: no pattern switch yet; the sealed Verdict makes this list complete.
     if (verdict instanceof Valid valid) {
       return readShape(context).compose(shape -> {
@@ -93,12 +92,12 @@ public final class MeteringInterceptor implements ProxyInterceptor {
       return refuse(context, forbidden(f));
     }
     if (verdict instanceof Revoked) {
-      return unauthenticated(context, ip, "revoked_api_key", "this API key has been revoked");
+      return unauthenticated(context, ip, keyHash, "revoked_api_key", "this API key has been revoked");
     }
     if (verdict instanceof Expired) {
-      return unauthenticated(context, ip, "expired_api_key", "this API key has expired");
+      return unauthenticated(context, ip, keyHash, "expired_api_key", "this API key has expired");
     }
-    return unauthenticated(context, ip, "invalid_api_key", "unknown API key");
+    return unauthenticated(context, ip, null, "invalid_api_key", "unknown API key");
   }
 
   private static GatewayFailure forbidden(Forbidden f) {
@@ -178,8 +177,23 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     return context.sendResponse().andThen(sent -> state.settle(status, true, sent.succeeded()));
   }
 
-  private Future<ProxyResponse> unauthenticated(ProxyContext context, String ip, String code, String message) {
-    m.failedAuth().failed(ip);
+  /**
+   * 401, or 429 once this address has failed too often: with unknown or malformed keys
+   * ({@code keyHash} null, counted per address), or with this one existing but unusable key
+   * (counted per address and key, so that it locks out nobody else behind the address).
+   */
+  private Future<ProxyResponse> unauthenticated(ProxyContext context, String ip, String keyHash, String code, String message) {
+    if (keyHash == null ? m.failedAuth().blocked(ip) : m.failedAuth().blocked(ip, keyHash)) {
+      m.metrics().decision("refused", "failed_auth_limit");
+      return refuse(context, new GatewayFailure(429, "rate_limit_error", "too_many_failed_authentications",
+          keyHash == null ? "too many failed authentications from this address; try again in a minute"
+              : "this key was refused too often from this address; try again in a minute").withHeader("retry-after", "60"));
+    }
+    if (keyHash == null) {
+      m.failedAuth().failed(ip);
+    } else {
+      m.failedAuth().failed(ip, keyHash);
+    }
     return refuse(context, new GatewayFailure(401, "invalid_request_error", code, message)
         .withHeader("www-authenticate", "Bearer realm=\"tollgate\""));
   }
@@ -224,6 +238,7 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     } else if (failure.status() == 400 || failure.status() == 413) {
       m.metrics().decision("invalid", failure.code());
     }
+    GatewayAnswers.answered(context, failure);
     ProxyResponse response = context.request().release().response()
         .setStatusCode(failure.status())
         .setBody(Body.body(OpenAiErrors.envelope(failure), JSON));

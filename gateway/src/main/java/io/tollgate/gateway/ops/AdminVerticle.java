@@ -2,11 +2,13 @@ package io.tollgate.gateway.ops;
 
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tollgate.config.TollgateConfig;
+import io.tollgate.gateway.proxy.ConnectionGuard;
 import io.tollgate.metering.store.PostgresUrls;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.healthchecks.CheckResult;
 import io.vertx.ext.web.Router;
@@ -79,7 +81,9 @@ public final class AdminVerticle extends VerticleBase {
       Problems.send(ctx, 500, "internal", "Internal error", "the request failed inside the gateway; see the logs");
     });
 
-    server = vertx.createHttpServer().requestHandler(router);
+    // Its own connection cap and header timeout: a flood on the proxy port must not take /health down.
+    server = new ConnectionGuard("admin", config.server().adminMaxConnections(), config.server().headerTimeout(), registry)
+        .guard(vertx, vertx.createHttpServer(new HttpServerOptions().setHttp2ClearTextEnabled(false)), router);
     return server.listen(config.server().adminPort(), config.server().adminHost());
   }
 

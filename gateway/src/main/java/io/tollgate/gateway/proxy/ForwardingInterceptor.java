@@ -51,7 +51,7 @@ final class ForwardingInterceptor implements ProxyInterceptor {
     HttpServerRequest client = request.proxiedRequest();
     String requestId = client.response().headers().get(REQUEST_ID);
 
-    request.setURI(target.upstreamUri(request.getURI()));
+    request.setURI(target.upstreamUri(ProxyVerticle.originForm(client)));
     MultiMap headers = request.headers();
     HopByHopHeaders.strip(headers);
     // The client's key authenticates it to Tollgate, never to the upstream.
@@ -77,7 +77,7 @@ final class ForwardingInterceptor implements ProxyInterceptor {
           GatewayFailure failure = bodyGuard != null && bodyGuard.exceeded()
               ? GatewayFailure.tooLarge(maxBodyBytes)
               : UpstreamFailures.classify(error, target);
-          metrics.failure(UpstreamFailures.reason(failure));
+          GatewayAnswers.answered(context, failure);
           log.atWarn().addKeyValue("requestId", requestId).addKeyValue("route", target.prefix())
               .addKeyValue("status", failure.status()).addKeyValue("code", failure.code())
               .log("upstream request failed: {}", failure.getMessage());
@@ -104,7 +104,6 @@ final class ForwardingInterceptor implements ProxyInterceptor {
     if (response.proxiedResponse() != null) {
       HopByHopHeaders.strip(response.headers());
     }
-    metrics.response(response.getStatusCode());
     boolean closeAfter = response.getStatusCode() == 413 && response.proxiedResponse() == null;
     return context.sendResponse().andThen(sent -> {
       if (closeAfter) {

@@ -10,7 +10,8 @@ import io.vertx.httpproxy.ProxyResponse;
  * request is forwarded (authentication, admission, body inspection), plus from the upstream's
  * response headers to the client's (usage observation set-up, header shaping). The upstream's own
  * time is not in it, so the figure means the same for a 20 ms JSON answer and a 2-minute stream.
- * Outermost interceptor: it sees the request first and the response last.
+ * Outermost interceptor: it sees the request first and the response last, so it also counts
+ * every response.
  */
 final class OverheadInterceptor implements ProxyInterceptor {
 
@@ -39,6 +40,9 @@ final class OverheadInterceptor implements ProxyInterceptor {
     if (arrived != null && forwarded != null && answered != null && context.response().proxiedResponse() != null) {
       metrics.overhead((forwarded - arrived) + (System.nanoTime() - answered));
     }
+    // Outermost, so every response passes here exactly once, also those an inner interceptor
+    // answered itself without going further in (401, 402, 403, 429, 503 from metering).
+    metrics.answered(context.response().getStatusCode(), GatewayAnswers.code(context));
     return context.sendResponse();
   }
 }

@@ -12,12 +12,16 @@ import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.PoolOptions;
+import java.util.Collections;
 import java.util.List;
+import java.util.Set;
+import java.util.WeakHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -33,15 +37,22 @@ public final class ProxyVerticle extends VerticleBase {
   private final MeterRegistry registry;
   private final HotPath metering;
   private final WebhookIntake webhooks;
+  private final ConnectionGuard guard;
   private HttpClientAgent client;
+  private ProxyMetrics unrouted;
+  /** Connections to close after the request being answered; only this verticle's event loop touches it. */
+  private final Set<HttpConnection> closing = Collections.newSetFromMap(new WeakHashMap<>());
   private HttpServer server;
   private RouteTable<RouteProxy> routes;
 
-  public ProxyVerticle(TollgateConfig config, MeterRegistry registry, HotPath metering, WebhookIntake webhooks) {
+  /** {@code guard} is the proxy port's, shared by every instance of this verticle. */
+  public ProxyVerticle(TollgateConfig config, MeterRegistry registry, HotPath metering, WebhookIntake webhooks,
+                       ConnectionGuard guard) {
     this.config = config;
     this.registry = registry;
     this.metering = metering;
     this.webhooks = webhooks;
+    this.guard = guard;
   }
 
   @Override
@@ -56,16 +67,20 @@ public final class ProxyVerticle extends VerticleBase {
         .build();
     routes = RouteTable.build(config.routes(), r -> r.prefix(),
         r -> new RouteProxy(vertx, client, r, upstream, config.server().maxBodyBytes(), registry, metering));
+    unrouted = ProxyMetrics.unrouted(registry);
     ServerConfig server = config.server();
-    this.server = vertx.createHttpServer(new HttpServerOptions()
+    this.server = guard.guard(vertx, vertx.createHttpServer(new HttpServerOptions()
             .setHost(server.host())
             .setPort(server.port())
             .setTcpNoDelay(true)
             .setHandle100ContinueAutomatically(true)
+            // HTTP/1.1 only (h2 is for upstreams, over TLS): with cleartext h2 on, Vert.x would not
+            // hand over a connection until its first bytes show which protocol it speaks, so a
+            // connection that sends nothing would escape the connection guard's cap and timeout.
+            .setHttp2ClearTextEnabled(false)
             .setMaxHeaderSize(32 * 1024)
             .setIdleTimeout((int) Math.max(1, upstream.idleTimeout().toSeconds()))
-            .setIdleTimeoutUnit(TimeUnit.SECONDS))
-        .requestHandler(this::handle);
+            .setIdleTimeoutUnit(TimeUnit.SECONDS)), this::handle);
     return this.server.listen();
   }
 
@@ -92,6 +107,15 @@ public final class ProxyVerticle extends VerticleBase {
   private void handle(HttpServerRequest request) {
     String requestId = RequestIds.of(request);
     request.response().putHeader(RequestIds.HEADER, requestId);
+    if (closing.contains(request.connection())) {
+      // Bytes that followed a Transfer-Encoding request on its connection (Vert.x parses them
+      // as a pipelined request before the close lands): never served, never forwarded.
+      request.connection().close();
+      return;
+    }
+    if (request.version() != HttpVersion.HTTP_2 && request.headers().contains("transfer-encoding")) {
+      closeAfterResponse(request);
+    }
     String path = request.path();
     if (WebhookIntake.PATH.equals(path)) {
       webhooks.handle(request);
@@ -99,11 +123,11 @@ public final class ProxyVerticle extends VerticleBase {
     }
     RouteProxy route = path == null ? null : routes.match(path);
     if (route == null) {
-      refuse(request, GatewayFailure.notFound("no route matches path " + abbreviate(path)));
+      refuse(request, unrouted, GatewayFailure.notFound("no route matches path " + abbreviate(path)));
       return;
     }
     if (hasDotSegment(path)) {
-      refuse(request, GatewayFailure.badRequest("invalid_path", "path must not contain '.' or '..' segments"));
+      refuse(request, route.metrics(), GatewayFailure.badRequest("invalid_path", "path must not contain '.' or '..' segments"));
       return;
     }
     String declared = request.getHeader("content-length");
@@ -112,11 +136,11 @@ public final class ProxyVerticle extends VerticleBase {
       try {
         length = Long.parseLong(declared.trim());
       } catch (NumberFormatException e) {
-        refuse(request, GatewayFailure.badRequest("invalid_content_length", "Content-Length is not a number"));
+        refuse(request, route.metrics(), GatewayFailure.badRequest("invalid_content_length", "Content-Length is not a number"));
         return;
       }
       if (length > config.server().maxBodyBytes()) {
-        refuse(request, GatewayFailure.tooLarge(config.server().maxBodyBytes()));
+        refuse(request, route.metrics(), GatewayFailure.tooLarge(config.server().maxBodyBytes()));
         return;
       }
     }
@@ -127,7 +151,8 @@ public final class ProxyVerticle extends VerticleBase {
    * Answers without forwarding. The body (if any) is not read, so the connection is closed after
    * the answer rather than left with unread bytes in front of the next request.
    */
-  private static void refuse(HttpServerRequest request, GatewayFailure failure) {
+  private static void refuse(HttpServerRequest request, ProxyMetrics metrics, GatewayFailure failure) {
+    metrics.answered(failure.status(), failure.code());
     if (ACCESS.isInfoEnabled()) {
       ACCESS.atInfo().addKeyValue("requestId", request.response().headers().get(RequestIds.HEADER))
           .addKeyValue("method", request.method().name()).addKeyValue("status", failure.status())
@@ -143,6 +168,35 @@ public final class ProxyVerticle extends VerticleBase {
         request.connection().close();
       }
     });
+  }
+
+  /**
+   * RFC 9112 §6.1: a request with Transfer-Encoding may also have carried a Content-Length, and
+   * then the client and any intermediary may disagree on where its body ends; the connection must
+   * be closed after the answer so that no bytes after the body are read as another request.
+   * Netty drops the Content-Length of such a request before it reaches this handler (it keeps the
+   * chunked framing), so the two cannot be told apart here: every HTTP/1.x request with
+   * Transfer-Encoding gets {@code connection: close}, at the cost of one reconnect per chunked upload.
+   */
+  private void closeAfterResponse(HttpServerRequest request) {
+    closing.add(request.connection());
+    request.response().putHeader("connection", "close");
+    request.response().endHandler(v -> request.connection().close());
+  }
+
+  /**
+   * The request target as the upstream gets it: origin-form ({@code /path?query}). An absolute-form
+   * target ({@code GET http://host/path}) is reduced to the path Vert.x parsed from it — the one
+   * routed and checked for dot segments — so its scheme and authority never reach the upstream
+   * as part of the path.
+   */
+  static String originForm(HttpServerRequest request) {
+    String uri = request.uri();
+    if (uri.startsWith("/")) {
+      return uri;
+    }
+    String query = request.query();
+    return query == null ? request.path() : request.path() + "?" + query;
   }
 
   /**

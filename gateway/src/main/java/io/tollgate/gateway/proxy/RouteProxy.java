@@ -27,6 +27,7 @@ final class RouteProxy {
   private final RequestOptions upstreamOptions;
   private final long responseTimeoutMillis;
   private final HttpProxy proxy;
+  private final ProxyMetrics metrics;
 
   RouteProxy(Vertx vertx, HttpClient client, RouteConfig route, UpstreamClientConfig timeouts,
              long maxBodyBytes, MeterRegistry registry, HotPath metering) {
@@ -40,7 +41,7 @@ final class RouteProxy {
         .setIdleTimeout(timeouts.idleTimeout().toMillis());
     UpstreamSsl.of(route, timeouts).ifPresent(upstreamOptions::setSslOptions);
     this.responseTimeoutMillis = timeouts.responseTimeout().toMillis();
-    ProxyMetrics metrics = new ProxyMetrics(registry, target.prefix());
+    ProxyMetrics metrics = this.metrics = new ProxyMetrics(registry, target.prefix());
     // Order matters: metering authenticates and admits before anything is forwarded; on the way
     // back the forwarding step sees the response first, then metering observes and settles it.
     HttpProxy proxy = HttpProxy.reverseProxy(new ProxyOptions().setSupportWebSocket(false), client)
@@ -50,6 +51,10 @@ final class RouteProxy {
       proxy.addInterceptor(new MeteringInterceptor(metering, vertx, route, maxBodyBytes));
     }
     this.proxy = proxy.addInterceptor(new ForwardingInterceptor(target, maxBodyBytes, metrics));
+  }
+
+  ProxyMetrics metrics() {
+    return metrics;
   }
 
   UpstreamTarget target() {

@@ -70,9 +70,4 @@ final class UpstreamFailures {
     }
     return current;
   }
-
-  /** A short label for metrics: bounded set of values. */
-  static String reason(GatewayFailure failure) {
-    return failure.code();
-  }
 }

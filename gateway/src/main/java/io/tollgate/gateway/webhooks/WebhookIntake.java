@@ -7,6 +7,7 @@ import io.tollgate.stripesync.webhooks.StripeEvent;
 import io.tollgate.stripesync.webhooks.StripeEventStore;
 import io.tollgate.stripesync.webhooks.WebhookRejected;
 import io.tollgate.stripesync.webhooks.WebhookVerifier;
+import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
@@ -102,8 +103,14 @@ public final class WebhookIntake {
       log.warn("Stripe webhook refused ({}): {}", e.reason(), e.getMessage());
       refuse(request, 400, "invalid-webhook", "Invalid Stripe webhook", e.getMessage(), e.reason().name().toLowerCase());
       return;
+    } catch (RuntimeException e) {
+      // Nothing may leave a delivery unanswered: an exception escaping this end handler would.
+      log.warn("Stripe webhook refused (unreadable): {}", e.toString());
+      refuse(request, 400, "invalid-webhook", "Invalid Stripe webhook",
+          "the delivery could not be read as a signed Stripe event: " + e.getClass().getSimpleName(), "malformed_event");
+      return;
     }
-    store.insert(pool, event).onSuccess(inserted -> {
+    Future.<Boolean>future(p -> store.insert(pool, event, payload).onComplete(p)).onSuccess(inserted -> {
       count(inserted ? "stored" : "duplicate");
       request.response().setStatusCode(200).putHeader("content-type", "application/json")
           .end(new JsonObject().put("received", true).put("id", event.id()).put("duplicate", !inserted).toBuffer());

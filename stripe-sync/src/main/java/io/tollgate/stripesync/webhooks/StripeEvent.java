@@ -17,6 +17,8 @@ public record StripeEvent(String id, String type, Instant created, boolean livem
 
   /** The object of a v2 "thin" event: Stripe sends only a pointer, and the details are fetched by id. */
   public static final String THIN = "v2.core.event";
+  /** 9999-12-31T23:59:59Z, the latest {@code created} accepted. */
+  private static final double LATEST = 253_402_300_799d;
 
   /** A thin event (v2): {@link #object} holds {@code related_object} and, once fetched, the event's {@code data}. */
   public boolean thin() {
@@ -38,8 +40,9 @@ public record StripeEvent(String id, String type, Instant created, boolean livem
     if (!(payload.getValue("type") instanceof String type) || type.isBlank() || type.length() > 255) {
       throw new IllegalArgumentException("'type' must be an event type such as invoice.paid");
     }
-    if (!(payload.getValue("created") instanceof Number created)) {
-      throw new IllegalArgumentException("'created' must be a Unix timestamp");
+    // Bounded to what timestamptz holds: a signed event Postgres refuses would be answered 503, and redelivered, forever.
+    if (!(payload.getValue("created") instanceof Number created) || created.doubleValue() < 0 || created.doubleValue() > LATEST) {
+      throw new IllegalArgumentException("'created' must be a Unix timestamp (0 to " + (long) LATEST + ")");
     }
     if (!(payload.getValue("data") instanceof JsonObject data) || !(data.getValue("object") instanceof JsonObject object)) {
       throw new IllegalArgumentException("'data.object' must be a JSON object");
@@ -58,6 +61,9 @@ public record StripeEvent(String id, String type, Instant created, boolean livem
       created = Instant.parse(String.valueOf(payload.getValue("created")));
     } catch (java.time.format.DateTimeParseException e) {
       throw new IllegalArgumentException("'created' must be an RFC 3339 timestamp in a v2 event");
+    }
+    if (created.getEpochSecond() < 0 || created.getEpochSecond() > LATEST) {
+      throw new IllegalArgumentException("'created' must be between 1970 and 9999 in a v2 event");
     }
     JsonObject object = payload.getValue("data") instanceof JsonObject data ? data.copy() : new JsonObject();
     if (payload.getValue("related_object") instanceof JsonObject related) {

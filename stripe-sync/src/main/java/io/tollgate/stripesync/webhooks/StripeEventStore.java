@@ -3,6 +3,7 @@ package io.tollgate.stripesync.webhooks;
 import static io.tollgate.metering.store.PgTime.utc;
 
 import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
@@ -20,8 +21,8 @@ import java.util.Optional;
  */
 public final class StripeEventStore {
 
-  private static final String INSERT = "INSERT INTO stripe_events (id, type, payload, stripe_created) VALUES ($1, $2, $3, $4) "
-      + "ON CONFLICT (id) DO NOTHING";
+  private static final String INSERT = "INSERT INTO stripe_events (id, type, payload, stripe_created, raw_body) "
+      + "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING";
   private static final String CLAIM = "SELECT id, payload, attempts FROM stripe_events WHERE status = 'pending' "
       + "AND next_attempt_at <= $1 ORDER BY stripe_created, id LIMIT 1 FOR UPDATE SKIP LOCKED";
   private static final String PROCESSED = "UPDATE stripe_events SET status = 'processed', attempts = attempts + 1, "
@@ -34,7 +35,7 @@ public final class StripeEventStore {
       + "WHERE id = $1 RETURNING id";
   private static final String SUMMARY_COLUMNS = "id, type, stripe_created, received_at, status, attempts, next_attempt_at, "
       + "last_attempt_at, last_error, processed_at, account_id, outcome";
-  private static final String GET = "SELECT " + SUMMARY_COLUMNS + ", payload FROM stripe_events WHERE id = $1";
+  private static final String GET = "SELECT " + SUMMARY_COLUMNS + ", payload, raw_body FROM stripe_events WHERE id = $1";
   private static final String LIST = "SELECT " + SUMMARY_COLUMNS + " FROM stripe_events "
       + "WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR type = $2) AND ($3::bigint IS NULL OR account_id = $3) "
       + "AND (received_at, id) < ($4, $5) ORDER BY received_at DESC, id DESC LIMIT $6";
@@ -45,7 +46,20 @@ public final class StripeEventStore {
 
   /** Stores an event; false if it was already stored (a redelivery). */
   public Future<Boolean> insert(SqlClient sql, StripeEvent e) {
-    return sql.preparedQuery(INSERT).execute(Tuple.of(e.id(), e.type(), e.payload(), utc(e.created())))
+    return insert(sql, e, e.payload().encode());
+  }
+
+  /**
+   * Stores an event received as {@code rawBody}; false if it was already stored. An event with a
+   * NUL anywhere (which Postgres cannot hold in jsonb) is stored anyway: its payload with each
+   * NUL replaced by U+FFFD, which is what the worker applies, and the body exactly as received
+   * in {@code raw_body}, so nothing is lost and Stripe is not asked to redeliver it forever.
+   */
+  public Future<Boolean> insert(SqlClient sql, StripeEvent e, String rawBody) {
+    boolean nul = NulFreeJson.hasNul(rawBody);
+    JsonObject payload = nul ? NulFreeJson.of(e.payload()) : e.payload();
+    Buffer raw = nul ? Buffer.buffer(rawBody, "UTF-8") : null;
+    return sql.preparedQuery(INSERT).execute(Tuple.of(e.id(), e.type(), payload, utc(e.created()), raw))
         .map(rows -> rows.rowCount() == 1);
   }
 
@@ -80,8 +94,7 @@ public final class StripeEventStore {
 
   public Future<Optional<JsonObject>> get(SqlClient sql, String id) {
     return sql.preparedQuery(GET).execute(Tuple.of(id))
-        .map(rows -> rows.size() == 0 ? Optional.empty() : Optional.of(summary(rows.iterator().next())
-            .put("payload", rows.iterator().next().getValue("payload"))));
+        .map(rows -> rows.size() == 0 ? Optional.empty() : Optional.of(detail(rows.iterator().next())));
   }
 
   /** Newest first; {@code before} is a {@code (receivedAt, id)} cursor from the previous page, or null. */
@@ -110,6 +123,13 @@ public final class StripeEventStore {
   }
 
   public record Stats(long pending, long parked, double oldestPendingSeconds) {
+  }
+
+  /** The summary, the payload, and when the body held a NUL, that body exactly as received ({@code rawBody}). */
+  private static JsonObject detail(Row r) {
+    Buffer raw = r.getBuffer("raw_body");
+    JsonObject out = summary(r).put("payload", r.getValue("payload"));
+    return raw == null ? out : out.put("rawBody", raw.toString(java.nio.charset.StandardCharsets.UTF_8));
   }
 
   private static JsonObject summary(Row r) {

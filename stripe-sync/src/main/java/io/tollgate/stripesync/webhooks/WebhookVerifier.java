@@ -47,6 +47,10 @@ public final class WebhookVerifier {
         if (first == null || why.reason() == WebhookRejected.Reason.EXPIRED) {
           first = why;
         }
+      } catch (RuntimeException e) {
+        // stripe-java parses t= with Long.parseLong and lets NumberFormatException out (t=abc);
+        // whatever else it throws on a header it cannot read is the same verdict: malformed.
+        throw malformed();
       }
     }
     throw first;
@@ -60,11 +64,15 @@ public final class WebhookVerifier {
           + toleranceSeconds + " s away from now: a replayed or delayed delivery, or a clock out of sync");
     }
     if (m.contains("extract timestamp") || m.contains("expected scheme")) {
-      return new WebhookRejected(WebhookRejected.Reason.BAD_SIGNATURE,
-          "the Stripe-Signature header is malformed (expected t=<timestamp>,v1=<signature>)");
+      return malformed();
     }
     return new WebhookRejected(WebhookRejected.Reason.BAD_SIGNATURE,
         "no v1 signature in Stripe-Signature matches the body under the configured signing secret(s)");
+  }
+
+  private static WebhookRejected malformed() {
+    return new WebhookRejected(WebhookRejected.Reason.BAD_SIGNATURE,
+        "the Stripe-Signature header is malformed (expected t=<unix timestamp>,v1=<hex signature>)");
   }
 
   private static StripeEvent parse(String payload) throws WebhookRejected {
