@@ -142,7 +142,7 @@ restart_gateway() { kill_gateway; start_gateway; }
 ROWS=()
 phase() { # NAME SCENARIO RATE FAULT(none|pause_redis|pause_postgres|restart_gateway) DESCRIPTION
   local name=$1 scenario=$2 rate=$3 fault=$4 what=$5
-  local account started driver_pid sent ok errors rows rows200 credits d_end d_final converged swept
+  local account started driver_pid sent ok errors rows rows200 unbilled credits d_end d_final converged swept
   setup --accounts 1 --keys-per-account 2 --plan chaos --name "chaos-$name" --out "$WORK/$name.keys" \
     --ids-out "$WORK/$name.ids" >/dev/null 2>>"$WORK/setup.log"
   account=$(head -1 "$WORK/$name.ids")
@@ -180,7 +180,8 @@ phase() { # NAME SCENARIO RATE FAULT(none|pause_redis|pause_postgres|restart_gat
   credits=$(sql "SELECT coalesce(sum(credits), 0) FROM usage_events WHERE account_id = $account")
   swept=$(awk -v since="$started" '$0 >= since' "$WORK/gateway.log" \
     | sed -n 's/.*refunded \([0-9]*\) abandoned reservation.*/\1/p' | awk '{s += $1} END {print s + 0}')
-  ROWS+=("| $name | $what | ${sent:-0} | ${ok:-0} | $errors | $rows | $rows200 | $credits | $d_end | $d_final (${converged} s) | $swept | n/a |")
+  unbilled=$(( ${ok:-0} > rows200 ? ${ok:-0} - rows200 : 0 ))
+  ROWS+=("| $name | $what | ${sent:-0} | ${ok:-0} | $errors | $rows | $rows200 | **$unbilled** | $credits | $d_end | $d_final (${converged} s) | $swept | n/a |")
   {
     echo "### $name — $what"
     echo
@@ -199,7 +200,8 @@ phase gateway-kill chat "$RATE" restart_gateway "gateway killed (-9) and restart
 phase sse-kill sse "$SSE_RATE" restart_gateway "gateway killed (-9) during SSE streams and restarted"
 
 log "report: $REPORT"
-mkdir -p "$RESULTS"
+mkdir -p "$RESULTS/$RESULTS_NAME"
+cp "$WORK/gateway.log" "$RESULTS/$RESULTS_NAME/gateway.log"
 {
   echo "# Chaos run, $DATE"
   echo
@@ -210,14 +212,15 @@ mkdir -p "$RESULTS"
   echo "Each phase: its own account (2 keys), open-loop traffic for $PHASE_S s from 64 connections, the fault"
   echo "at $FAULT_AT_S s. Stub upstream: JSON answers at once; SSE streams of 10 chunks 100 ms apart."
   echo
-  echo "| phase | fault | sent | 200s | errors (driver) | usage rows | rows with 200 | credits in rows | drift when traffic stopped | drift after sweep (wait) | reservations swept | Stripe vs Postgres |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| phase | fault | sent | 200s | errors (driver) | usage rows | rows with 200 | 200s without a row | credits in rows | drift when traffic stopped | drift after sweep (wait) | reservations swept | Stripe vs Postgres |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
   echo
   echo "- **sent**/**200s**/**errors**: from the load driver (every request is measured; no warm-up)."
   echo "  \`connect_refused\`: the gateway was down; \`connection_closed\`/\`SocketException\`: requests (or"
   echo "  streams) open when it was killed."
   echo "- **usage rows**: \`usage_events\` rows of the phase's account once the usage streams are empty."
+  echo "  **200s without a row**: complete answers (for SSE: ending in \`[DONE]\`) that were never billed."
   echo "  A 200 without a row would be usage lost; a row without a 200 is a request the gateway forwarded"
   echo "  and settled whose answer the client did not get whole (a stream cut by a kill is not one: see below)."
   echo "- **drift**: the account's Redis balance minus its Postgres ledger balance (admin API"
@@ -228,6 +231,8 @@ mkdir -p "$RESULTS"
   echo "- **sse-kill**: streams cut by the kill have no usage row and their reservations are refunded:"
   echo "  by decision, nothing is billed for them (docs/operations.md, \"A gateway killed during SSE streams\")."
   echo "- **Stripe vs Postgres**: n/a — no \`STRIPE_API_KEY\`; usage stays claimable in \`stripe_meter_outbox\`."
+  echo
+  echo "The gateway's log of the run: [\`$RESULTS_NAME/gateway.log\`]($RESULTS_NAME/gateway.log)."
   echo
   echo "## Load driver output per phase"
   echo
