@@ -42,7 +42,7 @@ final class LeftoverRedis {
     }
   }
 
-  /** Pids of the redis-servers running on {@code dir} (other than this JVM's own children, which are found the same way). */
+  /** Pids of the live redis-servers on {@code dir}, whoever started them. */
   static List<Long> find(Path dir) {
     Path real;
     try {
