@@ -10,7 +10,9 @@ import redis.embedded.RedisServer;
 
 /**
  * A real redis-server (6.2, shipped inside the embedded-redis artifact) bound to loopback, with
- * its append-only file in {@code dir} so data survives restarts.
+ * its append-only file in {@code dir} so data survives restarts. A server an earlier process left
+ * running on {@code dir} (kill -9 does not stop the child) is stopped before a new one starts
+ * ({@link LeftoverRedis}), so two servers never share one directory.
  */
 public final class EmbeddedRedis implements AutoCloseable {
 
@@ -30,10 +32,12 @@ public final class EmbeddedRedis implements AutoCloseable {
     int chosen = port == 0 ? FreePorts.pick() : port;
     try {
       Files.createDirectories(dir);
+      LeftoverRedis.stopAll(dir);
       RedisServer server = RedisServer.newRedisServer()
           .port(chosen)
           .bind("127.0.0.1")
           .setting("dir " + dir.toAbsolutePath())
+          .setting("pidfile " + dir.toAbsolutePath().resolve(LeftoverRedis.PID_FILE))
           .setting("appendonly yes")
           .setting("appendfsync everysec")
           .setting("save \"\"")
