@@ -67,6 +67,10 @@ public final class MeteringServices {
   private final RevocationListener revocations;
   private final UsageStreamConsumer usageConsumer;
   private final AtomicBoolean flushing = new AtomicBoolean();
+  /** The last flush pass started; close waits for it before its own. */
+  private volatile Future<Void> flushPass = Future.succeededFuture();
+  /** Settlements still running: close waits for them, so a request that finishes during shutdown is charged and stored. */
+  private final Set<Future<?>> settling = ConcurrentHashMap.newKeySet();
   private long flushTimer = -1;
   private long sweepTimer = -1;
   private long touchTimer = -1;
@@ -162,12 +166,18 @@ public final class MeteringServices {
     });
   }
 
+  /** Tracks a request's settlement until it completes, for {@link #close()}. */
+  <T> Future<T> settling(Future<T> settlement) {
+    settling.add(settlement);
+    return settlement.onComplete(ar -> settling.remove(settlement));
+  }
+
   /** Drains the usage streams into Postgres; one pass at a time per instance. */
   public Future<Void> flushUsage() {
     if (!flushing.compareAndSet(false, true)) {
       return Future.succeededFuture();
     }
-    return usageConsumer.flushAll()
+    return flushPass = usageConsumer.flushAll()
         .onSuccess(metrics::flushed)
         .compose(flushed -> checkAlerts().transform(ar -> Future.succeededFuture(flushed)))
         .recover(err -> {
@@ -335,7 +345,10 @@ public final class MeteringServices {
     stripe.close();
     billing.close();
     revocations.close();
-    return flushUsage().recover(err -> Future.succeededFuture())
+    // In-flight settlements first (their events join the streams), then a pass that starts after
+    // any running one, so the last events are stored before the pool closes.
+    return Future.join(List.copyOf(settling)).transform(ar -> flushPass.transform(pass -> flushUsage()))
+        .recover(err -> Future.succeededFuture())
         .compose(v -> lastUsed.flush()).recover(err -> Future.succeededFuture())
         .eventually(() -> pool.close())
         .eventually(() -> {
