@@ -147,7 +147,7 @@ class AdminApiTest {
   }
 
   @Test
-  @DisplayName("a key's last use is recorded, in a batched write rather than on the request path")
+  @DisplayName("a key's last use is recorded by a deferred write (the periodic or closing flush), never on the request path")
   void lastUsedRecorded() {
     long id = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "used"));
     String key = GatewayHarness.createKey(gateway, vertx, id, new JsonObject()).getString("key");
