@@ -21,6 +21,23 @@ import org.junit.jupiter.api.io.TempDir;
 @DisplayName("Configuration loading")
 class ConfigLoaderTest {
 
+  /**
+   * The {@code metering.*} defaults exactly as docs/configuration.md (and the README) list them,
+   * written out here so that a changed default fails until the documentation changes with it.
+   */
+  private static final MeteringConfig DOCUMENTED_METERING = new MeteringConfig(
+      16,                         // metering.shards
+      Duration.ofSeconds(900),    // metering.reservationTtlSeconds
+      Duration.ofSeconds(30),     // metering.keyCacheTtlSeconds
+      Duration.ofSeconds(5),      // metering.negativeCacheTtlSeconds
+      30,                         // metering.failedAuthPerMinute
+      4096,                       // metering.defaultMaxTokens
+      Duration.ofHours(24),       // metering.keyRotationOverlapHours
+      Duration.ofSeconds(10),     // metering.lastUsedFlushSeconds
+      Duration.ofMillis(200),     // metering.flushIntervalMs
+      500,                        // metering.flushBatchSize
+      Duration.ofSeconds(60));    // metering.claimIdleSeconds
+
   @Nested
   @DisplayName("defaults")
   class DefaultValues {
@@ -41,8 +58,7 @@ class ConfigLoaderTest {
       assertThat(c.pricing().models()).isEmpty();
       assertThat(c.pricing().defaultPrice()).isEqualTo(new ModelPrice(1000, 1000));
       assertThat(c.plans()).containsExactly(Map.entry("free", new PlanConfig("free", 60, 40_000, 100_000)));
-      assertThat(c.metering()).isEqualTo(MeteringConfig.defaults());
-      assertThat(c.metering().shards()).isEqualTo(16);
+      assertThat(c.metering()).isEqualTo(DOCUMENTED_METERING);
       assertThat(c.secrets().adminToken()).isEmpty();
       assertThat(c.source()).isEmpty();
     }
@@ -93,7 +109,7 @@ class ConfigLoaderTest {
       assertThat(c.plan("pro")).isEqualTo(new PlanConfig("pro", 0, 0, 5));
       assertThat(c.metering().shards()).isEqualTo(4);
       assertThat(c.metering().flushBatchSize()).isEqualTo(50);
-      assertThat(c.metering().claimIdle()).isEqualTo(MeteringConfig.defaults().claimIdle());
+      assertThat(c.metering().claimIdle()).as("the documented default").isEqualTo(Duration.ofSeconds(60));
     }
 
     @Test
@@ -157,7 +173,7 @@ class ConfigLoaderTest {
       plans.clear();
       assertThat(copy.routes()).hasSize(1);
       assertThat(copy.plans()).containsKey("free");
-      assertThat(copy.metering()).isEqualTo(MeteringConfig.defaults());
+      assertThat(copy.metering()).isEqualTo(DOCUMENTED_METERING);
     }
   }
 

@@ -5,6 +5,7 @@ import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.charging.FailedAuthLimiter;
 import io.tollgate.gateway.charging.HotPath;
 import io.tollgate.gateway.charging.MeteringMetrics;
+import io.tollgate.gateway.charging.Settlements;
 import io.tollgate.gateway.webhooks.AlertWebhooks;
 import io.tollgate.gateway.webhooks.WebhookIntake;
 import io.tollgate.metering.accounts.AccountStore;
@@ -89,7 +90,7 @@ public final class Services {
         config::plan, clock);
     this.keyEvents = new KeyEvents(vertx, redis, subscriber, keyVerifier);
     this.hotPath = new HotPath(keyVerifier, new AdmissionService(admissions, config.pricing(), balances::seed, clock),
-        new FailedAuthLimiter(config.metering().failedAuthPerMinute()), new MeteringMetrics(registry), clock,
+        new FailedAuthLimiter(config.metering().failedAuthPerMinute()), new MeteringMetrics(registry), new Settlements(), clock,
         config.metering().defaultMaxTokens());
 
     PeriodRollover rollover = new PeriodRollover(pool, config, accounts, ledger, admissions, clock);
@@ -142,7 +143,8 @@ public final class Services {
     meterSync.close();
     billing.close();
     keyEvents.close();
-    return jobs.close()
+    // In-flight settlements first (their events join the streams), then the last flush.
+    return hotPath.settlements().drained().compose(v -> jobs.close())
         .eventually(() -> pool.close())
         .eventually(() -> {
           redis.close();

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tollgate.config.ConfigLoader;
 import io.tollgate.metering.store.PostgresUrls;
+import io.tollgate.metering.testing.TestServices;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
@@ -15,11 +16,14 @@ import io.vertx.pgclient.PgBuilder;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
 import java.net.Socket;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.DisplayName;
@@ -72,26 +76,33 @@ class LifecycleTest {
   }
 
   @Test
-  @DisplayName("closing lets an in-flight stream finish, then refuses new connections")
+  @DisplayName("closing refuses new connections at once, lets an in-flight stream finish with its usage recorded, and returns only after it")
   void gracefulShutdown() throws Exception {
     GatewayHarness harness = new GatewayHarness();
     Vertx vertx = Vertx.vertx();
+    Pool pg = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(TestServices.get().postgresUrl())).using(vertx).build();
     try {
       Tollgate gateway = GatewayHarness.start("""
           server: { shutdownGraceSeconds: 30 }
           routes:
             - prefix: /v1/
               upstream: %s/v1/
+              usage: openai
           """.formatted(harness.stubBase()), Map.of());
-      String key = GatewayHarness.newKey(gateway, vertx, 1_000_000);
+      long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "shutdown").put("initialCredits", 1_000_000)
+          .put("limits", new JsonObject().put("requestsPerMinute", 0).put("tokensPerMinute", 0)));
+      String key = GatewayHarness.createKey(gateway, vertx, account, new JsonObject()).getString("key");
       String hold = "shutdown-" + System.nanoTime();
+      // What finished, in order: the stream ("stream") and close() ("closed").
+      List<String> finished = new CopyOnWriteArrayList<>();
       CompletableFuture<Void> firstChunk = new CompletableFuture<>();
       CompletableFuture<String> whole = new CompletableFuture<>();
       Buffer received = Buffer.buffer();
       AtomicBoolean seen = new AtomicBoolean();
       JsonObject body = new JsonObject().put("model", "m").put("stream", true)
           .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "x")));
-      new HttpTestClient(vertx).raw()
+      // On a context, so the chunk handler is set in the task that delivers the response (see HttpTestClient).
+      vertx.runOnContext(v -> new HttpTestClient(vertx).raw()
           .request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(gateway.proxyPort())
               .setURI("/v1/chat/completions").putHeader("content-type", "application/json").putHeader("x-stub-hold", hold)
               .putHeader("authorization", "Bearer " + key))
@@ -103,22 +114,47 @@ class LifecycleTest {
                 firstChunk.complete(null);
               }
             });
-            resp.endHandler(v -> whole.complete(received.toString()));
+            resp.endHandler(end -> {
+              finished.add("stream");
+              whole.complete(received.toString());
+            });
             resp.exceptionHandler(whole::completeExceptionally);
           })
-          .onFailure(whole::completeExceptionally);
+          .onFailure(whole::completeExceptionally));
 
       firstChunk.get(30, TimeUnit.SECONDS);
-      CompletableFuture<Void> closing = CompletableFuture.runAsync(gateway::close);
-      // Close is waiting on the open stream; only now does the upstream finish it.
+      CompletableFuture<Void> closing = CompletableFuture.runAsync(gateway::close).thenRun(() -> finished.add("closed"));
+      // Close has begun once the proxy port refuses connections: wait for that, not for a time.
+      while (accepts(gateway.proxyPort())) {
+        Thread.sleep(10);
+      }
+      // The stream is still held by the upstream, so a close that waits for it cannot have returned.
       assertThat(closing).isNotDone();
+      assertThat(whole).isNotDone();
       harness.stub.release(hold);
       assertThat(whole.get(30, TimeUnit.SECONDS)).contains("[DONE]");
       closing.get(60, TimeUnit.SECONDS);
-      assertThatThrownBy(() -> new Socket("127.0.0.1", gateway.proxyPort()).close()).isInstanceOf(java.io.IOException.class);
+      assertThat(finished).containsExactly("stream", "closed");
+      assertThat(accepts(gateway.proxyPort())).isFalse();
+      // The stream was charged from its reported usage, and close stored that event in Postgres before it returned.
+      Row usage = pg.preparedQuery("SELECT count(*), bool_and(outcome = 'ok'), bool_or(estimated) FROM usage_events WHERE account_id = $1")
+          .execute(Tuple.of(account)).await(10, TimeUnit.SECONDS).iterator().next();
+      assertThat(usage.getLong(0)).isEqualTo(1);
+      assertThat(usage.getBoolean(1)).as("outcome ok").isTrue();
+      assertThat(usage.getBoolean(2)).as("estimated").isFalse();
     } finally {
+      pg.close().await(10, TimeUnit.SECONDS);
       vertx.close().await(10, TimeUnit.SECONDS);
       harness.close();
+    }
+  }
+
+  /** Whether something accepts a TCP connection on this port. */
+  private static boolean accepts(int port) {
+    try (Socket socket = new Socket("127.0.0.1", port)) {
+      return true;
+    } catch (java.io.IOException e) {
+      return false;
     }
   }
 }

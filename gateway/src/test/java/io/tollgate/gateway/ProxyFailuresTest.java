@@ -111,7 +111,10 @@ class ProxyFailuresTest {
             MultiMap.caseInsensitiveMultiMap().add("x-stub-status", "503"), null)
         .onComplete(test.succeeding(reply -> test.verify(() -> {
           assertThat(reply.status()).isEqualTo(503);
-          assertThat(reply.json().containsKey("error")).isTrue();
+          // The stub's own error body (StubUpstream: x-stub-status), byte for byte, not the gateway's envelope.
+          assertThat(reply.body().toString()).isEqualTo(
+              "{\"error\":{\"message\":\"injected status 503\",\"type\":\"stub_error\",\"code\":\"stub_injected\"}}");
+          assertThat(reply.headers().get("content-type")).isEqualTo("application/json");
           test.completeNow();
         })));
   }

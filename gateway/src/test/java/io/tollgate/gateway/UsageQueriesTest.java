@@ -157,21 +157,31 @@ class UsageQueriesTest {
   }
 
   @Test
-  @DisplayName("the daily CSV has one row per day, account, route and model")
+  @DisplayName("the daily CSV has one row per UTC day, account, route and model; an hour after midnight is the next day")
   void dailyCsv() {
-    long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "daily").put("initialCredits", 1_000));
-    String key = GatewayHarness.createKey(gateway, vertx, account, new JsonObject()).getString("key");
-    for (int i = 0; i < 2; i++) {
-      assertThat(await(new HttpTestClient(vertx, false, key).get(gateway.proxyPort(), "/flat/models")).status()).isEqualTo(200);
+    long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "daily"));
+    // Hourly rollups at fixed instants around one UTC midnight, so the expected days do not depend on
+    // when the test runs: (key, route, model, hour, requests, input, output, credits).
+    String insert = "INSERT INTO usage_rollups_hourly (account_id, key_id, route, model, hour, requests, input_tokens, "
+        + "output_tokens, credits) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    for (Object[] row : List.of(
+        new Object[] {1L, "/flat/", "", "2026-03-01T22:00:00Z", 2L, 0L, 0L, 14L},
+        new Object[] {2L, "/flat/", "", "2026-03-01T23:00:00Z", 1L, 0L, 0L, 7L},
+        new Object[] {1L, "/v1/", "gpt-4o-mini", "2026-03-01T23:00:00Z", 3L, 30L, 15L, 45L},
+        new Object[] {1L, "/flat/", "", "2026-03-02T00:00:00Z", 4L, 0L, 0L, 28L},
+        new Object[] {1L, "/flat/", "", "2026-03-03T00:00:00Z", 9L, 0L, 0L, 63L})) {
+      Object[] params = new Object[row.length + 1];
+      params[0] = account;
+      System.arraycopy(row, 0, params, 1, row.length);
+      params[4] = java.time.OffsetDateTime.parse((String) row[3]);
+      await(pg.preparedQuery(insert).execute(Tuple.from(params)));
     }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (sum("SELECT count(*) FROM usage_events WHERE account_id = $1", account) < 2 && System.nanoTime() < deadline) {
-      await(vertx.timer(50));
-    }
-    List<String> lines = admin("/admin/v1/usage/daily.csv?accountId=" + account).text().lines().toList();
-    assertThat(lines).hasSize(2);
-    assertThat(lines.get(0)).isEqualTo("day,account_id,route,model,requests,input_tokens,output_tokens,credits");
-    assertThat(lines.get(1)).startsWith(java.time.LocalDate.now(java.time.ZoneOffset.UTC) + "," + account + ",/flat/,")
-        .endsWith(",2,0,0,14");
+    List<String> lines = admin("/admin/v1/usage/daily.csv?accountId=" + account
+        + "&from=2026-03-01T00:00:00Z&to=2026-03-03T00:00:00Z").text().lines().toList();
+    assertThat(lines).containsExactly(
+        "day,account_id,route,model,requests,input_tokens,output_tokens,credits",
+        "2026-03-01," + account + ",/flat/,,3,0,0,21",
+        "2026-03-01," + account + ",/v1/,gpt-4o-mini,3,30,15,45",
+        "2026-03-02," + account + ",/flat/,,4,0,0,28");
   }
 }

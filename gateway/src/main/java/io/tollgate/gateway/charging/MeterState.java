@@ -87,7 +87,7 @@ final class MeterState {
     }
     UsageEvent event = new UsageEvent(reservation.eventId(), reservation.accountId(), reservation.keyId(), route.prefix(),
         shape.model(), input, output, credits, status, upstreamLatencyMs, estimated, outcome, m.clock().millis());
-    return settleWithRetry(event, 0);
+    return m.settlements().track(settleWithRetry(event, 0));
   }
 
   private Future<Long> settleWithRetry(UsageEvent event, int attempt) {

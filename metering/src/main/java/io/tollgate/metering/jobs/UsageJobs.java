@@ -50,6 +50,8 @@ public final class UsageJobs {
   private final Clock clock;
   private final UsageJobMetrics metrics;
   private final AtomicBoolean flushing = new AtomicBoolean();
+  /** The last flush pass started; close waits for it before its own. */
+  private volatile Future<Void> flushPass = Future.succeededFuture();
   /** Accounts whose usage reached Postgres since the last alert check. */
   private final Set<Long> toCheck = ConcurrentHashMap.newKeySet();
   private final List<Long> timers = new ArrayList<>();
@@ -102,7 +104,7 @@ public final class UsageJobs {
     if (!flushing.compareAndSet(false, true)) {
       return Future.succeededFuture();
     }
-    return consumer.flushAll()
+    return flushPass = consumer.flushAll()
         .onSuccess(metrics::flushed)
         .compose(flushed -> checkAlerts().transform(ar -> Future.succeededFuture(flushed)))
         .recover(err -> {
@@ -163,10 +165,14 @@ public final class UsageJobs {
     }).onFailure(err -> log.warn("reservation sweep failed: {}", err.toString()));
   }
 
-  /** Stops the timers, then stores what the streams still hold and the pending last-used times. */
+  /**
+   * Stops the timers, then stores what the streams still hold (in a pass that starts after any
+   * running one, which may have read the streams before the last events arrived) and the pending
+   * last-used times.
+   */
   public Future<Void> close() {
     timers.forEach(vertx::cancelTimer);
-    return flushUsage().recover(err -> Future.succeededFuture())
+    return flushPass.transform(ar -> flushUsage()).recover(err -> Future.succeededFuture())
         .compose(v -> keys.flushLastUsed()).recover(err -> Future.succeededFuture());
   }
 }

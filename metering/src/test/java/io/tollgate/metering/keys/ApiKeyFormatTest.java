@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tollgate.metering.keys.ApiKeyFormat.Problem;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.Set;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -56,7 +57,12 @@ class ApiKeyFormatTest {
       assertThat(seen.add(ApiKeyFormat.generate(ApiKeyFormat.LIVE))).isTrue();
     }
     String key = seen.iterator().next();
-    assertThat(ApiKeyFormat.hash(key)).hasSize(32).isEqualTo(ApiKeyFormat.hash(key));
+    assertThat(ApiKeyFormat.hash(key)).hasSize(32);
+    // Expected digests computed outside the code under test, with `printf '%s' KEY | sha256sum`.
+    assertThat(HexFormat.of().formatHex(ApiKeyFormat.hash("tg_live_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG123456")))
+        .isEqualTo("8669f75e60394ec525f614f03010ac5df891be3c67b495a7b15b42ff4c7b2289");
+    assertThat(HexFormat.of().formatHex(ApiKeyFormat.hash("abc")))
+        .as("the FIPS 180-2 test vector").isEqualTo("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     assertThat(ApiKeyFormat.last4(key)).isEqualTo(key.substring(key.length() - 4));
   }
 }

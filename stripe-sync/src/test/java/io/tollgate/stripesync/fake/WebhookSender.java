@@ -18,8 +18,8 @@ import java.time.Clock;
  *
  * <pre>{@code
  * WebhookSender sender = new WebhookSender(vertx, "whsec_test");
- * sender.send("http://127.0.0.1:8081/webhooks/stripe", event.json())          // Future<Delivery>
- *     .onSuccess(d -> assertThat(d.status()).isEqualTo(200));
+ * Delivery d = sender.send("http://127.0.0.1:8081/webhooks/stripe", event.json()).await(10, TimeUnit.SECONDS);
+ * assertThat(d.status()).isEqualTo(200);   // on the test thread: a throw in onSuccess would only be logged
  * sender.signedAt(Instant.now().minusSeconds(600).getEpochSecond()).send(url, event.payload());  // expired
  * sender.withSecret("whsec_wrong").send(url, event.json());                                     // forged
  * sender.withSignatureHeader("t=1,v1=nonsense").send(url, "{not json");                           // malformed
