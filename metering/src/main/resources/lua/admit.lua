@@ -1,9 +1,11 @@
 -- Admission: token buckets (requests and tokens per minute, per key and per account) and a
 -- credit reservation, decided and applied atomically in one round trip.
--- KEYS: 1 key rpm, 2 key tpm, 3 account rpm, 4 account tpm, 5 account credits, 6 reservations zset
+-- KEYS: 1 key rpm, 2 key tpm, 3 account rpm, 4 account tpm, 5 account credits, 6 reservations zset,
+--       7 account credits held by open reservations, 8 account overage this period
 -- ARGV: 1 now (ms), 2 key rpm limit, 3 key tpm limit, 4 account rpm limit, 5 account tpm limit
 --       (a limit <= 0 means unlimited), 6 estimated tokens, 7 credits to reserve,
---       8 credit policy (1 enforce, 2 charge without refusing, 0 none), 9 reservation member, 10 reservation expiry (ms)
+--       8 credit policy (1 enforce, 2 charge and bill the overage, 0 none), 9 reservation member,
+--       10 reservation expiry (ms), 11 overage allowed per period under policy 2 (< 0: unlimited)
 -- Returns: allowed, reason, remaining requests, remaining tokens, requests reset (ms),
 --          tokens reset (ms), retry after (ms), balance, requests limit, tokens limit
 -- Reasons: 0 allowed, 1 key requests, 2 key tokens, 3 account requests, 4 account tokens,
@@ -59,6 +61,13 @@ if ARGV[8] ~= '0' and reason == 0 then
     reason = 7
   elseif ARGV[8] == '1' and tonumber(balance) < reserve then
     reason = 5
+  elseif ARGV[8] == '2' and tonumber(ARGV[11]) >= 0 then
+    -- Overage is capped: what the balance and the rest of the cap can still cover, less what
+    -- open reservations may take, must cover this reservation.
+    local used = tonumber(redis.call('GET', KEYS[8]) or '0')
+    if tonumber(balance) + tonumber(ARGV[11]) - used < reserve then
+      reason = 5
+    end
   end
 end
 
@@ -90,6 +99,9 @@ if reason == 0 then
   end
   if reserve > 0 and ARGV[8] ~= '0' then
     balance = redis.call('DECRBY', KEYS[5], reserve)
+    if ARGV[8] == '2' then
+      redis.call('INCRBY', KEYS[7], reserve)
+    end
   end
   redis.call('ZADD', KEYS[6], tonumber(ARGV[10]), ARGV[9])
 end

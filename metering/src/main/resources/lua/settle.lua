@@ -1,15 +1,38 @@
 -- Settlement: charge the actual cost, release the rest of the reservation and append the usage
 -- event to the shard's stream, atomically, so the balance and the event log never disagree.
--- KEYS: 1 account credits, 2 reservations zset, 3 usage stream, 4 key tpm, 5 account tpm
+-- KEYS: 1 account credits, 2 reservations zset, 3 usage stream, 4 key tpm, 5 account tpm,
+--       6 account credits held by open reservations, 7 account overage this period
 -- ARGV: 1 reservation member, 2 credits reserved, 3 credits actually used (>= 0),
 --       4 tokens estimated at admission, 5 tokens actually used, 6 key tpm limit,
---       7 account tpm limit, 8 credit policy (0: the balance is not involved), 9.. usage event field/value pairs
--- Returns: 1 if the reservation was still held (0: the sweeper had refunded it), balance
+--       7 account tpm limit, 8 credit policy (0: the balance is not involved, 1 enforce, 2 charge
+--       and bill the overage), 9.. usage event field/value pairs
+-- Returns: 1 if the reservation was still held (0: the sweeper had refunded it), balance, overage
+-- The event gets an `overage` field: the part of its credits that the balance did not cover
+-- (policy 2 only), which is what reaches the Stripe meter for a hybrid account.
 local reserved = tonumber(ARGV[2])
 local actual = tonumber(ARGV[3])
 local held = redis.call('ZREM', KEYS[2], ARGV[1])
 local balance = -1
-if ARGV[8] ~= '0' then
+local overage = 0
+if ARGV[8] == '2' then
+  -- Credits not yet spent = the balance plus what open reservations hold (this one included while
+  -- held). The balance covers what it can of the actual cost; the rest is overage, billed by meter
+  -- and never taken from the balance, so a later top-up is not spent on usage already billed.
+  local open = tonumber(redis.call('GET', KEYS[6]) or '0')
+  local unspent = tonumber(redis.call('GET', KEYS[1]) or '0') + open
+  local covered = actual
+  if unspent < covered then covered = math.max(unspent, 0) end
+  overage = actual - covered
+  if held == 1 then
+    balance = redis.call('INCRBY', KEYS[1], reserved - covered)
+    redis.call('DECRBY', KEYS[6], reserved)
+  else
+    balance = redis.call('DECRBY', KEYS[1], covered)
+  end
+  if overage > 0 then
+    redis.call('INCRBY', KEYS[7], overage)
+  end
+elseif ARGV[8] ~= '0' then
   if held == 1 then
     balance = redis.call('INCRBY', KEYS[1], reserved - actual)
   else
@@ -39,5 +62,7 @@ local fields = {}
 for i = 9, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
+fields[#fields + 1] = 'overage'
+fields[#fields + 1] = tostring(overage)
 redis.call('XADD', KEYS[3], '*', unpack(fields))
-return {held, balance}
+return {held, balance, overage}

@@ -35,7 +35,9 @@ public final class MeterOutbox {
         UPDATE usage_events u SET stripe_batch = $1 FROM accounts a
         WHERE a.id = u.account_id AND u.stripe_batch IS NULL AND a.stripe_customer_id IS NOT NULL
           AND a.billing_mode IN ('postpaid', 'hybrid')
-        RETURNING u.account_id, a.stripe_customer_id, u.credits, u.occurred_at)
+        -- Postpaid accounts are billed all their usage; hybrid ones only what their credits did not cover.
+        RETURNING u.account_id, a.stripe_customer_id,
+                  CASE WHEN a.billing_mode = 'hybrid' THEN u.overage_credits ELSE u.credits END AS credits, u.occurred_at)
       INSERT INTO stripe_meter_outbox (batch_id, account_id, stripe_customer_id, event_name, value, window_start, window_end,
                                        event_timestamp, identifier)
       SELECT $1, account_id, stripe_customer_id, $2, sum(credits), min(occurred_at), max(occurred_at), $3,
@@ -61,14 +63,17 @@ public final class MeterOutbox {
              (SELECT count(*) FROM stripe_meter_outbox WHERE status = 'dead') AS dead,
              (SELECT extract(epoch FROM now() - min(created_at)) FROM stripe_meter_outbox WHERE status = 'pending') AS oldest_pending,
              (SELECT count(DISTINCT u.account_id) FROM usage_events u JOIN accounts a ON a.id = u.account_id
-              WHERE u.stripe_batch IS NULL AND a.stripe_customer_id IS NULL AND a.billing_mode IN ('postpaid', 'hybrid')) AS unlinked
+              WHERE u.stripe_batch IS NULL AND a.stripe_customer_id IS NULL
+                AND (a.billing_mode = 'postpaid' OR (a.billing_mode = 'hybrid' AND u.overage_credits > 0))) AS unlinked
       """;
   private static final String LIST = "SELECT id, batch_id, account_id, stripe_customer_id, event_name, value, window_start, window_end, "
       + "event_timestamp, identifier, status, attempts, last_error, created_at, sent_at FROM stripe_meter_outbox "
       + "WHERE status = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
-  private static final String UNLINKED = "SELECT a.id, a.name, count(*) AS events, sum(u.credits) AS credits FROM usage_events u "
+  private static final String UNLINKED = "SELECT a.id, a.name, count(*) AS events, "
+      + "sum(CASE WHEN a.billing_mode = 'hybrid' THEN u.overage_credits ELSE u.credits END) AS credits FROM usage_events u "
       + "JOIN accounts a ON a.id = u.account_id WHERE u.stripe_batch IS NULL AND a.stripe_customer_id IS NULL "
-      + "AND a.billing_mode IN ('postpaid', 'hybrid') GROUP BY a.id, a.name ORDER BY a.id LIMIT $1";
+      + "AND (a.billing_mode = 'postpaid' OR (a.billing_mode = 'hybrid' AND u.overage_credits > 0)) "
+      + "GROUP BY a.id, a.name ORDER BY a.id LIMIT $1";
 
   private final Pool pool;
 

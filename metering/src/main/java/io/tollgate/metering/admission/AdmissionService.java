@@ -43,9 +43,11 @@ public final class AdmissionService {
         grant.accountRequestsPerMinute() != null ? grant.accountRequestsPerMinute() : plan.requestsPerMinute(),
         grant.accountTokensPerMinute() != null ? grant.accountTokensPerMinute() : plan.tokensPerMinute());
     long reserve = metered ? pricing.cost(model, inputEstimate, maxOutput, flatCost) : flatCost;
+    CreditPolicy policy = CreditPolicy.of(grant.enforcesCredits(), plan.billsOverage(grant.billingMode()));
+    // A hybrid account's spend cap bounds its overage per period; without one the overage is unbounded.
+    long overageCap = policy == CreditPolicy.CHARGE && grant.spendCap() != null ? grant.spendCap() : -1;
     return new AdmissionRequest(UuidV7.at(clock.millis()), grant.accountId(), grant.keyId(),
-        keyLimits, accountLimits, metered ? estimatedTokens : 0, reserve,
-        CreditPolicy.of(grant.enforcesCredits(), plan.billsOverage(grant.billingMode())));
+        keyLimits, accountLimits, metered ? estimatedTokens : 0, reserve, policy, overageCap);
   }
 
   /** One atomic admission; an account whose hot balance is not loaded is loaded from the ledger first. */

@@ -54,12 +54,13 @@ public final class Admissions {
     List<String> k = List.of(
         keys.keyRequests(r.accountId(), r.keyId()), keys.keyTokens(r.accountId(), r.keyId()),
         keys.accountRequests(r.accountId()), keys.accountTokens(r.accountId()),
-        keys.credits(r.accountId()), keys.reservations(r.accountId()));
+        keys.credits(r.accountId()), keys.reservations(r.accountId()), keys.reservedCredits(r.accountId()),
+        keys.overage(r.accountId()));
     List<String> a = List.of(Long.toString(now),
         Long.toString(r.keyLimits().requestsPerMinute()), Long.toString(r.keyLimits().tokensPerMinute()),
         Long.toString(r.accountLimits().requestsPerMinute()), Long.toString(r.accountLimits().tokensPerMinute()),
         Long.toString(r.estimatedTokens()), Long.toString(r.reserveCredits()), r.credits().code(),
-        reservation.member(), Long.toString(now + reservationTtl.toMillis()));
+        reservation.member(), Long.toString(now + reservationTtl.toMillis()), Long.toString(r.overageCap()));
     return ADMIT.run(redis, k, a).map(res -> {
       Denial denial = Denial.of(res.get(1).toInteger());
       return new Decision(denial, res.get(2).toLong(), res.get(3).toLong(), res.get(4).toLong(), res.get(5).toLong(),
@@ -71,11 +72,14 @@ public final class Admissions {
   /**
    * Charges {@code event.credits()}, releases the rest of the reservation and appends the event to
    * the usage stream, in one script. Returns the balance after (−1 when the policy is {@link CreditPolicy#NONE}).
+   * Under {@link CreditPolicy#CHARGE} the balance pays what it can and the rest is the event's
+   * overage (recorded in the stream entry), which the balance never goes below zero for.
    */
   public Future<Long> settle(Reservation r, UsageEvent event) {
     long tokensUsed = event.inputTokens() + event.outputTokens();
     List<String> k = List.of(keys.credits(r.accountId()), keys.reservations(r.accountId()),
-        keys.usageStream(r.accountId()), keys.keyTokens(r.accountId(), r.keyId()), keys.accountTokens(r.accountId()));
+        keys.usageStream(r.accountId()), keys.keyTokens(r.accountId(), r.keyId()), keys.accountTokens(r.accountId()),
+        keys.reservedCredits(r.accountId()), keys.overage(r.accountId()));
     List<String> a = new ArrayList<>(List.of(r.member(), Long.toString(r.credits()), Long.toString(event.credits()),
         Long.toString(r.estimatedTokens()), Long.toString(tokensUsed),
         Long.toString(r.keyLimits().tokensPerMinute()), Long.toString(r.accountLimits().tokensPerMinute()),
@@ -93,7 +97,7 @@ public final class Admissions {
           for (Response member : expired) {
             String m = member.toString();
             Reservation.Parsed p = Reservation.parse(m);
-            done = done.compose(n -> SWEEP.run(redis, List.of(set, keys.credits(p.accountId())),
+            done = done.compose(n -> SWEEP.run(redis, List.of(set, keys.credits(p.accountId()), keys.reservedCredits(p.accountId())),
                     List.of(m, Long.toString(p.credits()), p.creditPolicy().code()))
                 .map(removed -> n + removed.toInteger()));
           }
@@ -105,6 +109,22 @@ public final class Admissions {
   public Future<Boolean> seedBalance(long accountId, long balance) {
     return redis.send(Request.cmd(Command.SET).arg(keys.credits(accountId)).arg(balance).arg("NX"))
         .map(r -> r != null);
+  }
+
+  /** Sets an account's overage of the current period if Redis has none (alongside {@link #seedBalance}). */
+  public Future<Boolean> seedOverage(long accountId, long overage) {
+    return redis.send(Request.cmd(Command.SET).arg(keys.overage(accountId)).arg(overage).arg("NX"))
+        .map(r -> r != null);
+  }
+
+  /** A new billing period starts with no overage. */
+  public Future<Void> resetOverage(long accountId) {
+    return redis.send(Request.cmd(Command.DEL).arg(keys.overage(accountId))).mapEmpty();
+  }
+
+  /** The account's overage in Redis for the current period (0 when none recorded). */
+  public Future<Long> overage(long accountId) {
+    return redis.send(Request.cmd(Command.GET).arg(keys.overage(accountId))).map(r -> r == null ? 0L : r.toLong());
   }
 
   /** Overwrites an account's Redis balance: the rebuild from the Postgres ledger. */

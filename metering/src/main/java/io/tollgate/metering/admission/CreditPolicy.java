@@ -9,9 +9,10 @@ public enum CreditPolicy {
   /** Refuse (402) what the balance cannot cover; reserve, then charge the actual cost. */
   ENFORCE("1"),
   /**
-   * Never refuse for credits, but reserve and charge as {@link #ENFORCE} does, so the balance may
-   * go below zero: a hybrid account whose plan bills overage (the overage reaches Stripe through
-   * the meter, and the hot balance keeps agreeing with the ledger).
+   * A hybrid account whose plan bills overage: the balance pays what it can of each actual cost and
+   * the rest is the event's overage, which reaches Stripe through the meter and is never taken from
+   * the balance (so a later top-up is not spent on usage already billed). Refuses for credits only
+   * when the account's spend cap on overage would be passed; without a cap it never refuses.
    */
   CHARGE("2"),
   /** The balance is not involved: a postpaid account without a spend cap. */

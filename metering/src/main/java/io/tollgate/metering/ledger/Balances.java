@@ -30,9 +30,13 @@ public final class Balances {
         .compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get()) : ledger.spendable(pool, account));
   }
 
-  /** Sets the hot balance from the ledger, if Redis has none. */
+  /** Sets the hot balance (and the period's overage) from the ledger, if Redis has none. */
   public Future<Void> seed(Account account) {
-    return ledger.spendable(pool, account).compose(balance -> admissions.seedBalance(account.id(), balance)).mapEmpty();
+    Future<Void> overage = "hybrid".equals(account.billingMode())
+        ? ledger.overageThisPeriod(pool, account).compose(o -> admissions.seedOverage(account.id(), o)).mapEmpty()
+        : Future.succeededFuture();
+    return overage.compose(v -> ledger.spendable(pool, account)).compose(balance -> admissions.seedBalance(account.id(), balance))
+        .mapEmpty();
   }
 
   /** {@link #seed} by account id. */

@@ -20,10 +20,13 @@ public final class CreditLedger {
       + "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, created_at";
   private static final String LIST = "SELECT id, amount, kind, reason, actor, created_at FROM credit_transactions "
       + "WHERE account_id = $1 ORDER BY id DESC LIMIT $2";
-  // Prepaid and hybrid: everything granted minus everything used (usage rows reach Postgres
-  // through the metering pipeline). Postpaid: the cap minus this period's usage.
+  // Prepaid and hybrid: everything granted minus everything the credits paid for (usage rows reach
+  // Postgres through the metering pipeline; a hybrid account's overage was billed by meter instead).
+  // Postpaid: the cap minus this period's usage.
   private static final String PREPAID = "SELECT coalesce((SELECT sum(amount) FROM credit_transactions WHERE account_id = $1), 0) "
-      + "- coalesce((SELECT sum(credits) FROM usage_events WHERE account_id = $1), 0)";
+      + "- coalesce((SELECT sum(credits - overage_credits) FROM usage_events WHERE account_id = $1), 0)";
+  private static final String OVERAGE = "SELECT coalesce(sum(overage_credits), 0) FROM usage_events "
+      + "WHERE account_id = $1 AND occurred_at >= $2";
   private static final String POSTPAID = "SELECT $2::bigint - coalesce((SELECT sum(credits) FROM usage_events "
       + "WHERE account_id = $1 AND occurred_at >= $3), 0)";
 
@@ -44,6 +47,12 @@ public final class CreditLedger {
       }
       return out;
     });
+  }
+
+  /** The account's overage in its current period, according to Postgres alone. */
+  public Future<Long> overageThisPeriod(SqlClient sql, io.tollgate.metering.accounts.Account account) {
+    return sql.preparedQuery(OVERAGE).execute(Tuple.of(account.id(), utc(account.periodStart())))
+        .map(rows -> rows.iterator().next().getLong(0));
   }
 
   /** Spendable credits according to Postgres alone. */

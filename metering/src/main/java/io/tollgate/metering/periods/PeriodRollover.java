@@ -56,7 +56,8 @@ public final class PeriodRollover {
       + "WHERE a.period_end <= $1 AND NOT coalesce(a.status = 'past_due' OR (b.subscription_status IN ('active', 'trialing', "
       + "'past_due') AND (b.grace_until IS NULL OR b.grace_until > $3)), false) ORDER BY a.period_end LIMIT $2";
   private static final String LOCK = "SELECT id FROM accounts WHERE id = $1 AND period_end <= $2 FOR UPDATE SKIP LOCKED";
-  private static final String USAGE = "SELECT count(*) AS requests, coalesce(sum(credits), 0) AS credits FROM usage_events "
+  private static final String USAGE = "SELECT count(*) AS requests, coalesce(sum(credits), 0) AS credits, "
+      + "coalesce(sum(credits - overage_credits), 0) AS covered FROM usage_events "
       + "WHERE account_id = $1 AND occurred_at >= $2 AND occurred_at < $3";
   // The period's included credits: the grant at its start, plus any top-up of it by a paid invoice.
   private static final String GRANTED = "SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $2 "
@@ -159,9 +160,11 @@ public final class PeriodRollover {
       Row u = usage.iterator().next();
       long requests = u.getLong("requests");
       long used = u.getLong("credits");
+      // Overage (hybrid) was billed by meter, not paid from the included credits.
+      long covered = u.getLong("covered");
       Future<Long> included = prepaid ? includedGranted(conn, account.id(), start) : Future.succeededFuture(0L);
       return included.compose(grantedThen -> {
-        long expired = Math.max(0, grantedThen - used);
+        long expired = Math.max(0, grantedThen - covered);
         Future<Boolean> steps = Future.succeededFuture(true);
         if (expired > 0) {
           steps = steps.compose(v -> ledger.record(conn, account.id(), -expired, "expiry",
@@ -213,7 +216,9 @@ public final class PeriodRollover {
     Account after = rolled.after();
     if (!"postpaid".equals(after.billingMode())) {
       long delta = rolled.granted() - rolled.expired();
-      return delta == 0 ? Future.succeededFuture() : admissions.addCreditsIfLoaded(after.id(), delta).mapEmpty();
+      // A new period starts with no overage (its spend cap applies afresh).
+      Future<Void> overage = admissions.resetOverage(after.id());
+      return delta == 0 ? overage : overage.compose(v -> admissions.addCreditsIfLoaded(after.id(), delta)).mapEmpty();
     }
     if (after.spendCap() == null) {
       return Future.succeededFuture();

@@ -32,6 +32,16 @@ public final class RedisKeys {
     return tag(accountId) + "acct:" + accountId + ":credits";
   }
 
+  /** Credits held by the account's open reservations (kept for accounts whose overage is billed). */
+  public String reservedCredits(long accountId) {
+    return tag(accountId) + "acct:" + accountId + ":reserved";
+  }
+
+  /** Overage credits of the account's current billing period (reset by the period rollover). */
+  public String overage(long accountId) {
+    return tag(accountId) + "acct:" + accountId + ":overage";
+  }
+
   public String accountRequests(long accountId) {
     return tag(accountId) + "acct:" + accountId + ":rpm";
   }

@@ -7,12 +7,22 @@ import java.util.UUID;
 /**
  * One metered request, as appended to the usage stream by the settle script. {@code outcome} is
  * {@code ok}, {@code upstream_error}, {@code client_abort} or {@code gateway_error}.
+ * {@code overageCredits} is the part of {@code credits} the balance did not cover (hybrid accounts
+ * that bill overage): the settle script computes it and adds it to the stream entry.
  */
 public record UsageEvent(UUID eventId, long accountId, long keyId, String route, String model, long inputTokens,
                          long outputTokens, long credits, int status, long upstreamLatencyMs, boolean estimated,
-                         String outcome, long occurredAtMillis) {
+                         String outcome, long occurredAtMillis, long overageCredits) {
 
-  /** Field/value pairs for XADD, in a fixed order. */
+  /** An event before settlement: its overage is not known yet. */
+  public UsageEvent(UUID eventId, long accountId, long keyId, String route, String model, long inputTokens,
+                    long outputTokens, long credits, int status, long upstreamLatencyMs, boolean estimated,
+                    String outcome, long occurredAtMillis) {
+    this(eventId, accountId, keyId, route, model, inputTokens, outputTokens, credits, status, upstreamLatencyMs, estimated,
+        outcome, occurredAtMillis, 0);
+  }
+
+  /** Field/value pairs for XADD, in a fixed order (the settle script appends {@code overage}). */
   public List<String> toStreamFields() {
     List<String> f = new ArrayList<>(26);
     f.add("event_id"); f.add(eventId.toString());

@@ -19,17 +19,17 @@ public final class UsageRows {
   static final String INSERT_BATCH = """
       WITH input AS (
         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
-                             $8::bigint[], $9::int[], $10::int[], $11::bool[], $12::timestamptz[], $13::text[])
+                             $8::bigint[], $9::int[], $10::int[], $11::bool[], $12::timestamptz[], $13::text[], $14::bigint[])
           AS t(event_id, account_id, key_id, route, model, input_tokens, output_tokens, credits, status, latency, estimated, occurred_at,
-               outcome)
+               outcome, overage_credits)
       ), fresh AS (
         INSERT INTO usage_event_ids (event_id, occurred_at) SELECT event_id, occurred_at FROM input
         ON CONFLICT (event_id) DO NOTHING RETURNING event_id
       ), inserted AS (
         INSERT INTO usage_events (event_id, account_id, key_id, route, model, input_tokens, output_tokens, credits, status,
-                                  upstream_latency_ms, estimated, occurred_at, outcome)
+                                  upstream_latency_ms, estimated, occurred_at, outcome, overage_credits)
         SELECT i.event_id, i.account_id, i.key_id, i.route, i.model, i.input_tokens, i.output_tokens, i.credits, i.status,
-               i.latency, i.estimated, i.occurred_at, i.outcome
+               i.latency, i.estimated, i.occurred_at, i.outcome, i.overage_credits
         FROM input i JOIN fresh f USING (event_id)
         RETURNING account_id, key_id, route, model, occurred_at, input_tokens, output_tokens, credits
       ), rolled AS (
@@ -65,7 +65,7 @@ public final class UsageRows {
           Long.parseLong(required(f, "input_tokens")), Long.parseLong(required(f, "output_tokens")),
           Long.parseLong(required(f, "credits")), Integer.parseInt(required(f, "status")),
           Long.parseLong(f.getOrDefault("latency_ms", "-1")), "1".equals(f.get("estimated")),
-          f.getOrDefault("outcome", "ok"), Long.parseLong(required(f, "ts")));
+          f.getOrDefault("outcome", "ok"), Long.parseLong(required(f, "ts")), Long.parseLong(f.getOrDefault("overage", "0")));
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("a numeric field is not a number: " + e.getMessage());
     }
@@ -94,6 +94,7 @@ public final class UsageRows {
     Boolean[] estimated = new Boolean[n];
     OffsetDateTime[] at = new OffsetDateTime[n];
     String[] outcomes = new String[n];
+    Long[] overage = new Long[n];
     for (int i = 0; i < n; i++) {
       UsageEvent e = events.get(i);
       ids[i] = e.eventId();
@@ -109,9 +110,10 @@ public final class UsageRows {
       estimated[i] = e.estimated();
       at[i] = OffsetDateTime.ofInstant(Instant.ofEpochMilli(e.occurredAtMillis()), ZoneOffset.UTC);
       outcomes[i] = e.outcome() == null || e.outcome().isEmpty() ? "ok" : e.outcome();
+      overage[i] = e.overageCredits();
     }
     return Tuple.tuple().addValue(ids).addValue(accounts).addValue(keys).addValue(routes).addValue(models).addValue(input)
         .addValue(output).addValue(credits).addValue(status).addValue(latency).addValue(estimated).addValue(at)
-        .addValue(outcomes);
+        .addValue(outcomes).addValue(overage);
   }
 }

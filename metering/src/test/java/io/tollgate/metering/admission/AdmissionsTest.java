@@ -188,7 +188,7 @@ class AdmissionsTest {
   }
 
   @Test
-  @DisplayName("CHARGE never refuses for credits but moves the balance as ENFORCE does, below zero too; NONE leaves it alone")
+  @DisplayName("CHARGE never refuses without a cap; the balance pays what it can, never below zero, the rest is overage; NONE leaves it alone")
   void chargeWithoutRefusing() throws Exception {
     MutableClock clock = new MutableClock(System.currentTimeMillis());
     RedisKeys keys = ownShard();
@@ -202,19 +202,22 @@ class AdmissionsTest {
       assertThat(d.allowed()).isTrue();
       await(admissions.settle(d.reservation().orElseThrow(), event(d.reservation().get(), cost, "ok")));
     }
-    assertThat(await(admissions.balance(account))).contains(15L - 27L);
+    // 27 used against 15 credits: the credits pay 9 + 6, and 0 + 3 + 9 = 12 is overage.
+    assertThat(await(admissions.balance(account))).contains(0L);
+    assertThat(await(admissions.overage(account))).isEqualTo(12L);
+    assertThat(OverageFields.last(redis, keys, account, 3)).containsExactly(0L, 3L, 9L);
 
     // An abandoned CHARGE reservation is refunded by the sweeper like an ENFORCE one.
     Decision abandoned = await(admissions.admit(tenCredits(clock, account, CreditPolicy.CHARGE)));
-    assertThat(await(admissions.balance(account))).contains(-22L);
+    assertThat(await(admissions.balance(account))).contains(-10L);
     clock.advanceMillis(31_000);
     assertThat(await(admissions.sweep(keys.shardOf(account)))).isEqualTo(1);
-    assertThat(await(admissions.balance(account))).contains(-12L);
+    assertThat(await(admissions.balance(account))).contains(0L);
     assertThat(abandoned.allowed()).isTrue();
 
     Decision untouched = await(admissions.admit(tenCredits(clock, account, CreditPolicy.NONE)));
     await(admissions.settle(untouched.reservation().orElseThrow(), event(untouched.reservation().get(), 9, "ok")));
-    assertThat(await(admissions.balance(account))).contains(-12L);
+    assertThat(await(admissions.balance(account))).contains(0L);
   }
 
   @Test
