@@ -94,7 +94,12 @@ public final class MeteringInterceptor implements ProxyInterceptor {
           "plan " + plan.name() + " does not include " + route.feature().get() + ", which " + route.prefix() + " requires"));
     }
     m.lastUsed.used(grant.keyId());
-    return readShape(context).compose(shape -> {
+    boolean restricted = grant.restrictsModels() || plan.restrictsModels();
+    return readShape(context, restricted).compose(shape -> {
+      if (restricted && shape.model() == null && shape.body() != null) {
+        return refuse(context, GatewayFailure.badRequest("model_required",
+            "'model' is required: this API key or its plan is limited to certain models"));
+      }
       if (!grant.allowsModel(shape.model())) {
         return refuse(context, new GatewayFailure(403, "permission_error", "model_not_allowed",
             "this API key may not use model " + shape.model()));
@@ -107,16 +112,24 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     });
   }
 
-  private Future<RequestShape> readShape(ProxyContext context) {
+  private Future<RequestShape> readShape(ProxyContext context, boolean modelRestricted) {
     ProxyRequest request = context.request();
     Body body = request.getBody();
     boolean hasBody = body != null && (body.length() > 0 || (body.length() < 0 && hasChunkedBody(request.proxiedRequest())));
-    String contentType = request.headers().get("content-type");
-    boolean json = contentType != null && contentType.toLowerCase(java.util.Locale.ROOT).contains("json");
-    // Only JSON requests are read and estimated; others (multipart uploads, say) stream through
-    // untouched and pay the route's flat cost plus whatever usage the response reports.
-    if (route.usage() == UsageFormat.NONE || !hasBody || !json || request.getMethod() == HttpMethod.GET) {
+    if (route.usage() == UsageFormat.NONE || !hasBody || request.getMethod() == HttpMethod.GET) {
       return Future.succeededFuture(RequestShape.none(null));
+    }
+    // JSON, text/* and undeclared bodies are read as JSON whatever the declared type: an upstream
+    // may parse them anyway, and a model restriction or the price must see their model. Others
+    // (multipart uploads, say) stream through untouched and pay the route's flat cost plus
+    // whatever usage the response reports; their model cannot be checked, so under a model
+    // restriction they are refused.
+    if (!ContentTypes.readAsJson(request.headers().get("content-type"))) {
+      return modelRestricted
+          ? Future.failedFuture(GatewayFailure.badRequest("model_unreadable", "this API key or its plan is limited to certain "
+              + "models, and the model of a " + ContentTypes.shown(request.headers().get("content-type"))
+              + " body cannot be checked; send the request as application/json"))
+          : Future.succeededFuture(RequestShape.none(null));
     }
     return BodyReader.read(body.stream(), maxBodyBytes).map(raw -> {
       RequestShape shape = RequestShape.parse(raw, route.usage(), m.config.metering().defaultMaxTokens());
@@ -140,7 +153,10 @@ public final class MeteringInterceptor implements ProxyInterceptor {
         .compose(d -> d.denial() == Denial.UNSEEDED
             ? m.seedFromLedger(grant.accountId()).compose(v -> m.admissions.admit(request))
             : Future.succeededFuture(d))
-        .recover(err -> Future.failedFuture(unavailable("the rate limiter (Redis) cannot be reached")))
+        .recover(err -> Future.failedFuture(err instanceof IllegalArgumentException tooBig
+            // A count beyond what the Redis scripts hold exactly (see LuaNumbers): the request, not Redis, is at fault.
+            ? GatewayFailure.badRequest("request_too_large", tooBig.getMessage())
+            : unavailable("the rate limiter (Redis) cannot be reached")))
         .compose(decision -> {
           m.metrics.admitNanos(System.nanoTime() - started);
           HttpServerRequest client = context.request().proxiedRequest();
