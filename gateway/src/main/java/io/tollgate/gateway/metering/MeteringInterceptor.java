@@ -155,7 +155,7 @@ public final class MeteringInterceptor implements ProxyInterceptor {
             : Future.succeededFuture(d))
         .recover(err -> Future.failedFuture(err instanceof IllegalArgumentException tooBig
             // A count beyond what the Redis scripts hold exactly (see LuaNumbers): the request, not Redis, is at fault.
-            ? GatewayFailure.badRequest("request_too_large", tooBig.getMessage())
+            ? GatewayFailure.badRequest("value_out_of_range", tooBig.getMessage())
             : unavailable("the rate limiter (Redis) cannot be reached")))
         .compose(decision -> {
           m.metrics.admitNanos(System.nanoTime() - started);
