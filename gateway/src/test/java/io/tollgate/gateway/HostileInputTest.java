@@ -196,7 +196,8 @@ class HostileInputTest {
         new JsonObject().put("scopes", new JsonObject().put("models", new JsonArray().add("gpt-4o-mini"))));
     int forwarded = harness.stub.requestCount();
     String body = "{\"model\": \"gpt-4o\", \"max_tokens\": 10, " + messages() + "}";
-    for (String type : new String[] {"text/plain", null, "text/plain; charset=utf-8", "application/json"}) {
+    for (String type : new String[] {"text/plain", null, "text/plain; charset=utf-8", "application/x-www-form-urlencoded",
+        "application/json"}) {
       HttpTestClient.Reply reply = post(key, body, type);
       assertThat(reply.status()).as(type + ": " + reply.text()).isEqualTo(403);
       assertThat(error(reply).getString("code")).isEqualTo("model_not_allowed");
@@ -205,6 +206,9 @@ class HostileInputTest {
     assertThat(multipart.status()).as(multipart.text()).isEqualTo(400);
     assertThat(error(multipart).getString("code")).isEqualTo("model_unreadable");
     assertThat(error(multipart).getString("message")).contains("multipart/form-data").contains("application/json");
+    HttpTestClient.Reply plainText = post(key, "gpt-4o please", "text/plain");
+    assertThat(plainText.status()).as(plainText.text()).isEqualTo(400);
+    assertThat(error(plainText).getString("code")).isEqualTo("model_unreadable");
     HttpTestClient.Reply noModel = post(key, "{\"max_tokens\": 10, " + messages() + "}", "text/plain");
     assertThat(noModel.status()).as(noModel.text()).isEqualTo(400);
     assertThat(error(noModel).getString("code")).isEqualTo("model_required");
@@ -243,5 +247,46 @@ class HostileInputTest {
     // Stub usage: 4 prompt + 10 completion tokens at gpt-4o's 10,000,000 per million = 140 (the default rate would be 14).
     assertThat(event).containsExactly("gpt-4o", "140");
     assertThat(spendable(key)).isEqualTo(10_000 - 140);
+  }
+
+  private static double deadLettersCounted() {
+    String metrics = await(new HttpTestClient(vertx).get(gateway.adminPort(), "/metrics")).text();
+    return metrics.lines().filter(line -> line.startsWith("tollgate_usage_dead_letters_total "))
+        .findFirst().map(line -> Double.parseDouble(line.substring(line.indexOf(' ') + 1).trim()))
+        .orElseThrow(() -> new AssertionError("tollgate_usage_dead_letters_total not in /metrics"));
+  }
+
+  @Test
+  @DisplayName("a poison usage event already in the stream is dead-lettered and counted by the running gateway, and the event behind it is stored")
+  void poisonInTheStreamIsCounted() {
+    String key = key("free", 10_000, new JsonObject());
+    long account = ACCOUNTS.get(key);
+    double before = deadLettersCounted();
+    String stream = new io.tollgate.metering.redis.RedisKeys(16).usageStream(account);
+    java.util.UUID poison = io.tollgate.metering.usage.UuidV7.at(System.currentTimeMillis());
+    java.util.UUID good = io.tollgate.metering.usage.UuidV7.at(System.currentTimeMillis());
+    for (io.tollgate.metering.usage.UsageEvent e : java.util.List.of(
+        new io.tollgate.metering.usage.UsageEvent(poison, account, 1, "/v1/", "gpt\u0000x", 1, 1, 1, 200, 1, false, "ok",
+            System.currentTimeMillis()),
+        new io.tollgate.metering.usage.UsageEvent(good, account, 1, "/v1/", "gpt-4o-mini", 1, 1, 1, 200, 1, false, "ok",
+            System.currentTimeMillis()))) {
+      Request add = Request.cmd(Command.XADD).arg(stream).arg("*");
+      e.toStreamFields().forEach(add::arg);
+      await(redis.send(add));
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (System.nanoTime() < deadline && !(storedInPostgres(good) && deadLettersCounted() >= before + 1)) {
+      await(vertx.timer(50));
+    }
+    assertThat(storedInPostgres(good)).isTrue();
+    assertThat(deadLettersCounted()).isGreaterThanOrEqualTo(before + 1);
+    Row dead = await(pg.preparedQuery("SELECT error, sqlstate FROM usage_dead_letters WHERE event_id = $1")
+        .execute(Tuple.of(poison.toString()))).iterator().next();
+    assertThat(dead.getString("sqlstate")).isEqualTo("22021");
+  }
+
+  private static boolean storedInPostgres(java.util.UUID eventId) {
+    return await(pg.preparedQuery("SELECT count(*) FROM usage_events WHERE event_id = $1").execute(Tuple.of(eventId)))
+        .iterator().next().getLong(0) == 1;
   }
 }

@@ -119,23 +119,34 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     if (route.usage() == UsageFormat.NONE || !hasBody || request.getMethod() == HttpMethod.GET) {
       return Future.succeededFuture(RequestShape.none(null));
     }
-    // JSON, text/* and undeclared bodies are read as JSON whatever the declared type: an upstream
-    // may parse them anyway, and a model restriction or the price must see their model. Others
-    // (multipart uploads, say) stream through untouched and pay the route's flat cost plus
-    // whatever usage the response reports; their model cannot be checked, so under a model
-    // restriction they are refused.
-    if (!ContentTypes.readAsJson(request.headers().get("content-type"))) {
-      return modelRestricted
-          ? Future.failedFuture(GatewayFailure.badRequest("model_unreadable", "this API key or its plan is limited to certain "
-              + "models, and the model of a " + ContentTypes.shown(request.headers().get("content-type"))
-              + " body cannot be checked; send the request as application/json"))
-          : Future.succeededFuture(RequestShape.none(null));
+    // The declared type is not trusted to say a body is not JSON (see ContentTypes): JSON types
+    // are parsed; untyped, text/* and form bodies are buffered and parsed when they hold a JSON
+    // object (and forwarded as application/json, as priced), else forwarded as they came. Other
+    // types (multipart uploads, say) stream through untouched and pay the route's flat cost plus
+    // whatever usage the response reports. A body whose model cannot be read is refused under a
+    // model restriction.
+    String contentType = request.headers().get("content-type");
+    ContentTypes.Reading reading = ContentTypes.reading(contentType);
+    if (reading == ContentTypes.Reading.STREAM) {
+      return modelRestricted ? Future.failedFuture(unreadable(contentType)) : Future.succeededFuture(RequestShape.none(null));
     }
     return BodyReader.read(body.stream(), maxBodyBytes).map(raw -> {
+      if (reading == ContentTypes.Reading.SNIFF && !ContentTypes.holdsJsonObject(raw)) {
+        if (modelRestricted) {
+          throw unreadable(contentType);
+        }
+        request.setBody(Body.body(raw));
+        return RequestShape.none(null);
+      }
       RequestShape shape = RequestShape.parse(raw, route.usage(), m.config.metering().defaultMaxTokens());
       request.setBody(Body.body(shape.body(), JSON));
       return shape;
     });
+  }
+
+  private static GatewayFailure unreadable(String contentType) {
+    return GatewayFailure.badRequest("model_unreadable", "this API key or its plan is limited to certain models, and the "
+        + "model of a " + ContentTypes.shown(contentType) + " body cannot be checked; send the request as application/json");
   }
 
   private Future<ProxyResponse> admit(ProxyContext context, KeyGrant grant, PlanConfig plan, RequestShape shape) {
