@@ -58,9 +58,12 @@ class PoisonUsageTest {
     return f.await(60, TimeUnit.SECONDS);
   }
 
-  /** Two fresh accounts on different shards. */
+  /** Two fresh accounts on different shards, the second's flushed after the first's. */
   private static long[] accountsOnTwoShards() {
     long a = ThreadLocalRandom.current().nextLong(5_000_000, 6_000_000);
+    while (KEYS.shardOf(a) == KEYS.shards() - 1) {
+      a++;
+    }
     long b = a + 1;
     while (KEYS.shardOf(b) == KEYS.shardOf(a)) {
       b++;
@@ -206,5 +209,26 @@ class PoisonUsageTest {
       holder.close().await(10, TimeUnit.SECONDS);
       hurried.close().await(10, TimeUnit.SECONDS);
     }
+  }
+
+  @Test
+  @DisplayName("a shard that fails (its consumer group is gone) does not stop the other shards' events from being stored")
+  void oneFailingShardDoesNotStopTheOthers() throws Exception {
+    long[] acc = accountsOnTwoShards();
+    UUID stuck = xadd(event(acc[0], "gpt-4o-mini"));
+    UUID flowing = xadd(event(acc[1], "gpt-4o-mini"));
+    String brokenStream = KEYS.usageStream(acc[0]);
+    await(redis.send(Request.cmd(Command.XGROUP).arg("DESTROY").arg(brokenStream).arg(UsageStreamConsumer.GROUP)));
+    try {
+      UsageStreamConsumer consumer = new UsageStreamConsumer(redis, pool, KEYS, "nogroup-" + acc[0], 100, Duration.ofMinutes(1));
+      UsageStreamConsumer.Flushed pass = await(consumer.flushAll());
+      assertThat(pass.failedShards()).isEqualTo(1);
+      assertThat(stored(flowing)).isEqualTo(1);
+      assertThat(stored(stuck)).isZero();
+    } finally {
+      await(new UsageStreamConsumer(redis, pool, KEYS, "poison-setup", 100, Duration.ofMinutes(1)).ensureGroups());
+    }
+    await(new UsageStreamConsumer(redis, pool, KEYS, "nogroup-" + acc[0], 100, Duration.ofMinutes(1)).flushAll());
+    assertThat(stored(stuck)).isEqualTo(1);
   }
 }
