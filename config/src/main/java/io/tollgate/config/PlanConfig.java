@@ -53,6 +53,11 @@ public record PlanConfig(String name, long requestsPerMinute, long tokensPerMinu
     this(name, requestsPerMinute, tokensPerMinute, includedCredits, DEFAULT_ALERT_THRESHOLDS);
   }
 
+  /** Whether the plan is limited to some models (then a request whose model cannot be read is refused). */
+  public boolean restrictsModels() {
+    return !models.isEmpty();
+  }
+
   /** Whether the plan may call this model; a request without a model passes. */
   public boolean allowsModel(String model) {
     return models.isEmpty() || model == null || models.contains(model);

@@ -83,7 +83,12 @@ public final class MeteringInterceptor implements ProxyInterceptor {
   private Future<ProxyResponse> authorize(ProxyContext context, String ip, String keyHash, Verdict verdict) {
     // Java 17: no pattern switch yet; the sealed Verdict makes this list complete.
     if (verdict instanceof Valid valid) {
-      return readShape(context).compose(shape -> {
+      boolean restricted = m.keys().restrictsModels(valid);
+      return readShape(context, restricted).compose(shape -> {
+        if (restricted && shape.model() == null && shape.body() != null) {
+          return refuse(context, GatewayFailure.badRequest("model_required",
+              "'model' is required: this API key or its plan is limited to certain models"));
+        }
         Optional<Forbidden> modelRefused = m.keys().checkModel(valid, shape.model());
         return modelRefused.isPresent() ? refuse(context, forbidden(modelRefused.get())) : admit(context, valid, shape);
       });
@@ -104,22 +109,41 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     return new GatewayFailure(403, "permission_error", f.code(), f.message());
   }
 
-  private Future<RequestShape> readShape(ProxyContext context) {
+  private Future<RequestShape> readShape(ProxyContext context, boolean modelRestricted) {
     ProxyRequest request = context.request();
     Body body = request.getBody();
     boolean hasBody = body != null && (body.length() > 0 || (body.length() < 0 && hasChunkedBody(request.proxiedRequest())));
-    String contentType = request.headers().get("content-type");
-    boolean json = contentType != null && contentType.toLowerCase(java.util.Locale.ROOT).contains("json");
-    // Only JSON requests are read and estimated; others (multipart uploads, say) stream through
-    // untouched and pay the route's flat cost plus whatever usage the response reports.
-    if (route.usage() == UsageFormat.NONE || !hasBody || !json || request.getMethod() == HttpMethod.GET) {
+    if (route.usage() == UsageFormat.NONE || !hasBody || request.getMethod() == HttpMethod.GET) {
       return Future.succeededFuture(RequestShape.none(null));
     }
+    // The declared type is not trusted to say a body is not JSON (see ContentTypes): JSON types
+    // are parsed; untyped, text/* and form bodies are buffered and parsed when they hold a JSON
+    // object (and forwarded as application/json, as priced), else forwarded as they came. Other
+    // types (multipart uploads, say) stream through untouched and pay the route's flat cost plus
+    // whatever usage the response reports. A body whose model cannot be read is refused under a
+    // model restriction.
+    String contentType = request.headers().get("content-type");
+    ContentTypes.Reading reading = ContentTypes.reading(contentType);
+    if (reading == ContentTypes.Reading.STREAM) {
+      return modelRestricted ? Future.failedFuture(unreadable(contentType)) : Future.succeededFuture(RequestShape.none(null));
+    }
     return BodyReader.read(body.stream(), maxBodyBytes).map(raw -> {
+      if (reading == ContentTypes.Reading.SNIFF && !ContentTypes.holdsJsonObject(raw)) {
+        if (modelRestricted) {
+          throw unreadable(contentType);
+        }
+        request.setBody(Body.body(raw));
+        return RequestShape.none(null);
+      }
       RequestShape shape = RequestShape.parse(raw, route.usage(), m.defaultMaxTokens());
       request.setBody(Body.body(shape.body(), JSON));
       return shape;
     });
+  }
+
+  private static GatewayFailure unreadable(String contentType) {
+    return GatewayFailure.badRequest("model_unreadable", "this API key or its plan is limited to certain models, and the "
+        + "model of a " + ContentTypes.shown(contentType) + " body cannot be checked; send the request as application/json");
   }
 
   private Future<ProxyResponse> admit(ProxyContext context, Valid valid, RequestShape shape) {
@@ -127,7 +151,10 @@ public final class MeteringInterceptor implements ProxyInterceptor {
         shape.model(), shape.inputEstimate(), shape.maxOutput(), shape.estimatedTokens(), route.flatCost());
     long started = System.nanoTime();
     return m.admission().admit(request)
-        .recover(err -> Future.failedFuture(unavailable("the rate limiter (Redis) cannot be reached")))
+        .recover(err -> Future.failedFuture(err instanceof IllegalArgumentException tooBig
+            // A count beyond what the Redis scripts hold exactly (see LuaNumbers): the request, not Redis, is at fault.
+            ? GatewayFailure.badRequest("value_out_of_range", tooBig.getMessage())
+            : unavailable("the rate limiter (Redis) cannot be reached")))
         .compose(decision -> {
           m.metrics().admitNanos(System.nanoTime() - started);
           HttpServerRequest client = context.request().proxiedRequest();

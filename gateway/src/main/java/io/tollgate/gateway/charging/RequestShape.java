@@ -42,13 +42,10 @@ record RequestShape(String model, long inputEstimate, long maxOutput, boolean st
     for (int i = 0; i < MAX_FIELDS.length; i++) {
       Object v = top.max[i];
       if (v != null) {
-        if (!(v instanceof Number n) || n.longValue() < 0) {
-          throw GatewayFailure.badRequest("invalid_max_tokens", "'" + MAX_FIELDS[i] + "' must be a non-negative integer");
-        }
-        maxOutput = n.longValue();
+        maxOutput = RequestLimits.outputTokens(MAX_FIELDS[i], v == INVALID ? "" : v);
       }
     }
-    return new RequestShape((String) top.model, raw.length() / 4, maxOutput, top.stream, false, raw);
+    return new RequestShape(RequestLimits.model((String) top.model), raw.length() / 4, maxOutput, top.stream, false, raw);
   }
 
   /** The original full parse: the reference for error messages, and the path that re-writes the body. */
@@ -70,10 +67,7 @@ record RequestShape(String model, long inputEstimate, long maxOutput, boolean st
     for (String field : MAX_FIELDS) {
       Object v = json.getValue(field);
       if (v != null) {
-        if (!(v instanceof Number n) || n.longValue() < 0) {
-          throw GatewayFailure.badRequest("invalid_max_tokens", "'" + field + "' must be a non-negative integer");
-        }
-        maxOutput = n.longValue();
+        maxOutput = RequestLimits.outputTokens(field, v);
       }
     }
     boolean stream = Boolean.TRUE.equals(json.getValue("stream"));
@@ -88,7 +82,7 @@ record RequestShape(String model, long inputEstimate, long maxOutput, boolean st
         drop = true;
       }
     }
-    return new RequestShape((String) modelValue, raw.length() / 4, maxOutput, stream, drop, body);
+    return new RequestShape(RequestLimits.model((String) modelValue), raw.length() / 4, maxOutput, stream, drop, body);
   }
 
   /**

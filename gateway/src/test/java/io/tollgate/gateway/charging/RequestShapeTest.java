@@ -55,12 +55,15 @@ class RequestShapeTest {
   }
 
   @Test
-  @DisplayName("the last of max_tokens, max_completion_tokens and max_output_tokens that is present wins; fractions truncate")
+  @DisplayName("the last of max_tokens, max_completion_tokens and max_output_tokens that is present wins; fractions are refused")
   void maxTokens() {
     assertThat(parse("{\"max_output_tokens\":3,\"max_tokens\":1,\"max_completion_tokens\":2}").maxOutput()).isEqualTo(3);
     assertThat(parse("{\"max_tokens\":1,\"max_completion_tokens\":null}").maxOutput()).isEqualTo(1);
-    assertThat(parse("{\"max_tokens\":7.9}").maxOutput()).isEqualTo(7);
-    assertThat(parse("{\"max_tokens\":-0.5}").maxOutput()).isZero();
+    // Issue 14: a fraction used to be truncated; a token count is an integer, so it is a 400 now.
+    assertThatThrownBy(() -> parse("{\"max_tokens\":7.9}")).isInstanceOfSatisfying(GatewayFailure.class,
+        f -> assertThat(f.getMessage()).isEqualTo("'max_tokens' must be an integer, not 7.9"));
+    assertThatThrownBy(() -> parse("{\"max_tokens\":-0.5}")).isInstanceOf(GatewayFailure.class);
+    assertThat(parse("{\"max_tokens\":7.0}").maxOutput()).as("an integral number written with a fraction").isEqualTo(7);
     assertThat(parse("{\"max_tokens\":5,\"max_tokens\":6}").maxOutput()).as("repeated key: last value").isEqualTo(6);
   }
 
@@ -72,9 +75,9 @@ class RequestShapeTest {
     assertThatThrownBy(() -> parse("{\"model\":[\"a\"],\"max_tokens\":-1}")).isInstanceOfSatisfying(GatewayFailure.class,
         f -> assertThat(f.code()).isEqualTo("invalid_model"));
     assertThatThrownBy(() -> parse("{\"max_tokens\":-1}")).isInstanceOfSatisfying(GatewayFailure.class,
-        f -> assertThat(f.getMessage()).isEqualTo("'max_tokens' must be a non-negative integer"));
+        f -> assertThat(f.getMessage()).isEqualTo("'max_tokens' must be an integer from 0 to 10000000, not -1"));
     assertThatThrownBy(() -> parse("{\"max_completion_tokens\":\"10\"}")).isInstanceOfSatisfying(GatewayFailure.class,
-        f -> assertThat(f.getMessage()).isEqualTo("'max_completion_tokens' must be a non-negative integer"));
+        f -> assertThat(f.getMessage()).isEqualTo("'max_completion_tokens' must be an integer from 0 to 10000000"));
     assertThat(parse("{\"model\":5,\"model\":\"gpt-4o\"}").model()).as("a repeated key counts with its last value").isEqualTo("gpt-4o");
     assertThatThrownBy(() -> parse("{\"model\":5, \"max_tokens\": }")).isInstanceOfSatisfying(GatewayFailure.class,
         f -> assertThat(f.code()).as("syntax first, as before").isEqualTo("invalid_json"));

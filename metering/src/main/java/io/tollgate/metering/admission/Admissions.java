@@ -47,7 +47,21 @@ public final class Admissions {
     return keys;
   }
 
+  /**
+   * Admits or denies one request. Fails (IllegalArgumentException) without calling Redis when a
+   * count is beyond what a script holds exactly ({@link LuaNumbers}).
+   */
   public Future<Decision> admit(AdmissionRequest r) {
+    try {
+      LuaNumbers.exact("estimatedTokens", r.estimatedTokens());
+      LuaNumbers.exact("reserveCredits", r.reserveCredits());
+      LuaNumbers.exact("key requestsPerMinute", r.keyLimits().requestsPerMinute());
+      LuaNumbers.exact("key tokensPerMinute", r.keyLimits().tokensPerMinute());
+      LuaNumbers.exact("account requestsPerMinute", r.accountLimits().requestsPerMinute());
+      LuaNumbers.exact("account tokensPerMinute", r.accountLimits().tokensPerMinute());
+    } catch (IllegalArgumentException e) {
+      return Future.failedFuture(e);
+    }
     long now = clock.millis();
     Reservation reservation = new Reservation(r.eventId(), r.accountId(), r.keyId(), r.reserveCredits(),
         r.estimatedTokens(), r.credits(), r.keyLimits(), r.accountLimits());
@@ -76,7 +90,13 @@ public final class Admissions {
    * overage (recorded in the stream entry), which the balance never goes below zero for.
    */
   public Future<Long> settle(Reservation r, UsageEvent event) {
-    long tokensUsed = event.inputTokens() + event.outputTokens();
+    // Tokens an upstream reports are not bounded by the gateway: saturate rather than overflow.
+    long tokensUsed = LuaNumbers.saturatingSum(Math.max(0, event.inputTokens()), Math.max(0, event.outputTokens()));
+    try {
+      LuaNumbers.exact("credits", event.credits());
+    } catch (IllegalArgumentException e) {
+      return Future.failedFuture(e);
+    }
     List<String> k = List.of(keys.credits(r.accountId()), keys.reservations(r.accountId()),
         keys.usageStream(r.accountId()), keys.keyTokens(r.accountId(), r.keyId()), keys.accountTokens(r.accountId()),
         keys.reservedCredits(r.accountId()), keys.overage(r.accountId()));

@@ -31,7 +31,7 @@ final class UsageJobMetrics {
     this.duplicateEvents = Counter.builder("tollgate_usage_events_duplicate")
         .description("Usage events delivered again (a consumer died before XACK) and dropped by event id").register(registry);
     this.deadLetters = Counter.builder("tollgate_usage_dead_letters")
-        .description("Malformed usage stream entries moved to the dead-letter stream").register(registry);
+        .description("Usage events dead-lettered: malformed stream entries (dead-letter stream) and rows Postgres rejects (usage_dead_letters)").register(registry);
     this.flushFailures = Counter.builder("tollgate_usage_flush_failures")
         .description("Flush passes that failed (Postgres or Redis down); the events wait in the stream").register(registry);
     this.batchSize = DistributionSummary.builder("tollgate_usage_flush_batch_size")

@@ -106,6 +106,9 @@ public final class UsageJobs {
     }
     return flushPass = consumer.flushAll()
         .onSuccess(metrics::flushed)
+        .compose(flushed -> flushed.failedShards() == 0 ? Future.succeededFuture(flushed)
+            // Some shards failed, the others were stored: count the pass as failed and recreate the groups.
+            : Future.failedFuture("usage shards not flushed: " + flushed.failedShards()))
         .compose(flushed -> checkAlerts().transform(ar -> Future.succeededFuture(flushed)))
         .recover(err -> {
           metrics.flushFailed();

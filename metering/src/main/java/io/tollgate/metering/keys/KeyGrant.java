@@ -49,6 +49,12 @@ public record KeyGrant(long keyId, long accountId, String plan, String billingMo
     return routes == null || routes.isEmpty() || routes.contains(prefix);
   }
 
+  /** Whether the key is limited to some models (then a request whose model cannot be read is refused). */
+  public boolean restrictsModels() {
+    JsonArray models = scopes.getJsonArray("models");
+    return models != null && !models.isEmpty();
+  }
+
   /** Models the key may use; empty means all. A request without a model passes. */
   public boolean allowsModel(String model) {
     JsonArray models = scopes.getJsonArray("models");

@@ -85,6 +85,11 @@ public final class KeyVerifier {
     return new Valid(grant, plan);
   }
 
+  /** Whether the key or its plan limits the models it may call (a request must then name a readable model). */
+  public boolean restrictsModels(Valid valid) {
+    return valid.grant().restrictsModels() || valid.plan().restrictsModels();
+  }
+
   /** The key's and the plan's model restrictions, for the model the request names. */
   public Optional<Forbidden> checkModel(Valid valid, String model) {
     if (!valid.grant().allowsModel(model)) {

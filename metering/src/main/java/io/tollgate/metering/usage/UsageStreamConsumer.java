@@ -21,7 +21,10 @@ import org.slf4j.LoggerFactory;
  * consumer that dies between insert and XACK leaves its entries pending; any consumer claims them
  * after {@code claimIdle} (XAUTOCLAIM) and re-inserting them is a no-op. With Postgres down,
  * nothing is acknowledged, so events wait in the stream. Entries that cannot be parsed go to the
- * shard's dead-letter stream with the reason, and never block the rest.
+ * shard's dead-letter stream with the reason, and never block the rest. An entry Postgres rejects
+ * (see {@link UsageDeadLetters}) is isolated by splitting its batch, recorded in
+ * {@code usage_dead_letters} and acknowledged; the rest of the batch is stored. A shard that fails
+ * does not stop the others.
  */
 public final class UsageStreamConsumer {
 
@@ -53,10 +56,27 @@ public final class UsageStreamConsumer {
   public record Backlog(long backlog, long pending, long oldestAgeMillis) {
   }
 
-  /** What one pass did, for metrics and tests. */
-  public record Flushed(int inserted, int duplicates, int deadLettered) {
+  /**
+   * What one pass did, for metrics and tests. {@code deadLettered} counts both malformed entries
+   * and rows Postgres rejected; {@code failedShards} the shards left pending this pass (say, Postgres down).
+   */
+  public record Flushed(int inserted, int duplicates, int deadLettered, int failedShards) {
+    static final Flushed NONE = new Flushed(0, 0, 0, 0);
+
     Flushed plus(Flushed o) {
-      return new Flushed(inserted + o.inserted, duplicates + o.duplicates, deadLettered + o.deadLettered);
+      return new Flushed(inserted + o.inserted, duplicates + o.duplicates, deadLettered + o.deadLettered,
+          failedShards + o.failedShards);
+    }
+  }
+
+  /** One parsed stream entry, with its raw fields for the dead-letter table. */
+  private record Entry(String id, Map<String, String> fields, UsageEvent event) {
+  }
+
+  /** What inserting some entries did: stored (new), and rejected into the dead-letter table. */
+  private record Stored(int inserted, int rejected) {
+    Stored plus(Stored o) {
+      return new Stored(inserted + o.inserted, rejected + o.rejected);
     }
   }
 
@@ -94,14 +114,19 @@ public final class UsageStreamConsumer {
    * One pass over every shard: this consumer's own unacknowledged entries first (a store that
    * failed, say with Postgres down, is retried on the next pass rather than after
    * {@code claimIdle}), then stale entries of dead consumers, then new ones, a batch at a time.
+   * A shard that fails is counted in {@link Flushed#failedShards} and the pass goes on with the next.
    */
   public Future<Flushed> flushAll() {
-    Future<Flushed> total = Future.succeededFuture(new Flushed(0, 0, 0));
+    Future<Flushed> total = Future.succeededFuture(Flushed.NONE);
     for (int shard = 0; shard < keys.shards(); shard++) {
       int s = shard;
       total = total.compose(sum -> retryOwn(s)
           .compose(own -> claimStale(s).map(own::plus))
           .compose(soFar -> flushNew(s).map(soFar::plus))
+          .recover(err -> {
+            log.warn("usage shard {} not flushed this pass (its events wait in the stream): {}", s, err.toString());
+            return Future.succeededFuture(new Flushed(0, 0, 0, 1));
+          })
           .map(sum::plus));
     }
     return total;
@@ -116,7 +141,7 @@ public final class UsageStreamConsumer {
           // An id whose entry was deleted comes back with nil fields; store() just acknowledges it.
           List<Response> entries = entriesOf(reply);
           if (entries.isEmpty()) {
-            return Future.succeededFuture(new Flushed(0, 0, 0));
+            return Future.succeededFuture(Flushed.NONE);
           }
           return store(stream, entries, true).compose(done -> entries.size() < batchSize
               ? Future.succeededFuture(done) : retryOwn(shard).map(done::plus));
@@ -131,7 +156,7 @@ public final class UsageStreamConsumer {
         .compose(reply -> {
           List<Response> entries = entriesOf(reply);
           if (entries.isEmpty()) {
-            return Future.succeededFuture(new Flushed(0, 0, 0));
+            return Future.succeededFuture(Flushed.NONE);
           }
           return store(stream, entries, true).compose(done -> entries.size() < batchSize
               ? Future.succeededFuture(done) : flushNew(shard).map(done::plus));
@@ -152,7 +177,7 @@ public final class UsageStreamConsumer {
               }
             }
           }
-          return entries.isEmpty() ? Future.succeededFuture(new Flushed(0, 0, 0)) : store(stream, entries, true);
+          return entries.isEmpty() ? Future.succeededFuture(Flushed.NONE) : store(stream, entries, true);
         });
   }
 
@@ -162,7 +187,7 @@ public final class UsageStreamConsumer {
    */
   public Future<Flushed> store(String stream, List<Response> entries, boolean acknowledge) {
     long started = System.nanoTime();
-    List<UsageEvent> events = new ArrayList<>();
+    List<Entry> events = new ArrayList<>();
     List<String> ids = new ArrayList<>();
     List<Future<Void>> deadLetters = new ArrayList<>();
     for (Response entry : entries) {
@@ -173,17 +198,17 @@ public final class UsageStreamConsumer {
       }
       Map<String, String> fields = fields(entry.get(1));
       try {
-        events.add(UsageRows.parse(fields));
+        events.add(new Entry(id, fields, UsageRows.parse(fields)));
       } catch (IllegalArgumentException e) {
         deadLetters.add(deadLetter(stream, id, fields, e.getMessage()));
       }
       ids.add(id);
     }
-    Future<Integer> inserted = events.isEmpty() ? Future.succeededFuture(0)
-        : pool.preparedQuery(UsageRows.INSERT_BATCH).execute(UsageRows.batch(events))
-            .map(rows -> rows.iterator().next().getLong("inserted").intValue());
-    return Future.all(deadLetters).compose(v -> inserted).compose(n -> {
-      Flushed done = new Flushed(n, events.size() - n, deadLetters.size());
+    return Future.all(deadLetters)
+        .compose(v -> events.isEmpty() ? Future.succeededFuture(new Stored(0, 0)) : insertIsolating(stream, events))
+        .compose(stored -> {
+      Flushed done = new Flushed(stored.inserted(), events.size() - stored.inserted() - stored.rejected(),
+          deadLetters.size() + stored.rejected(), 0);
       if (!acknowledge) {
         return Future.succeededFuture(done);
       }
@@ -197,9 +222,36 @@ public final class UsageStreamConsumer {
     })
     .onSuccess(done -> {
       java.util.Set<Long> accounts = new java.util.HashSet<>();
-      events.forEach(e -> accounts.add(e.accountId()));
+      events.forEach(e -> accounts.add(e.event().accountId()));
       observer.stored(entries.size(), System.nanoTime() - started, accounts);
     }).onFailure(err -> log.warn("could not store {} usage events from {} (they stay pending): {}", events.size(), stream, err.toString()));
+  }
+
+  /**
+   * Inserts the entries in one statement; if Postgres rejects a row, splits the batch in halves
+   * until each rejected entry stands alone, then dead-letters it. Any other failure (Postgres
+   * unreachable) fails the whole call, so nothing is acknowledged and a later pass retries;
+   * halves already stored are then dropped by event id on that pass.
+   */
+  private Future<Stored> insertIsolating(String stream, List<Entry> batch) {
+    List<UsageEvent> events = batch.stream().map(Entry::event).toList();
+    return pool.preparedQuery(UsageRows.INSERT_BATCH).execute(UsageRows.batch(events))
+        .map(rows -> new Stored(rows.iterator().next().getLong("inserted").intValue(), 0))
+        .recover(err -> {
+          if (!UsageDeadLetters.rejectsRows(err)) {
+            return Future.failedFuture(err);
+          }
+          if (batch.size() == 1) {
+            Entry poison = batch.get(0);
+            log.warn("usage entry {} in {} (event {}) is rejected by Postgres; recorded in usage_dead_letters: {}",
+                poison.id(), stream, poison.event().eventId(), err.getMessage());
+            return UsageDeadLetters.record(pool, stream, poison.id(), poison.event(), poison.fields(), err)
+                .map(new Stored(0, 1));
+          }
+          int half = batch.size() / 2;
+          return insertIsolating(stream, batch.subList(0, half))
+              .compose(first -> insertIsolating(stream, batch.subList(half, batch.size())).map(first::plus));
+        });
   }
 
   private Future<Void> deadLetter(String stream, String id, Map<String, String> fields, String reason) {
