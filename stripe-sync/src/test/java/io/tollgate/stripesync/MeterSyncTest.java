@@ -100,6 +100,20 @@ class MeterSyncTest {
         .execute(Tuple.of(account))).iterator().next().getLong(0);
   }
 
+  /** Hybrid usage whose credits paid part of each event: {@code overage_credits} is the rest, about a third. */
+  private static void hybridUsage(long account, int events) {
+    await(pool.preparedQuery("""
+        INSERT INTO usage_events (event_id, account_id, key_id, route, model, credits, overage_credits, status, occurred_at)
+        SELECT gen_random_uuid(), $1, 1, '/v1/', 'm', c, c / 3, 200, now() - interval '1 minute'
+        FROM (SELECT 3 + (random() * 99)::int AS c FROM generate_series(1, $2)) g
+        """).execute(Tuple.of(account, events)));
+  }
+
+  private static long postgresOverage(long account) {
+    return await(pool.preparedQuery("SELECT coalesce(sum(overage_credits), 0) FROM usage_events WHERE account_id = $1")
+        .execute(Tuple.of(account))).iterator().next().getLong(0);
+  }
+
   private static long pending() {
     return await(pool.query("SELECT count(*) FROM stripe_meter_outbox WHERE status = 'pending'").execute()).iterator().next().getLong(0);
   }
@@ -151,8 +165,13 @@ class MeterSyncTest {
   @Test
   @DisplayName("an instance that dies after Stripe took a batch but before recording it: the next one resends the same identifiers, counted once")
   void restartMidBatch() {
-    Map<String, Long> linked = customers(6, "hybrid");
-    linked.values().forEach(a -> usage(a, 10));
+    // Postpaid customers owe all their usage; hybrid ones only the overage their credits did not cover.
+    Map<String, Long> postpaid = customers(3, "postpaid");
+    Map<String, Long> hybrid = customers(3, "hybrid");
+    postpaid.values().forEach(a -> usage(a, 10));
+    hybrid.values().forEach(a -> hybridUsage(a, 10));
+    Map<String, Long> linked = new LinkedHashMap<>(postpaid);
+    linked.putAll(hybrid);
     MeterOutbox outbox = new MeterOutbox(pool);
     assertThat(await(outbox.cut("tollgate_credits", java.time.Instant.now()))).isGreaterThanOrEqualTo(6);
     // The doomed instance leases everything for a moment, sends it, and dies before marking it sent.
@@ -169,8 +188,13 @@ class MeterSyncTest {
     await(vertx.timer(400));
     drain(sync(transport(StripeMeterTransport.Mode.V2), fast()));
     assertThat(stripe.duplicates() - duplicatesBefore).as("identifiers Stripe saw twice and dropped").isGreaterThanOrEqualTo(6);
-    for (Map.Entry<String, Long> e : linked.entrySet()) {
+    for (Map.Entry<String, Long> e : postpaid.entrySet()) {
       assertThat(stripe.totalFor(e.getKey())).isEqualTo(postgresTotal(e.getValue()));
+    }
+    for (Map.Entry<String, Long> e : hybrid.entrySet()) {
+      assertThat(postgresOverage(e.getValue())).as("some overage, less than all usage").isPositive()
+          .isLessThan(postgresTotal(e.getValue()));
+      assertThat(stripe.totalFor(e.getKey())).as("hybrid: only the overage").isEqualTo(postgresOverage(e.getValue()));
     }
   }
 
