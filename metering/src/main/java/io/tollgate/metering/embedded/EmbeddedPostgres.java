@@ -77,7 +77,9 @@ public final class EmbeddedPostgres implements AutoCloseable {
       pg.initIfNeeded();
       pg.stopLeftover();
       log.info("starting embedded PostgreSQL in {} on 127.0.0.1:{}{}", root, chosen, asNobody ? " (as user nobody: running as root)" : "");
-      String options = "-p " + chosen + " -c listen_addresses=127.0.0.1 -c unix_socket_directories=" + run
+      // TCP on loopback only: a Unix-domain socket path may not exceed 107 bytes, and a clone's
+      // path (with target/test-services/run-…/postgres/run/.s.PGSQL.N behind it) easily does.
+      String options = "-p " + chosen + " -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
           + " -c max_connections=200"
           + (durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
       pg.run(List.of(bin.resolve("bin/pg_ctl").toString(), "-D", data.toString(), "-l", logFile.toString(),

@@ -48,6 +48,24 @@ class PrivateDirectoryPostgresTest {
   }
 
   @Test
+  @DisplayName("starts in a directory whose path is longer than a Unix-domain socket path may be (107 bytes)")
+  void longPath() throws Exception {
+    Path parent = Files.createTempDirectory(Files.createDirectories(Path.of("target").toAbsolutePath()), "long-");
+    Files.setPosixFilePermissions(parent, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Path dir = parent.resolve("a-clone-in-a-deeply-nested-workspace-directory-".repeat(3)).resolve("postgres");
+    assertThat(dir.toString().length()).isGreaterThan(107);
+    try (EmbeddedPostgres pg = EmbeddedPostgres.start(dir, 0, false);
+         Connection c = connect(pg);
+         Statement s = c.createStatement();
+         ResultSet rs = s.executeQuery("SELECT 1")) {
+      assertThat(rs.next()).isTrue();
+    } finally {
+      deleteTree(EmbeddedPostgres.home(dir));
+      deleteTree(parent);
+    }
+  }
+
+  @Test
   @DisplayName("running as nobody, the files go to a place of our own outside the private directory, and the directory says where")
   void relocatedHome() throws Exception {
     Path parent = Files.createTempDirectory("tollgate-private-");
