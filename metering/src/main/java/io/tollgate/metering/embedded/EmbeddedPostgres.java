@@ -209,7 +209,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
   }
 
   /**
-   * The directory holding the server's binaries, cluster ({@code data}) and socket for a server
+   * The directory holding the server's binaries, cluster ({@code data}) and log ({@code run}) for a server
    * started with {@code dir}: {@code dir} itself, or — when running as root and user nobody cannot
    * reach {@code dir} — a directory under {@code /var/tmp/tollgate-postgres} (see the class comment).
    */

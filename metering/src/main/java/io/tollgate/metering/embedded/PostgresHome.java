@@ -15,7 +15,7 @@ import java.util.HexFormat;
 import java.util.Optional;
 
 /**
- * Where the embedded PostgreSQL keeps its binaries, cluster and socket for a requested directory.
+ * Where the embedded PostgreSQL keeps its binaries, cluster and log for a requested directory.
  *
  * <p>Normally that is the requested directory itself. When Tollgate runs as root the server runs
  * as {@code nobody}, which must be able to walk down to its files; a project cloned under
