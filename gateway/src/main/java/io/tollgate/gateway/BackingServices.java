@@ -50,7 +50,7 @@ final class BackingServices implements AutoCloseable {
         postgres = Optional.of(EmbeddedPostgres.start(dataDir.resolve("postgres"), 0, true));
         postgresUrl = postgres.get().url();
         log.info("no Postgres URL configured: started embedded PostgreSQL on 127.0.0.1:{} with data in {} (set DATABASE_URL to use your own)",
-            postgres.get().port(), dataDir.resolve("postgres"));
+            postgres.get().port(), postgres.get().home());
       } else {
         postgresUrl = config.postgres().url().orElseThrow();
         log.info("using external PostgreSQL from configuration");

@@ -72,6 +72,19 @@ class LifecycleTest {
       }
     } finally {
       vertx.close().await(10, TimeUnit.SECONDS);
+      deleteIfOutside(io.tollgate.embedded.EmbeddedPostgres.home(dataDir.resolve("postgres")), dataDir);
+    }
+  }
+
+  /** Run as root from a private directory, Postgres kept its files outside target/: remove them. */
+  private static void deleteIfOutside(Path home, Path dataDir) throws java.io.IOException {
+    if (home.startsWith(dataDir) || !java.nio.file.Files.exists(home)) {
+      return;
+    }
+    try (var walk = java.nio.file.Files.walk(home)) {
+      for (Path p : (Iterable<Path>) walk.sorted(java.util.Comparator.reverseOrder())::iterator) {
+        java.nio.file.Files.deleteIfExists(p);
+      }
     }
   }
 

@@ -36,7 +36,8 @@ public final class TestServices {
 
   private static TestServices start() {
     try {
-      // Under target/ (world-searchable), not /tmp's private temp dirs: Postgres may run as nobody.
+      // Under target/; when run as root from a private directory, Postgres keeps its files
+      // elsewhere (EmbeddedPostgres.home), and stop() removes them too.
       Path base = Path.of("target", "test-services").toAbsolutePath();
       Files.createDirectories(base);
       Path dir = Files.createTempDirectory(base, "run-");
@@ -81,10 +82,18 @@ public final class TestServices {
   private synchronized void stop() {
     postgres.close();
     redis.close();
-    try (var walk = Files.walk(dir)) {
+    deleteTree(postgres.home());
+    deleteTree(dir);
+  }
+
+  private static void deleteTree(Path root) {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (var walk = Files.walk(root)) {
       walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     } catch (IOException ignored) {
-      // best effort: it lives under target/
+      // best effort: throw-away test data
     }
   }
 }
