@@ -110,9 +110,14 @@ public final class EmbeddedRedis implements AutoCloseable {
   }
 
   private void stopIfNeverClosed() {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(UNCLOSED_GRACE_SECONDS);
     try {
-      if (!closed.await(UNCLOSED_GRACE_SECONDS, TimeUnit.SECONDS)) {
-        stopProcess();
+      // A server already gone (stopped by a later start on its directory, say) needs no waiting.
+      while (process.isAlive() && !closed.await(200, TimeUnit.MILLISECONDS)) {
+        if (System.nanoTime() > deadline) {
+          stopProcess();
+          return;
+        }
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
