@@ -254,12 +254,12 @@ public final class AdminApi {
     if (expiresAt != null && !expiresAt.isAfter(clock.instant())) {
       throw BadInput.field("expiresAt", "must be in the future");
     }
-    AccountService.NewKey key = new AccountService.NewKey(environment.equals("live") ? ApiKeyFormat.LIVE : ApiKeyFormat.TEST,
-        Fields.string(b, "name", false), scopes, Fields.nonNegative(limits, "requestsPerMinute"),
-        Fields.nonNegative(limits, "tokensPerMinute"), expiresAt);
     Actor actor = actor(ctx);
     long id = Fields.pathId(ctx.pathParam("id"), "account");
-    return accounts.createKey(id, key, actor)
+    // The account is looked up before the key's name and limits are read: an unknown account is a 404 whatever they say.
+    return accounts.get(id).compose(account -> accounts.createKey(account, new AccountService.NewKey(
+            environment.equals("live") ? ApiKeyFormat.LIVE : ApiKeyFormat.TEST, Fields.string(b, "name", false), scopes,
+            Fields.nonNegative(limits, "requestsPerMinute"), Fields.nonNegative(limits, "tokensPerMinute"), expiresAt), actor))
         .map(created -> new Reply(201, created.key().toJson(clock.instant()).put("key", created.plaintext())));
   }
 

@@ -135,10 +135,9 @@ public final class AccountService {
 
   // ---- keys
 
-  public Future<ApiKeyStore.Created> createKey(long accountId, NewKey key, Actor actor) {
-    return pool.withTransaction(conn -> accounts.get(conn, accountId)
-        .map(found -> found.orElseThrow(() -> Refusal.notFound("account " + accountId)))
-        .compose(account -> create(conn, account.id(), key))
+  /** A new key for the account (found by {@link #get}); the plaintext is in the answer and nowhere else. */
+  public Future<ApiKeyStore.Created> createKey(Account account, NewKey key, Actor actor) {
+    return pool.withTransaction(conn -> create(conn, account.id(), key)
         .compose(created -> audit.record(conn, actor.name(), "key.create", "api_key", Long.toString(created.key().id()),
             actor.ip(), null, created.key().toJson(clock.instant())).map(created)));
   }
