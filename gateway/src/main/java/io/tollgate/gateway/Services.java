@@ -6,14 +6,22 @@ import io.tollgate.gateway.charging.FailedAuthLimiter;
 import io.tollgate.gateway.charging.HotPath;
 import io.tollgate.gateway.charging.MeteringMetrics;
 import io.tollgate.gateway.charging.Settlements;
+import io.tollgate.gateway.admin.AdminApi;
+import io.tollgate.gateway.admin.BillingApi;
+import io.tollgate.gateway.admin.NotificationsApi;
+import io.tollgate.gateway.admin.StripeApi;
+import io.tollgate.gateway.admin.UsageApi;
 import io.tollgate.gateway.webhooks.AlertWebhooks;
 import io.tollgate.gateway.webhooks.WebhookIntake;
+import io.tollgate.metering.accounts.AccountService;
 import io.tollgate.metering.accounts.AccountStore;
 import io.tollgate.metering.admission.AdmissionService;
 import io.tollgate.metering.admission.Admissions;
+import io.tollgate.metering.alerts.NotificationStore;
 import io.tollgate.metering.alerts.Notices;
 import io.tollgate.metering.alerts.UsageAlerts;
 import io.tollgate.metering.audit.AuditLog;
+import io.tollgate.metering.audit.AuditTrail;
 import io.tollgate.metering.jobs.UsageJobs;
 import io.tollgate.metering.keys.ApiKeyStore;
 import io.tollgate.metering.keys.KeyEvents;
@@ -23,8 +31,10 @@ import io.tollgate.metering.ledger.CreditLedger;
 import io.tollgate.metering.periods.PeriodRollover;
 import io.tollgate.metering.redis.RedisKeys;
 import io.tollgate.metering.store.PostgresUrls;
+import io.tollgate.metering.usage.UsageQueries;
 import io.tollgate.metering.usage.UsageStreamConsumer;
 import io.tollgate.stripesync.MeterSyncJobs;
+import io.tollgate.stripesync.billing.BillingAdmin;
 import io.tollgate.stripesync.billing.BillingSync;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -42,51 +52,46 @@ import org.slf4j.LoggerFactory;
 /**
  * The wiring of one gateway instance: the Redis and Postgres clients, and the domain services
  * built once on them and shared by the proxy's event loops and the admin API (one key cache and
- * one revocation subscription per instance). Built in {@link Tollgate}; nothing here decides
- * anything, it only connects the modules.
+ * one revocation subscription per instance), and the admin API on them, each handler given only
+ * the services it uses. Built in {@link Tollgate}; nothing here decides anything, it only
+ * connects the modules.
  */
 public final class Services {
 
   private static final Logger log = LoggerFactory.getLogger(Services.class);
   static final long DELIVERY_CHECK_MILLIS = 1_000;
 
-  final TollgateConfig config;
-  final Vertx vertx;
-  final Clock clock;
-  final Redis redis;
-  final Redis subscriber;
-  final Pool pool;
-  final AccountStore accounts;
-  final ApiKeyStore keys = new ApiKeyStore();
-  final CreditLedger ledger = new CreditLedger();
-  final AuditLog audit = new AuditLog();
-  final Admissions admissions;
-  final Balances balances;
-  final KeyVerifier keyVerifier;
-  final KeyEvents keyEvents;
-  final HotPath hotPath;
-  final UsageJobs jobs;
-  final AlertWebhooks alertWebhooks;
-  final MeterSyncJobs meterSync;
-  final BillingSync billing;
-  final WebhookIntake webhookIntake;
+  private final Vertx vertx;
+  private final Redis redis;
+  private final Redis subscriber;
+  private final Pool pool;
+  private final Admissions admissions;
+  private final KeyEvents keyEvents;
+  private final HotPath hotPath;
+  private final UsageJobs jobs;
+  private final AlertWebhooks alertWebhooks;
+  private final MeterSyncJobs meterSync;
+  private final BillingSync billing;
+  private final WebhookIntake webhookIntake;
+  private final AdminApi adminApi;
   private final AtomicBoolean delivering = new AtomicBoolean();
   private long deliveryTimer = -1;
 
   Services(Vertx vertx, TollgateConfig config, String redisUrl, String postgresUrl, MeterRegistry registry, Clock clock) {
-    this.config = config;
     this.vertx = vertx;
-    this.clock = clock;
     this.redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl)
         .setMaxPoolSize(config.redis().poolSize()).setMaxPoolWaiting(100_000).setMaxWaitingHandlers(100_000));
     this.subscriber = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl));
     this.pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(config.postgres().poolSize()))
         .connectingTo(PostgresUrls.toConnectOptions(postgresUrl)).using(vertx).build();
     RedisKeys redisKeys = new RedisKeys(config.metering().shards());
-    this.accounts = new AccountStore(config.metering().shards());
+    AccountStore accounts = new AccountStore(config.metering().shards());
+    ApiKeyStore keys = new ApiKeyStore();
+    CreditLedger ledger = new CreditLedger();
+    AuditLog audit = new AuditLog();
     this.admissions = new Admissions(redis, redisKeys, clock, config.metering().reservationTtl());
-    this.balances = new Balances(pool, accounts, ledger, admissions);
-    this.keyVerifier = new KeyVerifier(keys, pool, config.metering().keyCacheTtl(), config.metering().negativeCacheTtl(),
+    Balances balances = new Balances(pool, accounts, ledger, admissions);
+    KeyVerifier keyVerifier = new KeyVerifier(keys, pool, config.metering().keyCacheTtl(), config.metering().negativeCacheTtl(),
         config::plan, clock);
     this.keyEvents = new KeyEvents(vertx, redis, subscriber, keyVerifier);
     this.hotPath = new HotPath(keyVerifier, new AdmissionService(admissions, config.pricing(), balances::seed, clock),
@@ -95,7 +100,8 @@ public final class Services {
 
     PeriodRollover rollover = new PeriodRollover(pool, config, accounts, ledger, admissions, clock);
     Notices notices = new Notices(config.secrets().alertWebhookSecret().isPresent(), registry);
-    this.alertWebhooks = new AlertWebhooks(vertx, pool, config.alerts(), config.secrets().alertWebhookSecret(), clock, registry);
+    NotificationStore notifications = new NotificationStore(pool);
+    this.alertWebhooks = new AlertWebhooks(vertx, notifications, config.alerts(), config.secrets().alertWebhookSecret(), clock, registry);
     this.meterSync = new MeterSyncJobs(vertx, pool, config.stripe(), config.secrets().stripeApiKey(), clock, registry);
     this.billing = new BillingSync(vertx, pool, config, accounts, ledger, audit, rollover, admissions, notices,
         keyEvents::announceAccountChange, clock, registry);
@@ -107,6 +113,14 @@ public final class Services {
         // Auto top-up looks at the accounts whose usage was just stored: their balance moved.
         accountIds -> billing.checkTopUps(accountIds).onFailure(err -> log.warn("auto top-up check failed: {}", err.toString())),
         clock, registry);
+    AccountService accountService = new AccountService(pool, config, accounts, keys, ledger, audit, admissions, balances,
+        keyEvents, clock);
+    AuditTrail auditTrail = new AuditTrail(pool, audit);
+    UsageQueries usage = new UsageQueries(pool);
+    this.adminApi = new AdminApi(accountService, auditTrail, config, clock,
+        new UsageApi(accountService, usage, config, clock), new NotificationsApi(notifications),
+        new StripeApi(meterSync, auditTrail, clock),
+        new BillingApi(accountService, new BillingAdmin(pool, billing, accounts, audit, clock), usage, auditTrail, config, vertx));
     if (config.secrets().alertWebhookSecret().isEmpty()) {
       log.info("TOLLGATE_ALERT_WEBHOOK_SECRET is not set: usage alerts are recorded and listed by the admin API, "
           + "but not posted to accounts' webhooks");
@@ -153,69 +167,25 @@ public final class Services {
         });
   }
 
-  // Read by the admin API's handlers and by tests in this package.
-
-  public TollgateConfig config() {
-    return config;
-  }
-
-  public Vertx vertx() {
-    return vertx;
-  }
-
-  public Clock clock() {
-    return clock;
-  }
-
-  public Pool pool() {
-    return pool;
-  }
-
-  public AccountStore accounts() {
-    return accounts;
-  }
-
-  public ApiKeyStore keys() {
-    return keys;
-  }
-
-  public CreditLedger ledger() {
-    return ledger;
-  }
-
-  public AuditLog audit() {
-    return audit;
-  }
-
-  public Admissions admissions() {
-    return admissions;
-  }
-
-  public Balances balances() {
-    return balances;
-  }
-
-  public KeyEvents keyEvents() {
-    return keyEvents;
-  }
-
-  public HotPath hotPath() {
+  HotPath hotPath() {
     return hotPath;
   }
+
+  WebhookIntake webhookIntake() {
+    return webhookIntake;
+  }
+
+  AdminApi adminApi() {
+    return adminApi;
+  }
+
+  // Read by tests, which drive the background jobs by hand.
 
   public UsageJobs jobs() {
     return jobs;
   }
 
-  public MeterSyncJobs meterSync() {
-    return meterSync;
-  }
-
   public BillingSync billing() {
     return billing;
-  }
-
-  public WebhookIntake webhookIntake() {
-    return webhookIntake;
   }
 }

@@ -271,4 +271,23 @@ class CheckoutAndTopUpTest {
     assertThat(done.getString("outcome")).contains("mtr_thin").contains("3 error(s)").contains("meter_event_customer_not_found");
     assertThat(gateway.registry().get("tollgate_stripe_meter_errors").counter().count() - before).isEqualTo(3);
   }
+
+  @Test
+  @DisplayName("auto top-up on a postpaid account is a problem+json 400 naming 'pack', and changes and audits nothing")
+  void autoTopUpRefusedForPostpaid() {
+    long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "postpaid top-up")
+        .put("billingMode", "postpaid"));
+    HttpTestClient.Reply reply = admin(HttpMethod.PUT, "/admin/v1/accounts/" + account + "/auto-top-up",
+        new JsonObject().put("pack", "small").put("thresholdCredits", 1000));
+    assertThat(reply.status()).as(reply.text()).isEqualTo(400);
+    assertThat(reply.headers().get("content-type")).isEqualTo("application/problem+json");
+    assertThat(reply.json().getString("type")).isEqualTo("https://tollgate.dev/problems/invalid-request");
+    assertThat(reply.json().getString("title")).isEqualTo("Invalid request");
+    assertThat(reply.json().getString("detail"))
+        .isEqualTo("'pack' auto top-up needs a prepaid or hybrid account (account " + account + " is postpaid)");
+    assertThat(count("SELECT count(*) FROM account_billing WHERE account_id = $1 AND auto_top_up_pack IS NOT NULL", account))
+        .isZero();
+    assertThat(count("SELECT count(*) FROM audit_log WHERE action = 'billing.auto_top_up' AND resource_id = $1",
+        Long.toString(account))).isZero();
+  }
 }

@@ -1,14 +1,17 @@
 package io.tollgate.gateway.admin;
 
 import io.tollgate.config.PlanConfig;
-import io.tollgate.gateway.Services;
+import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.ops.Problems;
+import io.tollgate.metering.Refusal;
 import io.tollgate.metering.accounts.Account;
+import io.tollgate.metering.accounts.AccountService;
+import io.tollgate.metering.accounts.AccountStatus;
 import io.tollgate.metering.accounts.AccountStore.NewAccount;
+import io.tollgate.metering.audit.Actor;
 import io.tollgate.metering.audit.AuditLog;
-import io.tollgate.metering.keys.ApiKey;
+import io.tollgate.metering.audit.AuditTrail;
 import io.tollgate.metering.keys.ApiKeyFormat;
-import io.tollgate.metering.keys.ApiKeyStore;
 import io.vertx.core.Future;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
@@ -16,29 +19,48 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
-import io.vertx.sqlclient.SqlConnection;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.stream.Collectors;
 
 /**
- * The admin API under {@code /admin/v1}: accounts, API keys, credits and the audit log. Every
- * mutation and its audit row share one transaction; Redis (balances, key caches) is updated
- * after the commit, and is rebuildable from Postgres if that step fails.
+ * The admin API under {@code /admin/v1}: accounts, API keys, credits and the audit log, and the
+ * other admin resources mounted beside them. Handlers parse the request, call a service
+ * ({@link AccountService}: each mutation one transaction with its audit row) and render its
+ * answer; {@link #fail} is the one mapping from failures to problem+json.
  */
 public final class AdminApi {
 
   private static final Set<String> BILLING_MODES = Set.of("prepaid", "postpaid", "hybrid");
-  private static final Set<String> STATUSES = Set.of("active", "trialing", "past_due", "suspended", "canceled");
+  private static final Set<String> STATUSES = Arrays.stream(AccountStatus.values()).map(AccountStatus::dbValue)
+      .collect(Collectors.toUnmodifiableSet());
 
-  private final Services m;
+  private final AccountService accounts;
+  private final AuditTrail audit;
+  private final TollgateConfig config;
+  private final Clock clock;
+  private final UsageApi usage;
+  private final NotificationsApi notifications;
+  private final StripeApi stripe;
+  private final BillingApi billing;
 
-  public AdminApi(Services m) {
-    this.m = m;
+  public AdminApi(AccountService accounts, AuditTrail audit, TollgateConfig config, Clock clock, UsageApi usage,
+                  NotificationsApi notifications, StripeApi stripe, BillingApi billing) {
+    this.accounts = accounts;
+    this.audit = audit;
+    this.config = config;
+    this.clock = clock;
+    this.usage = usage;
+    this.notifications = notifications;
+    this.stripe = stripe;
+    this.billing = billing;
   }
 
   public void mount(Router router) {
@@ -55,10 +77,10 @@ public final class AdminApi {
     router.get("/admin/v1/accounts/:id/credits").handler(json(this::credits));
     router.post("/admin/v1/accounts/:id/credits/rebuild").handler(json(this::rebuildBalance));
     router.get("/admin/v1/audit-log").handler(this::auditLog);
-    new UsageApi(m).mount(router);
-    new NotificationsApi(m).mount(router);
-    new StripeApi(m).mount(router);
-    new BillingApi(m).mount(router);
+    usage.mount(router);
+    notifications.mount(router);
+    stripe.mount(router);
+    billing.mount(router);
   }
 
   /** A handler that answers JSON, or problem+json for whatever went wrong. */
@@ -84,6 +106,12 @@ public final class AdminApi {
       String title = bad.status == 404 ? "Not found" : bad.status == 409 ? "Conflict" : bad.status == 502 ? "Stripe refused the request"
           : bad.status >= 500 ? "Service unavailable" : "Invalid request";
       Problems.send(ctx, bad.status, bad.code, title, bad.getMessage());
+    } else if (err instanceof Refusal refusal) {
+      switch (refusal.kind()) {
+        case NOT_FOUND -> Problems.send(ctx, 404, "not-found", "Not found", refusal.getMessage());
+        case CONFLICT -> Problems.send(ctx, 409, "conflict", "Conflict", refusal.getMessage());
+        case INVALID -> Problems.send(ctx, 400, "invalid-request", "Invalid request", refusal.getMessage());
+      }
     } else if (err instanceof io.vertx.pgclient.PgException pg && "23505".equals(pg.getSqlState())) {
       Problems.send(ctx, 409, "conflict", "Conflict", "a resource with the same unique value already exists");
     } else {
@@ -100,13 +128,11 @@ public final class AdminApi {
     }
   }
 
-  static String actor(RoutingContext ctx) {
+  /** Who is asking, for the audit log: the {@code x-tollgate-actor} header (else the token) and the client's address. */
+  static Actor actor(RoutingContext ctx) {
     String actor = ctx.request().getHeader("x-tollgate-actor");
-    return actor == null || actor.isBlank() ? "admin-token" : actor.substring(0, Math.min(actor.length(), 200));
-  }
-
-  static String ip(RoutingContext ctx) {
-    return ctx.request().remoteAddress() == null ? null : ctx.request().remoteAddress().hostAddress();
+    String ip = ctx.request().remoteAddress() == null ? null : ctx.request().remoteAddress().hostAddress();
+    return new Actor(actor == null || actor.isBlank() ? "admin-token" : actor.substring(0, Math.min(actor.length(), 200)), ip);
   }
 
   // ---- accounts
@@ -115,30 +141,19 @@ public final class AdminApi {
     JsonObject b = body(ctx);
     JsonObject limits = Fields.object(b, "limits");
     String plan = Fields.string(b, "plan", false);
-    if (plan != null && !m.config().plans().containsKey(plan)) {
-      throw BadInput.field("plan", "must be a configured plan: " + String.join(", ", m.config().plans().keySet()));
+    if (plan != null && !config.plans().containsKey(plan)) {
+      throw unknownPlan();
     }
     NewAccount account = new NewAccount(Fields.string(b, "name", true), plan == null ? "free" : plan,
         Fields.oneOf(b, "billingMode", BILLING_MODES, "prepaid"), Fields.nonNegative(b, "spendCap"),
         Fields.nonNegative(limits, "requestsPerMinute"), Fields.nonNegative(limits, "tokensPerMinute"),
         webhookUrl(b));
     long initialCredits = Optional.ofNullable(Fields.nonNegative(b, "initialCredits")).orElse(0L);
-    String actor = actor(ctx);
-    return m.pool().withTransaction(conn -> m.accounts().create(conn, account).compose(created -> {
-      PlanConfig planConfig = m.config().plan(created.plan());
-      Future<Boolean> grants = Future.succeededFuture(true);
-      if (!"postpaid".equals(created.billingMode()) && planConfig.includedCredits() > 0) {
-        grants = m.ledger().record(conn, created.id(), planConfig.includedCredits(), "period_grant",
-            "plan " + created.plan() + " included credits",
-            io.tollgate.metering.periods.PeriodRollover.periodGrantKey(created.id(), created.periodStart()), actor);
-      }
-      if (initialCredits > 0) {
-        grants = grants.compose(v -> m.ledger().record(conn, created.id(), initialCredits, "grant", "initial credits", null, actor));
-      }
-      return grants.compose(v -> m.audit().record(conn, actor, "account.create", "account", Long.toString(created.id()), ip(ctx),
-          null, created.toJson())).map(created);
-    })).compose(created -> m.balances().seed(created).map(created))
-        .compose(this::withCredits).map(json -> new Reply(201, json));
+    return accounts.create(account, initialCredits, actor(ctx)).compose(this::withCredits).map(json -> new Reply(201, json));
+  }
+
+  private BadInput unknownPlan() {
+    return BadInput.field("plan", "must be a configured plan: " + String.join(", ", config.plans().keySet()));
   }
 
   /** A Stripe customer id (cus_...), or null to unlink the account. */
@@ -175,29 +190,22 @@ public final class AdminApi {
   }
 
   private Future<JsonObject> withCredits(Account account) {
-    PlanConfig plan = m.config().plan(account.plan());
-    return m.balances().spendable(account).map(spendable -> account.toJson()
+    PlanConfig plan = config.plan(account.plan());
+    return accounts.spendable(account).map(spendable -> account.toJson()
             .put("credits", new JsonObject().put("spendable", spendable).put("enforced", account.enforcesCredits()))
             .put("planLimits", new JsonObject().put("requestsPerMinute", plan.requestsPerMinute())
                 .put("tokensPerMinute", plan.tokensPerMinute()).put("includedCredits", plan.includedCredits())));
   }
 
-  private Future<Account> account(SqlConnection conn, RoutingContext ctx, boolean forUpdate) {
-    long id = Fields.pathId(ctx.pathParam("id"), "account");
-    return (forUpdate ? m.accounts().getForUpdate(conn, id) : m.accounts().get(conn, id))
-        .map(found -> found.orElseThrow(() -> BadInput.notFound("account " + id)));
-  }
-
   private Future<Reply> getAccount(RoutingContext ctx) {
     long id = Fields.pathId(ctx.pathParam("id"), "account");
-    return m.accounts().get(m.pool(), id).map(found -> found.orElseThrow(() -> BadInput.notFound("account " + id)))
-        .compose(this::withCredits).map(json -> new Reply(200, json));
+    return accounts.get(id).compose(this::withCredits).map(json -> new Reply(200, json));
   }
 
   private Future<Reply> listAccounts(RoutingContext ctx) {
     int limit = queryInt(ctx, "limit", 50, 1, 500);
     long after = queryInt(ctx, "after", 0, 0, Integer.MAX_VALUE);
-    return m.accounts().page(m.pool(), after, limit).map(page -> {
+    return accounts.page(after, limit).map(page -> {
       JsonArray data = new JsonArray();
       page.forEach(a -> data.add(a.toJson()));
       JsonObject out = new JsonObject().put("data", data);
@@ -210,15 +218,16 @@ public final class AdminApi {
 
   private Future<Reply> updateAccount(RoutingContext ctx) {
     JsonObject b = body(ctx);
-    String actor = actor(ctx);
-    return m.pool().withTransaction(conn -> account(conn, ctx, true).compose(before -> {
+    Actor actor = actor(ctx);
+    long id = Fields.pathId(ctx.pathParam("id"), "account");
+    return accounts.update(id, before -> {
       JsonObject limits = b.containsKey("limits") ? Fields.object(b, "limits") : null;
       JsonObject alerts = b.containsKey("alerts") ? Fields.object(b, "alerts") : null;
       String plan = b.containsKey("plan") ? Fields.string(b, "plan", true) : before.plan();
-      if (!m.config().plans().containsKey(plan)) {
-        throw BadInput.field("plan", "must be a configured plan: " + String.join(", ", m.config().plans().keySet()));
+      if (!config.plans().containsKey(plan)) {
+        throw unknownPlan();
       }
-      Account after = new Account(before.id(),
+      return new Account(before.id(),
           b.containsKey("name") ? Fields.string(b, "name", true) : before.name(), plan,
           b.containsKey("billingMode") ? Fields.oneOf(b, "billingMode", BILLING_MODES, before.billingMode()) : before.billingMode(),
           b.containsKey("status") ? Fields.oneOf(b, "status", STATUSES, before.status()) : before.status(),
@@ -231,10 +240,7 @@ public final class AdminApi {
           alerts != null && alerts.containsKey("thresholds") ? thresholds(alerts) : before.alertThresholds(),
           alerts != null && alerts.containsKey("lowBalanceCredits") ? Fields.nonNegative(alerts, "lowBalanceCredits")
               : before.lowBalanceCredits());
-      return m.accounts().update(conn, after).compose(updated -> m.audit().record(conn, actor, "account.update", "account",
-          Long.toString(updated.id()), ip(ctx), before.toJson(), updated.toJson()).map(updated));
-    })).compose(updated -> m.keyEvents().announceAccountChange().map(updated))
-        .compose(this::withCredits).map(json -> new Reply(200, json));
+    }, actor).compose(this::withCredits).map(json -> new Reply(200, json));
   }
 
   // ---- keys
@@ -245,16 +251,16 @@ public final class AdminApi {
     JsonObject scopes = scopes(Fields.object(b, "scopes"));
     String environment = Fields.oneOf(b, "environment", Set.of("live", "test"), "live");
     Instant expiresAt = Fields.instant(b, "expiresAt");
-    if (expiresAt != null && !expiresAt.isAfter(m.clock().instant())) {
+    if (expiresAt != null && !expiresAt.isAfter(clock.instant())) {
       throw BadInput.field("expiresAt", "must be in the future");
     }
-    String actor = actor(ctx);
-    return m.pool().withTransaction(conn -> account(conn, ctx, false).compose(account -> m.keys().create(conn, account.id(),
+    Actor actor = actor(ctx);
+    long id = Fields.pathId(ctx.pathParam("id"), "account");
+    // The account is looked up before the key's name and limits are read: an unknown account is a 404 whatever they say.
+    return accounts.get(id).compose(account -> accounts.createKey(account, new AccountService.NewKey(
             environment.equals("live") ? ApiKeyFormat.LIVE : ApiKeyFormat.TEST, Fields.string(b, "name", false), scopes,
-            Fields.nonNegative(limits, "requestsPerMinute"), Fields.nonNegative(limits, "tokensPerMinute"), expiresAt))
-        .compose(created -> m.audit().record(conn, actor, "key.create", "api_key", Long.toString(created.key().id()), ip(ctx),
-            null, created.key().toJson(m.clock().instant())).map(created)))
-        .map(created -> new Reply(201, created.key().toJson(m.clock().instant()).put("key", created.plaintext())));
+            Fields.nonNegative(limits, "requestsPerMinute"), Fields.nonNegative(limits, "tokensPerMinute"), expiresAt), actor))
+        .map(created -> new Reply(201, created.key().toJson(clock.instant()).put("key", created.plaintext())));
   }
 
   private static JsonObject scopes(JsonObject raw) {
@@ -279,54 +285,26 @@ public final class AdminApi {
 
   private Future<Reply> listKeys(RoutingContext ctx) {
     long id = Fields.pathId(ctx.pathParam("id"), "account");
-    return m.accounts().get(m.pool(), id).compose(found -> {
-      if (found.isEmpty()) {
-        throw BadInput.notFound("account " + id);
-      }
-      return m.keys().listForAccount(m.pool(), id);
-    }).map(keys -> {
+    return accounts.listKeys(id).map(keys -> {
       JsonArray data = new JsonArray();
-      keys.forEach(k -> data.add(k.toJson(m.clock().instant())));
+      keys.forEach(k -> data.add(k.toJson(clock.instant())));
       return new Reply(200, new JsonObject().put("data", data));
     });
   }
 
   private Future<Reply> revokeKey(RoutingContext ctx) {
     long keyId = Fields.pathId(ctx.pathParam("keyId"), "key");
-    String actor = actor(ctx);
-    return m.pool().withTransaction(conn -> m.keys().get(conn, keyId).compose(before -> {
-      ApiKeyStore.WithHash old = before.orElseThrow(() -> BadInput.notFound("key " + keyId));
-      return m.keys().revoke(conn, keyId).compose(after -> m.audit().record(conn, actor, "key.revoke", "api_key",
-          Long.toString(keyId), ip(ctx), old.key().toJson(m.clock().instant()), after.orElseThrow().key().toJson(m.clock().instant())).map(after.get()));
-    })).compose(revoked -> m.keyEvents().announceRevocation(revoked.hash()).map(revoked))
-        .map(revoked -> new Reply(200, revoked.key().toJson(m.clock().instant())));
+    return accounts.revokeKey(keyId, actor(ctx)).map(revoked -> new Reply(200, revoked.toJson(clock.instant())));
   }
 
   private Future<Reply> rotateKey(RoutingContext ctx) {
     long keyId = Fields.pathId(ctx.pathParam("keyId"), "key");
     JsonObject b = body(ctx);
     Long overlapHours = Fields.nonNegative(b, "overlapHours");
-    Duration overlap = overlapHours == null ? m.config().metering().keyRotationOverlap() : Duration.ofHours(overlapHours);
-    String actor = actor(ctx);
-    return m.pool().withTransaction(conn -> m.keys().get(conn, keyId).compose(found -> {
-      ApiKey old = found.orElseThrow(() -> BadInput.notFound("key " + keyId)).key();
-      if (old.revokedAt() != null) {
-        throw new BadInput(409, "conflict", "key " + keyId + " is revoked and cannot be rotated");
-      }
-      return m.keys().create(conn, old.accountId(), old.prefix(), old.name(), old.scopes(), old.requestsPerMinute(),
-              old.tokensPerMinute(), old.expiresAt())
-          .compose(created -> m.keys().retire(conn, keyId, m.clock().instant().plus(overlap), created.key().id())
-              .compose(retired -> m.audit().record(conn, actor, "key.rotate", "api_key", Long.toString(keyId), ip(ctx),
-                  old.toJson(m.clock().instant()), retired.key().toJson(m.clock().instant()).put("replacedBy", created.key().id())).map(v -> Map2.of(created, retired))));
-    })).compose(pair -> m.keyEvents().announceRevocation(pair.retired().hash()).map(pair))
-        .map(pair -> new Reply(201, pair.created().key().toJson(m.clock().instant()).put("key", pair.created().plaintext())
-            .put("replaces", new JsonObject().put("id", keyId).put("validUntil", pair.retired().key().expiresAt().toString()))));
-  }
-
-  private record Map2(ApiKeyStore.Created created, ApiKeyStore.WithHash retired) {
-    static Map2 of(ApiKeyStore.Created c, ApiKeyStore.WithHash r) {
-      return new Map2(c, r);
-    }
+    Duration overlap = overlapHours == null ? config.metering().keyRotationOverlap() : Duration.ofHours(overlapHours);
+    return accounts.rotateKey(keyId, overlap, actor(ctx))
+        .map(r -> new Reply(201, r.created().key().toJson(clock.instant()).put("key", r.created().plaintext())
+            .put("replaces", new JsonObject().put("id", keyId).put("validUntil", r.retired().expiresAt().toString()))));
   }
 
   // ---- credits
@@ -339,47 +317,22 @@ public final class AdminApi {
     }
     String reason = Fields.string(b, "reason", true);
     String idempotencyKey = Fields.string(b, "idempotencyKey", false);
-    String actor = actor(ctx);
-    return m.pool().withTransaction(conn -> account(conn, ctx, true).compose(account -> m.ledger()
-        .record(conn, account.id(), amount, amount > 0 ? "grant" : "adjustment", reason,
-            idempotencyKey == null ? null : "admin:" + account.id() + ":" + idempotencyKey, actor)
-        .compose(applied -> !applied ? Future.succeededFuture(new Applied(account, false))
-            : m.audit().record(conn, actor, amount > 0 ? "credits.grant" : "credits.adjust", "account", Long.toString(account.id()),
-                ip(ctx), null, new JsonObject().put("amount", amount).put("reason", reason)).map(new Applied(account, true)))))
-        .compose(applied -> {
-          if (!applied.changed()) {
-            return m.admissions().balance(applied.account().id()).map(balance -> new Reply(200,
-                new JsonObject().put("applied", false).put("balance", balance.orElse(null))));
-          }
-          // Committed in Postgres; now the hot copy. If the account was never loaded, seed it from the ledger.
-          return m.admissions().addCreditsIfLoaded(applied.account().id(), amount)
-              .compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get())
-                  : m.balances().seed(applied.account()).compose(v -> m.admissions().balance(applied.account().id()).map(x -> x.orElse(0L))))
-              .map(balance -> new Reply(200, new JsonObject().put("applied", true).put("balance", balance)));
-        });
-  }
-
-  private record Applied(Account account, boolean changed) {
+    Actor actor = actor(ctx);
+    long id = Fields.pathId(ctx.pathParam("id"), "account");
+    return accounts.changeCredits(id, amount, reason, idempotencyKey, actor)
+        .map(change -> new Reply(200, new JsonObject().put("applied", change.applied()).put("balance", change.balance())));
   }
 
   private Future<Reply> credits(RoutingContext ctx) {
     long id = Fields.pathId(ctx.pathParam("id"), "account");
-    return m.accounts().get(m.pool(), id).map(found -> found.orElseThrow(() -> BadInput.notFound("account " + id)))
-        .compose(account -> m.ledger().recent(m.pool(), id, queryInt(ctx, "limit", 50, 1, 500))
-            .compose(rows -> m.admissions().balance(id).compose(hot -> m.ledger().spendable(m.pool(), account)
-                .map(ledger -> new Reply(200, new JsonObject().put("spendable", hot.orElse(null)).put("ledgerSpendable", ledger)
-                    .put("transactions", new JsonArray(List.copyOf(rows))))))));
+    return accounts.get(id).compose(account -> accounts.credits(account, queryInt(ctx, "limit", 50, 1, 500))).map(c -> new Reply(200, new JsonObject().put("spendable", c.hot())
+        .put("ledgerSpendable", c.ledgerSpendable()).put("transactions", new JsonArray(List.copyOf(c.transactions())))));
   }
 
   private Future<Reply> rebuildBalance(RoutingContext ctx) {
     long id = Fields.pathId(ctx.pathParam("id"), "account");
-    String actor = actor(ctx);
-    return m.accounts().get(m.pool(), id).map(found -> found.orElseThrow(() -> BadInput.notFound("account " + id)))
-        .compose(account -> m.admissions().balance(id).compose(before -> m.ledger().spendable(m.pool(), account)
-            .compose(balance -> m.admissions().setBalance(id, balance)
-                .compose(v -> m.audit().record(m.pool(), actor, "credits.rebuild", "account", Long.toString(id), ip(ctx),
-                    new JsonObject().put("balance", before.orElse(null)), new JsonObject().put("balance", balance)))
-                .map(v -> new Reply(200, new JsonObject().put("balance", balance).put("previous", before.orElse(null)))))));
+    return accounts.rebuildBalance(id, actor(ctx))
+        .map(r -> new Reply(200, new JsonObject().put("balance", r.balance()).put("previous", r.previous())));
   }
 
   // ---- audit log
@@ -398,7 +351,7 @@ public final class AdminApi {
       return;
     }
     boolean csv = "text/csv".equals(ctx.request().getHeader("accept")) || "csv".equals(ctx.queryParams().get("format"));
-    m.audit().list(m.pool(), filter, before, limit).onSuccess(rows -> {
+    audit.list(filter, before, limit).onSuccess(rows -> {
       if (csv) {
         ctx.response().putHeader("content-type", "text/csv; charset=utf-8")
             .putHeader("content-disposition", "attachment; filename=\"audit-log.csv\"").end(Csv.auditLog(rows));

@@ -2,34 +2,33 @@ package io.tollgate.gateway.admin;
 
 import static io.tollgate.gateway.admin.AdminApi.actor;
 import static io.tollgate.gateway.admin.AdminApi.body;
-import static io.tollgate.gateway.admin.AdminApi.ip;
 import static io.tollgate.gateway.admin.AdminApi.json;
 import static io.tollgate.gateway.admin.AdminApi.queryId;
 import static io.tollgate.gateway.admin.AdminApi.queryInt;
-import static io.tollgate.metering.store.PgTime.utc;
 
 import io.tollgate.config.BillingConfig;
 import io.tollgate.config.PlanConfig;
+import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.admin.AdminApi.Reply;
-import io.tollgate.stripesync.billing.BillingSync;
-import io.tollgate.stripesync.billing.BillingEvents;
-import io.tollgate.gateway.Services;
 import io.tollgate.metering.accounts.Account;
-import io.tollgate.metering.accounts.AccountBilling;
+import io.tollgate.metering.accounts.AccountService;
+import io.tollgate.metering.accounts.AccountStatus;
+import io.tollgate.metering.audit.Actor;
+import io.tollgate.metering.audit.AuditTrail;
+import io.tollgate.metering.usage.UsageQueries;
+import io.tollgate.stripesync.billing.BillingAdmin;
 import io.tollgate.stripesync.billing.BillingFailure;
 import io.tollgate.stripesync.billing.CheckoutRequest;
 import io.tollgate.stripesync.billing.StripeBilling;
 import io.tollgate.stripesync.webhooks.StripeEventStore;
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
-import io.vertx.sqlclient.Row;
-import io.vertx.sqlclient.Tuple;
 import java.net.URI;
 import java.time.Instant;
-import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -43,21 +42,25 @@ import java.util.concurrent.Callable;
  * subscription status with limits and usage, access checks, invoices, auto top-up settings and
  * history, and the stored Stripe webhook events (list, inspect, replay).
  */
-final class BillingApi {
+public final class BillingApi {
 
   private static final Set<String> EVENT_STATUSES = Set.of("pending", "processed", "parked");
-  private static final String PERIOD_USAGE = "SELECT coalesce(sum(requests), 0) AS requests, coalesce(sum(credits), 0) AS credits "
-      + "FROM usage_rollups_hourly WHERE account_id = $1 AND hour >= $2 AND hour < $3";
-  private static final String INVOICES = "SELECT id, subscription_id, status, billing_reason, amount_due, amount_paid, currency, "
-      + "hosted_invoice_url, invoice_pdf, period_start, period_end, created FROM stripe_invoices WHERE account_id = $1 "
-      + "ORDER BY created DESC LIMIT $2";
-  private static final String LINK = "UPDATE accounts SET stripe_customer_id = $2, updated_at = now() WHERE id = $1 "
-      + "AND stripe_customer_id IS NULL";
 
-  private final Services m;
+  private final AccountService accounts;
+  private final BillingAdmin billing;
+  private final UsageQueries usage;
+  private final AuditTrail audit;
+  private final TollgateConfig config;
+  private final Vertx vertx;
 
-  BillingApi(Services m) {
-    this.m = m;
+  public BillingApi(AccountService accounts, BillingAdmin billing, UsageQueries usage, AuditTrail audit, TollgateConfig config,
+                    Vertx vertx) {
+    this.accounts = accounts;
+    this.billing = billing;
+    this.usage = usage;
+    this.audit = audit;
+    this.config = config;
+    this.vertx = vertx;
   }
 
   void mount(Router router) {
@@ -74,23 +77,19 @@ final class BillingApi {
     router.post("/admin/v1/webhooks/stripe/events/:eventId/replay").handler(json(this::replay));
   }
 
-  private BillingSync billing() {
-    return m.billing();
-  }
-
   private StripeBilling stripe() {
-    return billing().stripe().orElseThrow(() -> new BadInput(503, "stripe-not-configured",
+    return billing.stripe().orElseThrow(() -> new BadInput(503, "stripe-not-configured",
         "Stripe is not configured: set STRIPE_API_KEY to create Checkout and portal sessions"));
   }
 
   private Future<Account> account(RoutingContext ctx) {
     long id = Fields.pathId(ctx.pathParam("id"), "account");
-    return m.accounts().get(m.pool(), id).map(found -> found.orElseThrow(() -> BadInput.notFound("account " + id)));
+    return accounts.get(id);
   }
 
   /** A blocking Stripe call on a worker thread; its failure becomes a 502 naming what Stripe said. */
   private <T> Future<T> call(Callable<T> call) {
-    return m.vertx().<T>executeBlocking(call, false).recover(err -> Future.failedFuture(err instanceof BillingFailure f
+    return vertx.<T>executeBlocking(call, false).recover(err -> Future.failedFuture(err instanceof BillingFailure f
         ? new BadInput(f.retryable() ? 503 : 502, "stripe-error", f.getMessage())
         : err));
   }
@@ -98,16 +97,13 @@ final class BillingApi {
   // ---- Checkout and the portal
 
   /** The account's Stripe customer, created (once, by idempotency key) on first use. */
-  private Future<Account> withCustomer(Account account, String email, String actor, String ip) {
+  private Future<Account> withCustomer(Account account, String email, Actor actor) {
     if (account.stripeCustomerId() != null) {
       return Future.succeededFuture(account);
     }
     StripeBilling stripe = stripe();
     return call(() -> stripe.createCustomer(account.id(), account.name(), email, "tollgate-customer-" + account.id()))
-        .compose(customer -> m.pool().withTransaction(conn -> conn.preparedQuery(LINK).execute(Tuple.of(account.id(), customer))
-            .compose(v -> m.audit().record(conn, actor, "account.stripe_customer", "account", Long.toString(account.id()), ip,
-                null, new JsonObject().put("stripeCustomerId", customer)))))
-        .compose(v -> m.accounts().get(m.pool(), account.id())).map(Optional::orElseThrow);
+        .compose(customer -> billing.linkCustomer(account.id(), customer, actor));
   }
 
   private Future<Reply> checkout(RoutingContext ctx) {
@@ -117,7 +113,7 @@ final class BillingApi {
     if ((planName == null) == (packName == null)) {
       throw BadInput.field("plan", "or 'pack' is required, not both: a plan to subscribe to, or a credit pack to buy");
     }
-    BillingConfig bc = m.config().billing();
+    BillingConfig bc = config.billing();
     Long trialDays = Fields.nonNegative(b, "trialDays");
     String email = Fields.string(b, "email", false);
     String key = Optional.ofNullable(Fields.string(b, "idempotencyKey", false)).orElse(UUID.randomUUID().toString());
@@ -125,8 +121,8 @@ final class BillingApi {
     Map<String, String> metadata;
     CheckoutRequest.Mode mode;
     if (planName != null) {
-      PlanConfig plan = Optional.ofNullable(m.config().plans().get(planName))
-          .orElseThrow(() -> BadInput.field("plan", "must be a configured plan: " + String.join(", ", m.config().plans().keySet())));
+      PlanConfig plan = Optional.ofNullable(config.plans().get(planName))
+          .orElseThrow(() -> BadInput.field("plan", "must be a configured plan: " + String.join(", ", config.plans().keySet())));
       if (plan.stripePrices().isEmpty()) {
         throw BadInput.field("plan", planName + " is not sold through Stripe (it has no stripePrices)");
       }
@@ -148,15 +144,15 @@ final class BillingApi {
     // The return URLs after the plan or pack: a wrong product is the likelier mistake, and the one to name first.
     String success = url(b, "successUrl", bc.checkoutSuccessUrl());
     String cancel = url(b, "cancelUrl", bc.checkoutCancelUrl());
-    String actor = actor(ctx);
-    return account(ctx).compose(account -> withCustomer(account, email, actor, ip(ctx))).compose(account -> {
+    Actor actor = actor(ctx);
+    return account(ctx).compose(account -> withCustomer(account, email, actor)).compose(account -> {
       Map<String, String> meta = new java.util.HashMap<>(metadata);
       meta.put("tollgate_account_id", Long.toString(account.id()));
       CheckoutRequest request = new CheckoutRequest(account.stripeCustomerId(), mode, items, success, cancel, account.id(), meta,
           trialDays == null ? null : trialDays.intValue(), "tollgate-checkout-" + account.id() + "-" + key);
       StripeBilling stripe = stripe();
-      return call(() -> stripe.createCheckoutSession(request)).compose(link -> m.audit().record(m.pool(), actor, "billing.checkout",
-              "account", Long.toString(account.id()), ip(ctx), null,
+      return call(() -> stripe.createCheckoutSession(request)).compose(link -> audit.record(actor, "billing.checkout",
+              "account", Long.toString(account.id()), null,
               new JsonObject().put("sessionId", link.id()).put(planName != null ? "plan" : "pack", planName != null ? planName : packName))
           .map(v -> new Reply(201, new JsonObject().put("id", link.id()).put("url", link.url())
               .put("expiresAt", link.expiresAt() == null ? null : link.expiresAt().toString())
@@ -166,7 +162,7 @@ final class BillingApi {
 
   private Future<Reply> portal(RoutingContext ctx) {
     JsonObject b = body(ctx);
-    String returnUrl = url(b, "returnUrl", m.config().billing().portalReturnUrl());
+    String returnUrl = url(b, "returnUrl", config.billing().portalReturnUrl());
     return account(ctx).compose(account -> {
       if (account.stripeCustomerId() == null) {
         throw new BadInput(409, "no-stripe-customer", "account " + account.id()
@@ -181,7 +177,7 @@ final class BillingApi {
 
   /** The configured credit pack of this name, else a 400 naming the packs there are. */
   private BillingConfig.CreditPack pack(String name) {
-    Map<String, BillingConfig.CreditPack> packs = m.config().billing().creditPacks();
+    Map<String, BillingConfig.CreditPack> packs = config.billing().creditPacks();
     return Optional.ofNullable(packs.get(name)).orElseThrow(() -> BadInput.field("pack", "must be a configured credit pack"
         + (packs.isEmpty() ? " (none is configured under billing.creditPacks)" : ": " + String.join(", ", packs.keySet()))));
   }
@@ -195,13 +191,11 @@ final class BillingApi {
   // ---- status, access and invoices
 
   private Future<Reply> subscription(RoutingContext ctx) {
-    return account(ctx).compose(account -> billing().accountBilling().get(m.pool(), account.id()).compose(b -> {
-      AccountBilling ab = b.orElse(AccountBilling.empty(account.id()));
-      PlanConfig plan = m.config().plan(account.plan());
-      return m.pool().preparedQuery(PERIOD_USAGE).execute(Tuple.of(account.id(), utc(account.periodStart()), utc(account.periodEnd())))
-          .compose(rows -> m.balances().spendable(account).map(spendable -> {
-            Row u = rows.iterator().next();
-            long used = u.getLong("credits");
+    return account(ctx).compose(account -> billing.accountBilling(account.id()).compose(ab -> {
+      PlanConfig plan = config.plan(account.plan());
+      return usage.totals(account.id(), account.periodStart(), account.periodEnd())
+          .compose(u -> accounts.spendable(account).map(spendable -> {
+            long used = u.credits();
             JsonObject out = new JsonObject().put("accountId", account.id()).put("plan", account.plan()).put("status", account.status())
                 .put("billingMode", account.billingMode()).put("stripeCustomerId", account.stripeCustomerId())
                 .put("subscription", ab.subscriptionId() == null ? null : ab.subscriptionJson())
@@ -210,7 +204,7 @@ final class BillingApi {
                     .put("requestsPerMinute", account.requestsPerMinute() != null ? account.requestsPerMinute() : plan.requestsPerMinute())
                     .put("tokensPerMinute", account.tokensPerMinute() != null ? account.tokensPerMinute() : plan.tokensPerMinute())
                     .put("includedCredits", plan.includedCredits()).put("spendCap", account.spendCap()))
-                .put("usage", new JsonObject().put("requests", u.getLong("requests")).put("credits", used)
+                .put("usage", new JsonObject().put("requests", u.requests()).put("credits", used)
                     .put("includedCreditsRemaining", Math.max(0, plan.includedCredits() - used)))
                 .put("credits", new JsonObject().put("spendable", spendable))
                 .put("entitlements", entitlements(plan))
@@ -229,10 +223,10 @@ final class BillingApi {
   private Future<Reply> access(RoutingContext ctx) {
     String feature = ctx.queryParams().get("feature");
     String model = ctx.queryParams().get("model");
-    return account(ctx).compose(account -> m.balances().spendable(account).map(spendable -> {
-      PlanConfig plan = m.config().plan(account.plan());
+    return account(ctx).compose(account -> accounts.spendable(account).map(spendable -> {
+      PlanConfig plan = config.plan(account.plan());
       List<String> denied = new ArrayList<>();
-      if (!Set.of("active", "trialing", "past_due").contains(account.status())) {
+      if (!AccountStatus.of(account.status()).admitsTraffic()) {
         denied.add("account is " + account.status());
       }
       if (feature != null && !plan.hasFeature(feature)) {
@@ -257,27 +251,11 @@ final class BillingApi {
       Future<Void> refreshed = Future.succeededFuture();
       if (refresh && account.stripeCustomerId() != null) {
         StripeBilling stripe = stripe();
-        refreshed = call(() -> stripe.listInvoices(account.stripeCustomerId(), limit)).compose(list -> {
-          Future<Void> all = Future.succeededFuture();
-          Instant now = m.clock().instant();
-          for (var inv : list) {
-            all = all.compose(v -> BillingEvents.cacheInvoice(m.pool(), inv, account.id(), account.stripeCustomerId(), now).mapEmpty());
-          }
-          return all;
-        });
+        refreshed = call(() -> stripe.listInvoices(account.stripeCustomerId(), limit))
+            .compose(list -> billing.cacheInvoices(account.id(), account.stripeCustomerId(), list));
       }
-      return refreshed.compose(v -> m.pool().preparedQuery(INVOICES).execute(Tuple.of(account.id(), limit))).map(rows -> {
-        JsonArray data = new JsonArray();
-        for (Row r : rows) {
-          data.add(new JsonObject().put("id", r.getString("id")).put("subscriptionId", r.getString("subscription_id"))
-              .put("status", r.getString("status")).put("billingReason", r.getString("billing_reason"))
-              .put("amountDue", r.getLong("amount_due")).put("amountPaid", r.getLong("amount_paid")).put("currency", r.getString("currency"))
-              .put("hostedInvoiceUrl", r.getString("hosted_invoice_url")).put("invoicePdf", r.getString("invoice_pdf"))
-              .put("periodStart", str(r.getOffsetDateTime("period_start"))).put("periodEnd", str(r.getOffsetDateTime("period_end")))
-              .put("created", str(r.getOffsetDateTime("created"))));
-        }
-        return new Reply(200, new JsonObject().put("data", data));
-      });
+      return refreshed.compose(v -> billing.invoices(account.id(), limit))
+          .map(data -> new Reply(200, new JsonObject().put("data", new JsonArray(List.copyOf(data)))));
     });
   }
 
@@ -300,25 +278,14 @@ final class BillingApi {
 
   private Future<Reply> changeAutoTopUp(RoutingContext ctx, String pack, Long threshold) {
     long id = Fields.pathId(ctx.pathParam("id"), "account");
-    String actor = actor(ctx);
-    return m.pool().withTransaction(conn -> m.accounts().getForUpdate(conn, id).compose(found -> {
-      Account account = found.orElseThrow(() -> BadInput.notFound("account " + id));
-      if (pack != null && "postpaid".equals(account.billingMode())) {
-        throw BadInput.field("pack", "auto top-up needs a prepaid or hybrid account (account " + id + " is postpaid)");
-      }
-      return billing().accountBilling().lock(conn, id).compose(before -> {
-        // Setting it again also lifts a pause after a failed charge: the operator has seen to it.
-        AccountBilling after = before.withAutoTopUp(pack, threshold, false);
-        return billing().accountBilling().save(conn, after).compose(v -> m.audit().record(conn, actor, "billing.auto_top_up", "account",
-            Long.toString(id), ip(ctx), before.autoTopUpJson(), after.autoTopUpJson())).map(after);
-      });
-    })).map(after -> new Reply(200, new JsonObject().put("accountId", id).put("autoTopUp", after.autoTopUpJson())
-        .put("active", after.autoTopUpPack() != null && billing().topUps().enabled())));
+    return billing.changeAutoTopUp(id, pack, threshold, actor(ctx))
+        .map(after -> new Reply(200, new JsonObject().put("accountId", id).put("autoTopUp", after.autoTopUpJson())
+            .put("active", after.autoTopUpPack() != null && billing.topUpsEnabled())));
   }
 
   private Future<Reply> topUps(RoutingContext ctx) {
     int limit = queryInt(ctx, "limit", 20, 1, 100);
-    return account(ctx).compose(account -> billing().topUps().list(m.pool(), account.id(), limit))
+    return account(ctx).compose(account -> billing.topUps(account.id(), limit))
         .map(list -> new Reply(200, new JsonObject().put("data", list)));
   }
 
@@ -333,7 +300,7 @@ final class BillingApi {
     Long accountId = queryId(ctx, "accountId");
     int limit = queryInt(ctx, "limit", 50, 1, 500);
     StripeEventStore.Cursor before = cursor(ctx.queryParams().get("before"));
-    return billing().events().list(m.pool(), status, type, accountId, before, limit).map(rows -> {
+    return billing.events(status, type, accountId, before, limit).map(rows -> {
       JsonObject out = new JsonObject().put("data", new JsonArray(List.copyOf(rows)));
       if (rows.size() == limit) {
         JsonObject last = rows.get(rows.size() - 1);
@@ -360,29 +327,21 @@ final class BillingApi {
 
   private Future<Reply> event(RoutingContext ctx) {
     String id = ctx.pathParam("eventId");
-    return billing().events().get(m.pool(), id)
+    return billing.event(id)
         .map(found -> new Reply(200, found.orElseThrow(() -> BadInput.notFound("Stripe event " + abbreviate(id)))));
   }
 
   private Future<Reply> replay(RoutingContext ctx) {
     String id = ctx.pathParam("eventId");
-    String actor = actor(ctx);
-    return m.pool().withTransaction(conn -> billing().events().replay(conn, id, m.clock().instant()).compose(found -> {
+    return billing.replay(id, actor(ctx)).map(found -> {
       if (!found) {
         throw BadInput.notFound("Stripe event " + abbreviate(id));
       }
-      return m.audit().record(conn, actor, "webhook.replay", "stripe_event", id, ip(ctx), null, null);
-    })).map(v -> {
-      billing().worker().wake();
       return new Reply(202, new JsonObject().put("id", id).put("status", "pending"));
     });
   }
 
   private static String abbreviate(String s) {
     return s.length() <= 80 ? s : s.substring(0, 80) + "…";
-  }
-
-  private static String str(OffsetDateTime t) {
-    return t == null ? null : t.toInstant().toString();
   }
 }

@@ -6,13 +6,15 @@ import static io.tollgate.gateway.admin.AdminApi.queryId;
 import static io.tollgate.gateway.admin.AdminApi.queryInt;
 
 import io.tollgate.gateway.admin.AdminApi.Reply;
+import io.tollgate.metering.audit.Actor;
+import io.tollgate.metering.audit.AuditTrail;
 import io.tollgate.stripesync.MeterSyncJobs;
-import io.tollgate.gateway.Services;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -20,14 +22,18 @@ import java.util.List;
 import java.util.Set;
 
 /** Stripe meter sync for operators: its state, the outbox (dead letters and their retry), a pass or a reconciliation now. */
-final class StripeApi {
+public final class StripeApi {
 
   private static final Set<String> STATUSES = Set.of("pending", "sent", "dead");
 
-  private final Services m;
+  private final MeterSyncJobs meterSync;
+  private final AuditTrail audit;
+  private final Clock clock;
 
-  StripeApi(Services m) {
-    this.m = m;
+  public StripeApi(MeterSyncJobs meterSync, AuditTrail audit, Clock clock) {
+    this.meterSync = meterSync;
+    this.audit = audit;
+    this.clock = clock;
   }
 
   void mount(Router router) {
@@ -39,7 +45,7 @@ final class StripeApi {
   }
 
   private MeterSyncJobs stripe() {
-    return m.meterSync();
+    return meterSync;
   }
 
   private Future<Reply> state(RoutingContext ctx) {
@@ -89,9 +95,9 @@ final class StripeApi {
       }
       ids.add(n.longValue());
     }
-    String actor = AdminApi.actor(ctx);
-    return stripe().outbox().retryDead(ids).compose(retried -> m.audit().record(m.pool(), actor, "stripe.outbox.retry", "stripe_outbox",
-            null, AdminApi.ip(ctx), null, new JsonObject().put("ids", new JsonArray(retried)))
+    Actor actor = AdminApi.actor(ctx);
+    return stripe().outbox().retryDead(ids).compose(retried -> audit.record(actor, "stripe.outbox.retry", "stripe_outbox",
+            null, null, new JsonObject().put("ids", new JsonArray(retried)))
         .map(v -> new Reply(200, new JsonObject().put("retried", new JsonArray(retried))
             .put("notDead", new JsonArray(ids.stream().filter(id -> !retried.contains(id)).toList())))));
   }
@@ -104,7 +110,7 @@ final class StripeApi {
     JsonObject b = body(ctx);
     Instant to = Fields.instant(b, "to");
     Instant from = Fields.instant(b, "from");
-    Instant end = to == null ? m.clock().instant() : to;
+    Instant end = to == null ? clock.instant() : to;
     Instant start = from == null ? end.minus(Duration.ofDays(2)) : from;
     if (!start.isBefore(end) || Duration.between(start, end).toDays() > 62) {
       throw BadInput.field("from", "must be before 'to', at most 62 days earlier");

@@ -3,6 +3,7 @@ package io.tollgate.gateway.ops;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.proxy.ConnectionGuard;
+import io.tollgate.gateway.admin.AdminApi;
 import io.tollgate.metering.store.PostgresUrls;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -43,12 +44,12 @@ public final class AdminVerticle extends VerticleBase {
   private ReadinessChecks readiness;
   private Buffer openApi;
 
-  private final io.tollgate.gateway.Services metering;
+  private final AdminApi adminApi;
 
   public AdminVerticle(TollgateConfig config, PrometheusMeterRegistry registry, String redisUrl, String postgresUrl,
-                       io.tollgate.gateway.Services metering) {
+                       AdminApi adminApi) {
     this.config = config;
-    this.metering = metering;
+    this.adminApi = adminApi;
     this.registry = registry;
     this.redisUrl = redisUrl;
     this.postgresUrl = postgresUrl;
@@ -72,7 +73,7 @@ public final class AdminVerticle extends VerticleBase {
     router.get("/admin/openapi.yaml").handler(ctx ->
         ctx.response().putHeader("content-type", "application/yaml").end(openApi));
     router.route("/admin/v1/*").handler(new AdminAuth(config.secrets().adminToken()));
-    new io.tollgate.gateway.admin.AdminApi(metering).mount(router);
+    adminApi.mount(router);
     router.route().last().handler(ctx -> Problems.send(ctx, 404, "not-found", "Not found",
         "no admin resource at " + ctx.request().method() + " " + ctx.request().path()));
     router.errorHandler(500, ctx -> {

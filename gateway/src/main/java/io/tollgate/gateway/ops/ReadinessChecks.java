@@ -1,5 +1,6 @@
 package io.tollgate.gateway.ops;
 
+import io.tollgate.metering.store.PostgresHealth;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
@@ -24,7 +25,7 @@ public final class ReadinessChecks {
     this.checks = HealthChecks.create(vertx)
         .register("redis", TIMEOUT_MS, promise -> redis.send(Request.cmd(io.vertx.redis.client.Command.PING))
             .onComplete(ar -> promise.complete(status(ar.succeeded(), ar.cause()))))
-        .register("postgres", TIMEOUT_MS, promise -> postgres.query("SELECT 1").execute()
+        .register("postgres", TIMEOUT_MS, promise -> PostgresHealth.ping(postgres)
             .onComplete(ar -> promise.complete(status(ar.succeeded(), ar.cause()))));
   }
 

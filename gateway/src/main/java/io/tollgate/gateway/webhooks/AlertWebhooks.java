@@ -4,15 +4,14 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.AlertsConfig;
 import io.tollgate.config.Secret;
+import io.tollgate.metering.alerts.NotificationStore;
+import io.tollgate.metering.alerts.NotificationStore.Delivery;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.WebClient;
 import io.vertx.ext.web.client.WebClientOptions;
-import io.vertx.sqlclient.Pool;
-import io.vertx.sqlclient.Row;
-import io.vertx.sqlclient.Tuple;
 import java.nio.charset.StandardCharsets;
 import java.security.InvalidKeyException;
 import java.security.NoSuchAlgorithmException;
@@ -31,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * {@code Tollgate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>}, with
  * the notification id in {@code Tollgate-Event-Id} for the receiver's deduplication.
  *
- * <p>Due rows are leased with {@code FOR UPDATE SKIP LOCKED}: the lease moves their next attempt
+ * <p>Due rows are leased ({@link NotificationStore#leaseDue}, {@code FOR UPDATE SKIP LOCKED}): the lease moves their next attempt
  * to the backoff time before the POST, so several instances never send the same attempt, and a
  * crash mid-POST only means the next attempt comes after the backoff. A 2xx marks the row
  * delivered; anything else is retried with exponential backoff until {@code maxAttempts}, then
@@ -44,22 +43,7 @@ public final class AlertWebhooks {
   public static final String EVENT_ID_HEADER = "Tollgate-Event-Id";
   private static final int BATCH = 20;
 
-  private static final String LEASE = """
-      UPDATE notifications n SET delivery_attempts = n.delivery_attempts + 1,
-             next_attempt_at = now() + make_interval(secs => greatest($3::double precision,
-                                                                     $1::double precision * power(2, n.delivery_attempts)))
-      FROM accounts a
-      WHERE a.id = n.account_id AND n.id IN (
-        SELECT id FROM notifications WHERE delivery_status = 'pending' AND next_attempt_at <= now()
-        ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-      RETURNING n.id, n.account_id, n.kind, n.threshold, n.payload, n.created_at, n.delivery_attempts, a.alert_webhook_url
-      """;
-  private static final String DELIVERED = "UPDATE notifications SET delivery_status = 'delivered', delivered_at = now(), "
-      + "last_error = NULL WHERE id = $1";
-  private static final String FAILED = "UPDATE notifications SET delivery_status = CASE WHEN delivery_attempts >= $3 "
-      + "THEN 'failed' ELSE 'pending' END, last_error = $2 WHERE id = $1 RETURNING delivery_status";
-
-  private final Pool pool;
+  private final NotificationStore notifications;
   private final WebClient client;
   private final AlertsConfig config;
   private final Optional<Secret> secret;
@@ -67,8 +51,9 @@ public final class AlertWebhooks {
   private final Counter failures;
   private final Counter delivered;
 
-  public AlertWebhooks(Vertx vertx, Pool pool, AlertsConfig config, Optional<Secret> secret, Clock clock, MeterRegistry registry) {
-    this.pool = pool;
+  public AlertWebhooks(Vertx vertx, NotificationStore notifications, AlertsConfig config, Optional<Secret> secret, Clock clock,
+                       MeterRegistry registry) {
+    this.notifications = notifications;
     this.config = config;
     this.secret = secret;
     this.clock = clock;
@@ -90,10 +75,10 @@ public final class AlertWebhooks {
     double baseSeconds = config.retryBase().toMillis() / 1000.0;
     // The lease lasts at least one POST's timeout, so a slow receiver is never sent the same attempt twice.
     double timeoutSeconds = config.timeout().toMillis() / 1000.0 + 1;
-    return pool.preparedQuery(LEASE).execute(Tuple.of(baseSeconds, BATCH, timeoutSeconds)).compose(rows -> {
+    return notifications.leaseDue(baseSeconds, BATCH, timeoutSeconds).compose(due -> {
       List<Future<Boolean>> sends = new ArrayList<>();
-      for (Row r : rows) {
-        sends.add(send(r));
+      for (Delivery d : due) {
+        sends.add(send(d));
       }
       return Future.join(sends).transform(ar -> {
         int ok = 0;
@@ -107,12 +92,12 @@ public final class AlertWebhooks {
     });
   }
 
-  private Future<Boolean> send(Row r) {
-    long id = r.getLong("id");
-    String url = r.getString("alert_webhook_url");
-    JsonObject body = new JsonObject().put("id", Long.toString(id)).put("kind", r.getString("kind"))
-        .put("threshold", r.getInteger("threshold")).put("createdAt", r.getOffsetDateTime("created_at").toInstant().toString())
-        .put("data", r.getJsonObject("payload"));
+  private Future<Boolean> send(Delivery d) {
+    long id = d.id();
+    String url = d.webhookUrl();
+    JsonObject body = new JsonObject().put("id", Long.toString(id)).put("kind", d.kind())
+        .put("threshold", d.threshold()).put("createdAt", d.createdAt().toString())
+        .put("data", d.payload());
     if (url == null) {
       return outcome(id, false, "the account has no alertWebhookUrl any more");
     }
@@ -136,10 +121,10 @@ public final class AlertWebhooks {
   private Future<Boolean> outcome(long id, boolean ok, String error) {
     if (ok) {
       delivered.increment();
-      return pool.preparedQuery(DELIVERED).execute(Tuple.of(id)).map(true);
+      return notifications.delivered(id).map(true);
     }
-    return pool.preparedQuery(FAILED).execute(Tuple.of(id, error, config.maxAttempts())).map(rows -> {
-      if ("failed".equals(rows.iterator().next().getString("delivery_status"))) {
+    return notifications.failed(id, error, config.maxAttempts()).map(gaveUp -> {
+      if (gaveUp) {
         failures.increment();
         log.warn("alert webhook for notification {} failed {} times; giving up: {}", id, config.maxAttempts(), error);
       } else {

@@ -1,0 +1,158 @@
+package io.tollgate.metering.usage;
+
+import static io.tollgate.metering.store.PgTime.utc;
+
+import io.tollgate.metering.store.RowCursor;
+import io.vertx.core.Future;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Reads of stored usage: the hourly rollups grouped by dimensions, a period's totals, and the raw
+ * events and daily breakdown as cursors for exports (a year of events never sits in memory).
+ */
+public final class UsageQueries {
+
+  /** groupBy name → rollup column. */
+  private static final Map<String, String> DIMENSIONS = new LinkedHashMap<>();
+
+  static {
+    DIMENSIONS.put("account", "account_id");
+    DIMENSIONS.put("key", "key_id");
+    DIMENSIONS.put("model", "model");
+    DIMENSIONS.put("route", "route");
+  }
+
+  private static final int CURSOR_FETCH = 500;
+  private static final String PERIOD_TOTALS = "SELECT coalesce(sum(requests), 0) AS requests, coalesce(sum(credits), 0) AS credits "
+      + "FROM usage_rollups_hourly WHERE account_id = $1 AND hour >= $2 AND hour < $3";
+  // Raw events for the current period (exact to the second), rollups for the previous one.
+  private static final String SUMMARY = "SELECT (SELECT count(*) FROM usage_events WHERE account_id = $1 AND occurred_at >= $2 AND occurred_at < $3) AS requests, "
+      + "(SELECT coalesce(sum(credits), 0) FROM usage_events WHERE account_id = $1 AND occurred_at >= $2 AND occurred_at < $3) AS credits, "
+      + "(SELECT coalesce(sum(credits), 0) FROM usage_rollups_hourly WHERE account_id = $1 AND hour >= $4 AND hour < $2) AS previous, "
+      + "(SELECT period_start FROM billing_periods WHERE account_id = $1 AND period_end = $2) AS previous_start";
+
+  private final Pool pool;
+
+  public UsageQueries(Pool pool) {
+    this.pool = pool;
+  }
+
+  /** The names {@link #rollups} may group by: account, key, model, route. */
+  public static Set<String> dimensions() {
+    return DIMENSIONS.keySet();
+  }
+
+  /** One rollup bucket: its start, the value of each grouped dimension (by name), and its sums. */
+  public record Bucket(Instant start, Map<String, Object> groups, long requests, long inputTokens, long outputTokens, long credits) {
+  }
+
+  /** Requests and credits counted in a range. */
+  public record Totals(long requests, long credits) {
+  }
+
+  /**
+   * A period's usage to date from raw events, the previous period's credits from rollups, and
+   * that period's recorded start (null when none was recorded).
+   */
+  public record PeriodSummary(long requests, long credits, long previousCredits, Instant previousStart) {
+  }
+
+  /**
+   * Rollups over whole hours, per {@code granularity} ({@code hour} or {@code day}) and the given
+   * dimensions, at most {@code limit} buckets in order.
+   */
+  public Future<List<Bucket>> rollups(UsageFilter hours, String granularity, List<String> groupBy, int limit) {
+    if (!granularity.equals("hour") && !granularity.equals("day")) {
+      throw new IllegalArgumentException("granularity must be hour or day");
+    }
+    List<Object> params = new ArrayList<>();
+    StringBuilder columns = new StringBuilder("date_trunc('" + granularity + "', hour AT TIME ZONE 'UTC') AS bucket");
+    for (String g : groupBy) {
+      columns.append(", ").append(column(g));
+    }
+    String where = hours.where("hour", params);
+    String sql = "SELECT " + columns + ", sum(requests) AS requests, sum(input_tokens) AS input_tokens, "
+        + "sum(output_tokens) AS output_tokens, sum(credits) AS credits FROM usage_rollups_hourly WHERE " + where
+        + " GROUP BY " + groupColumns(groupBy.size()) + " ORDER BY " + groupColumns(groupBy.size()) + " LIMIT " + limit;
+    return pool.preparedQuery(sql).execute(Tuple.from(params)).map(rows -> {
+      List<Bucket> out = new ArrayList<>();
+      for (Row r : rows) {
+        Map<String, Object> groups = new LinkedHashMap<>();
+        for (String g : groupBy) {
+          groups.put(g, r.getValue(column(g)));
+        }
+        out.add(new Bucket(r.getLocalDateTime("bucket").toInstant(ZoneOffset.UTC), groups, r.getLong("requests"),
+            r.getLong("input_tokens"), r.getLong("output_tokens"), r.getLong("credits")));
+      }
+      return out;
+    });
+  }
+
+  private static String column(String dimension) {
+    String column = DIMENSIONS.get(dimension);
+    if (column == null) {
+      throw new IllegalArgumentException("unknown usage dimension " + dimension);
+    }
+    return column;
+  }
+
+  private static String groupColumns(int dimensions) {
+    StringBuilder s = new StringBuilder("1");
+    for (int i = 0; i < dimensions; i++) {
+      s.append(", ").append(i + 2);
+    }
+    return s.toString();
+  }
+
+  /** Requests and credits of the account's hourly rollups in {@code [start, end)}. */
+  public Future<Totals> totals(long accountId, Instant start, Instant end) {
+    return pool.preparedQuery(PERIOD_TOTALS).execute(Tuple.of(accountId, utc(start), utc(end))).map(rows -> {
+      Row r = rows.iterator().next();
+      return new Totals(r.getLong("requests"), r.getLong("credits"));
+    });
+  }
+
+  /** The period {@code [start, end)} to date, and the previous one from {@code previousStart} to {@code start}. */
+  public Future<PeriodSummary> periodSummary(long accountId, Instant start, Instant end, Instant previousStart) {
+    return pool.preparedQuery(SUMMARY).execute(Tuple.of(accountId, utc(start), utc(end), utc(previousStart))).map(rows -> {
+      Row r = rows.iterator().next();
+      OffsetDateTime recorded = r.getOffsetDateTime("previous_start");
+      return new PeriodSummary(r.getLong("requests"), r.getLong("credits"), r.getLong("previous"),
+          recorded == null ? null : recorded.toInstant());
+    });
+  }
+
+  /**
+   * Raw events in time order, with columns event_id, occurred_at, account_id, key_id, route,
+   * model, input_tokens, output_tokens, credits, status, upstream_latency_ms, estimated, outcome.
+   */
+  public Future<RowCursor> events(UsageFilter filter) {
+    List<Object> params = new ArrayList<>();
+    String sql = "SELECT event_id, occurred_at, account_id, key_id, route, model, input_tokens, output_tokens, credits, status, "
+        + "upstream_latency_ms, estimated, outcome FROM usage_events WHERE " + filter.where("occurred_at", params)
+        + " ORDER BY occurred_at, event_id";
+    return RowCursor.open(pool, sql, Tuple.from(params), CURSOR_FETCH);
+  }
+
+  /**
+   * Daily sums of the rollups over whole hours, by account, route and model, with columns day,
+   * account_id, route, model, requests, input_tokens, output_tokens, credits.
+   */
+  public Future<RowCursor> daily(UsageFilter hours) {
+    List<Object> params = new ArrayList<>();
+    String sql = "SELECT (date_trunc('day', hour AT TIME ZONE 'UTC'))::date AS day, account_id, route, model, sum(requests) AS requests, "
+        + "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(credits) AS credits "
+        + "FROM usage_rollups_hourly WHERE " + hours.where("hour", params) + " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
+    return RowCursor.open(pool, sql, Tuple.from(params), CURSOR_FETCH);
+  }
+}
