@@ -43,6 +43,9 @@ class ConfigLoaderTest {
       assertThat(c.plans()).containsExactly(Map.entry("free", new PlanConfig("free", 60, 40_000, 100_000)));
       assertThat(c.metering()).isEqualTo(MeteringConfig.defaults());
       assertThat(c.metering().shards()).isEqualTo(16);
+      assertThat(c.metering().clientAbort()).isEqualTo(ClientAbortPolicy.DRAIN);
+      assertThat(c.metering().abortDrainTimeout()).isEqualTo(Duration.ofSeconds(30));
+      assertThat(c.metering().abortDrainMaxBytes()).isEqualTo(8L * 1024 * 1024);
       assertThat(c.secrets().adminToken()).isEmpty();
       assertThat(c.source()).isEmpty();
     }
@@ -78,7 +81,7 @@ class ConfigLoaderTest {
           plans:
             free: { requestsPerMinute: 1, tokensPerMinute: 2, includedCredits: 3 }
             pro: { requestsPerMinute: 0, tokensPerMinute: 0, includedCredits: 5 }
-          metering: { shards: 4, flushBatchSize: 50 }
+          metering: { shards: 4, flushBatchSize: 50, clientAbort: estimate, abortDrainTimeoutSeconds: 5, abortDrainMaxBytes: 65536 }
           """);
       assertThat(c.server()).isEqualTo(new ServerConfig("127.0.0.1", 9000, 9001, 2, 1024, Duration.ofSeconds(5)));
       assertThat(c.redis()).isEqualTo(new RedisConfig(Optional.of("redis://cache:6379"), 4));
@@ -94,6 +97,9 @@ class ConfigLoaderTest {
       assertThat(c.metering().shards()).isEqualTo(4);
       assertThat(c.metering().flushBatchSize()).isEqualTo(50);
       assertThat(c.metering().claimIdle()).isEqualTo(MeteringConfig.defaults().claimIdle());
+      assertThat(c.metering().clientAbort()).isEqualTo(ClientAbortPolicy.ESTIMATE);
+      assertThat(c.metering().abortDrainTimeout()).isEqualTo(Duration.ofSeconds(5));
+      assertThat(c.metering().abortDrainMaxBytes()).isEqualTo(65_536);
     }
 
     @Test
