@@ -74,13 +74,24 @@ final class ForwardingInterceptor implements ProxyInterceptor {
     context.set(STARTED_AT, System.nanoTime());
     return context.sendRequest()
         .recover(error -> {
-          GatewayFailure failure = bodyGuard != null && bodyGuard.exceeded()
-              ? GatewayFailure.tooLarge(maxBodyBytes)
-              : UpstreamFailures.classify(error, target);
-          metrics.failure(UpstreamFailures.reason(failure));
-          log.atWarn().addKeyValue("requestId", requestId).addKeyValue("route", target.prefix())
-              .addKeyValue("status", failure.status()).addKeyValue("code", failure.code())
-              .log("upstream request failed: {}", failure.getMessage());
+          GatewayFailure failure;
+          if (ClientAborts.clientGone(context)) {
+            // The client hung up and the upstream request was cancelled for it (or, kept for a
+            // drain, sent no answer in time): the client's doing, not an upstream failure.
+            ClientAborts.count(context, metrics, "before_response");
+            failure = new GatewayFailure(ClientAborts.STATUS, "invalid_request_error", "client_closed_request",
+                "the client closed the connection before the response");
+            log.atDebug().addKeyValue("requestId", requestId).addKeyValue("route", target.prefix())
+                .log("client hung up before the upstream answered: {}", error.toString());
+          } else {
+            failure = bodyGuard != null && bodyGuard.exceeded()
+                ? GatewayFailure.tooLarge(maxBodyBytes)
+                : UpstreamFailures.classify(error, target);
+            metrics.failure(UpstreamFailures.reason(failure));
+            log.atWarn().addKeyValue("requestId", requestId).addKeyValue("route", target.prefix())
+                .addKeyValue("status", failure.status()).addKeyValue("code", failure.code())
+                .log("upstream request failed: {}", failure.getMessage());
+          }
           ProxyResponse response = request.release().response()
               .setStatusCode(failure.status())
               .setBody(Body.body(OpenAiErrors.envelope(failure), JSON));
@@ -104,9 +115,17 @@ final class ForwardingInterceptor implements ProxyInterceptor {
     if (response.proxiedResponse() != null) {
       HopByHopHeaders.strip(response.headers());
     }
-    metrics.response(response.getStatusCode());
+    if (ClientAborts.clientGone(context)) {
+      // No response reaches a client that is gone: it is counted as an abort, not by status.
+      ClientAborts.count(context, metrics, "before_response");
+    } else {
+      metrics.response(response.getStatusCode());
+    }
     boolean closeAfter = response.getStatusCode() == 413 && response.proxiedResponse() == null;
     return context.sendResponse().andThen(sent -> {
+      if (sent.failed() && ClientAborts.clientGone(context)) {
+        ClientAborts.count(context, metrics, "during_body");
+      }
       if (closeAfter) {
         context.request().proxiedRequest().connection().close();
       }

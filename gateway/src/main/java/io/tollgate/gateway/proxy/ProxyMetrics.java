@@ -19,6 +19,8 @@ final class ProxyMetrics {
   private final Timer upstreamLatency;
   private final Timer overhead;
   private final ConcurrentMap<String, Counter> failures = new ConcurrentHashMap<>();
+  private final Counter abortsBeforeResponse;
+  private final Counter abortsDuringBody;
 
   ProxyMetrics(MeterRegistry registry, String route) {
     this.registry = registry;
@@ -40,6 +42,19 @@ final class ProxyMetrics {
         .publishPercentileHistogram()
         .minimumExpectedValue(Duration.ofNanos(10_000)).maximumExpectedValue(Duration.ofSeconds(10))
         .register(registry);
+    abortsBeforeResponse = clientAborts(registry, route, "before_response");
+    abortsDuringBody = clientAborts(registry, route, "during_body");
+  }
+
+  private static Counter clientAborts(MeterRegistry registry, String route, String phase) {
+    return Counter.builder("tollgate_proxy_client_aborts")
+        .description("Requests whose client hung up before its response was complete, by phase; not upstream failures")
+        .tag("route", route).tag("phase", phase).register(registry);
+  }
+
+  /** {@code before_response} or {@code during_body}. */
+  void clientAbort(String phase) {
+    (phase.equals("during_body") ? abortsDuringBody : abortsBeforeResponse).increment();
   }
 
   void overhead(long nanos) {

@@ -27,6 +27,7 @@ final class RouteProxy {
   private final RequestOptions upstreamOptions;
   private final long responseTimeoutMillis;
   private final HttpProxy proxy;
+  private final ProxyMetrics metrics;
 
   RouteProxy(Vertx vertx, HttpClient client, RouteConfig route, UpstreamClientConfig timeouts,
              long maxBodyBytes, MeterRegistry registry, HotPath metering) {
@@ -40,6 +41,7 @@ final class RouteProxy {
         .setIdleTimeout(timeouts.idleTimeout().toMillis());
     this.responseTimeoutMillis = timeouts.responseTimeout().toMillis();
     ProxyMetrics metrics = new ProxyMetrics(registry, target.prefix());
+    this.metrics = metrics;
     // Order matters: metering authenticates and admits before anything is forwarded; on the way
     // back the forwarding step sees the response first, then metering observes and settles it.
     HttpProxy proxy = HttpProxy.reverseProxy(new ProxyOptions().setSupportWebSocket(false), client)
@@ -67,7 +69,7 @@ final class RouteProxy {
         opened.result().exceptionHandler(ignored -> { });
         armResponseTimeout(opened.result());
       }
-    });
+    }).map(request -> DetachableUpstreamRequest.wrap(vertx, request, context, metrics));
   }
 
   /**

@@ -1,0 +1,88 @@
+package io.tollgate.gateway.proxy;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.httpproxy.ProxyContext;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The upstream request as vertx-http-proxy sees it, except that a client hanging up does not
+ * cancel it when a step asked to keep it ({@link ClientAborts#KEEP_UPSTREAM}) and it was sent in
+ * full. vertx-http-proxy 5.0.10 resets the upstream request as soon as the client's connection
+ * closes (its {@code ProxiedRequest} makes the client response's exception handler reset it, and
+ * a failed response pipe resets it again): that would throw away an answer the upstream is
+ * already doing, and billing the operator for. Resets for any other reason (the response timeout,
+ * a drain that ran out of bounds) go to the real request, which they reach directly.
+ *
+ * <p>{@code HttpClientRequest} has some sixty methods: a dynamic proxy forwards them all and only
+ * looks at {@code end} (the request is then forwarded in full) and {@code reset}.
+ */
+final class DetachableUpstreamRequest implements InvocationHandler {
+
+  /** The upstream did not answer within the bound it was kept for after its client left. */
+  static final class KeptTooLongException extends TimeoutException {
+    KeptTooLongException(long millis) {
+      super("the client hung up and the upstream sent no response within " + millis + " ms after");
+    }
+  }
+
+  private final Vertx vertx;
+  private final HttpClientRequest request;
+  private final ProxyContext context;
+  private final ProxyMetrics metrics;
+  private boolean kept;
+
+  private DetachableUpstreamRequest(Vertx vertx, HttpClientRequest request, ProxyContext context, ProxyMetrics metrics) {
+    this.vertx = vertx;
+    this.request = request;
+    this.context = context;
+    this.metrics = metrics;
+  }
+
+  static HttpClientRequest wrap(Vertx vertx, HttpClientRequest request, ProxyContext context, ProxyMetrics metrics) {
+    return (HttpClientRequest) Proxy.newProxyInstance(HttpClientRequest.class.getClassLoader(),
+        new Class<?>[] {HttpClientRequest.class}, new DetachableUpstreamRequest(vertx, request, context, metrics));
+  }
+
+  @Override
+  public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+    String name = method.getName();
+    if (name.equals("reset")) {
+      Long keepFor = ClientAborts.keptFor(context);
+      if (keepFor != null) {
+        keep(keepFor);
+        return Future.succeededFuture();
+      }
+    }
+    if (name.equals("end")) {
+      context.set(ClientAborts.FORWARDED, Boolean.TRUE);
+    }
+    try {
+      Object result = method.invoke(request, args);
+      // Fluent setters answer the real request; keep the caller on the proxy.
+      return result == request ? proxy : result;
+    } catch (InvocationTargetException e) {
+      throw e.getCause();
+    }
+  }
+
+  /** First time only: bound the wait for the response head (a body is bounded by whoever reads it). */
+  private void keep(long millis) {
+    if (kept) {
+      return;
+    }
+    kept = true;
+    context.set(ClientAborts.ABORTED_AT, System.nanoTime());
+    ClientAborts.count(context, metrics,
+        context.request().proxiedRequest().response().headWritten() ? "during_body" : "before_response");
+    if (!request.response().isComplete()) {
+      long timer = vertx.setTimer(millis, id -> request.reset(0, new KeptTooLongException(millis)));
+      request.response().onComplete(done -> vertx.cancelTimer(timer));
+    }
+  }
+}
