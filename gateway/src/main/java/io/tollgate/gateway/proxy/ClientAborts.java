@@ -37,8 +37,8 @@ public final class ClientAborts {
   /**
    * Asks the proxy not to cancel the upstream request when the client hangs up after it was sent
    * in full, so that a step can read the upstream's answer itself (the metering step, under
-   * {@code metering.clientAbort: drain}). Until the upstream's response head arrives the proxy
-   * waits at most {@code bound} after the abort, then cancels the request.
+   * {@code metering.clientAbort: drain}). The proxy keeps it at most {@code bound} after the
+   * abort, then cancels the request.
    */
   public static void keepUpstream(ProxyContext context, Duration bound) {
     context.set(KEEP_UPSTREAM, bound.toMillis());

@@ -3,6 +3,7 @@ package io.tollgate.gateway.proxy;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpClientResponse;
 import io.vertx.httpproxy.ProxyContext;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.InvocationTargetException;
@@ -24,10 +25,10 @@ import java.util.concurrent.TimeoutException;
  */
 final class DetachableUpstreamRequest implements InvocationHandler {
 
-  /** The upstream did not answer within the bound it was kept for after its client left. */
+  /** The upstream's answer did not end within the bound it was kept for after its client left. */
   static final class KeptTooLongException extends TimeoutException {
     KeptTooLongException(long millis) {
-      super("the client hung up and the upstream sent no response within " + millis + " ms after");
+      super("the client hung up and the upstream's answer did not end within " + millis + " ms after");
     }
   }
 
@@ -71,7 +72,11 @@ final class DetachableUpstreamRequest implements InvocationHandler {
     }
   }
 
-  /** First time only: bound the wait for the response head (a body is bounded by whoever reads it). */
+  /**
+   * First time only: bound how long the upstream is kept for the client that left. A reader of the
+   * body (the metering drain) bounds it too; this also covers an upstream that goes quiet while
+   * nobody reads, before its head or between chunks.
+   */
   private void keep(long millis) {
     if (kept) {
       return;
@@ -80,9 +85,7 @@ final class DetachableUpstreamRequest implements InvocationHandler {
     context.set(ClientAborts.ABORTED_AT, System.nanoTime());
     ClientAborts.count(context, metrics,
         context.request().proxiedRequest().response().headWritten() ? "during_body" : "before_response");
-    if (!request.response().isComplete()) {
-      long timer = vertx.setTimer(millis, id -> request.reset(0, new KeptTooLongException(millis)));
-      request.response().onComplete(done -> vertx.cancelTimer(timer));
-    }
+    long timer = vertx.setTimer(millis, id -> request.reset(0, new KeptTooLongException(millis)));
+    request.response().compose(HttpClientResponse::end).onComplete(done -> vertx.cancelTimer(timer));
   }
 }
