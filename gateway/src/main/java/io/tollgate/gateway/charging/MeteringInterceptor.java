@@ -199,7 +199,13 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     }
     ObservedStream streamed = observed;
     return context.sendResponse().andThen(sent -> {
-      if (sent.failed() && ClientAborts.clientGone(context)) {
+      // A client seen gone caused the failure (an upstream request cancelled for it fails too).
+      // Otherwise it is the upstream's doing only if the upstream's own failure failed it: writing
+      // to a client that hung up can fail before its connection's close is handled.
+      boolean upstreamCut = !ClientAborts.clientGone(context)
+          && (streamed == null || (sent.cause() != null && sent.cause() == streamed.failure()));
+      if (sent.failed() && !upstreamCut) {
+        ClientAborts.judgeAborted(context);
         afterAbort(context, state, status, answer, sse, streamed == null ? 0 : streamed.bytes());
       } else {
         state.settle(status, true, sent.succeeded());

@@ -17,6 +17,7 @@ public final class ObservedStream extends DelegatingReadStream {
   private Handler<Buffer> dataHandler;
   private long bytes;
   private boolean ended;
+  private Throwable failure;
 
   public ObservedStream(ReadStream<Buffer> source, UsageObserver observer) {
     super(source);
@@ -54,6 +55,22 @@ public final class ObservedStream extends DelegatingReadStream {
       }
     });
     return this;
+  }
+
+  @Override
+  public ReadStream<Buffer> exceptionHandler(Handler<Throwable> handler) {
+    source.exceptionHandler(err -> {
+      failure = err;
+      if (handler != null) {
+        handler.handle(err);
+      }
+    });
+    return this;
+  }
+
+  /** What the source failed with (the upstream cut the answer), or null. */
+  public Throwable failure() {
+    return failure;
   }
 
   /** True once the source has ended (and the observer has seen its end). */

@@ -16,6 +16,7 @@ public final class ClientAborts {
   static final String ABORTED_AT = "tollgate.abortedAt";
   /** {@code Boolean.TRUE} once the upstream request has been sent in full. */
   static final String FORWARDED = "tollgate.forwarded";
+  static final String JUDGED_ABORTED = "tollgate.judgedAborted";
   /** The phase the abort was counted in, so that it is counted once. */
   static final String COUNTED = "tollgate.clientAbortCounted";
   /** The status recorded for an exchange whose client hung up (nginx's "client closed request"). */
@@ -51,9 +52,24 @@ public final class ClientAborts {
     return Math.max(1, bound.toMillis() - elapsed);
   }
 
-  static Long keptFor(ProxyContext context) {
+  /**
+   * How long to keep the upstream request instead of resetting it, or null to reset it. A reset
+   * from a failed response pipe ({@code fromFailedPipe}) is kept too: when writing to a client that
+   * hung up fails before its connection's close is handled, the client is not yet seen gone.
+   */
+  static Long keptFor(ProxyContext context, boolean fromFailedPipe) {
     Long millis = context.get(KEEP_UPSTREAM, Long.class);
-    return millis != null && forwarded(context) && clientGone(context) ? millis : null;
+    return millis != null && forwarded(context) && (fromFailedPipe || clientGone(context)) ? millis : null;
+  }
+
+  /** Records that a step judged the failed response a client abort (see {@link #judgedAborted}). */
+  public static void judgeAborted(ProxyContext context) {
+    context.set(JUDGED_ABORTED, Boolean.TRUE);
+  }
+
+  /** True when the client is gone, or a step found the response failed on the client's side. */
+  static boolean judgedAborted(ProxyContext context) {
+    return clientGone(context) || Boolean.TRUE.equals(context.get(JUDGED_ABORTED, Boolean.class));
   }
 
   /** Counts the abort once per exchange, in the phase it was first seen. */

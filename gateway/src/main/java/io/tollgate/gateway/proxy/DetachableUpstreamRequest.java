@@ -54,7 +54,10 @@ final class DetachableUpstreamRequest implements InvocationHandler {
   public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
     String name = method.getName();
     if (name.equals("reset")) {
-      Long keepFor = ClientAborts.keptFor(context);
+      // vertx-http-proxy resets with the client's close exception when the client hangs up, and
+      // with no argument when the response pipe failed.
+      boolean fromFailedPipe = args == null || args.length == 0;
+      Long keepFor = ClientAborts.keptFor(context, fromFailedPipe);
       if (keepFor != null) {
         keep(keepFor);
         return Future.succeededFuture();
@@ -83,8 +86,11 @@ final class DetachableUpstreamRequest implements InvocationHandler {
     }
     kept = true;
     context.set(ClientAborts.ABORTED_AT, System.nanoTime());
-    ClientAborts.count(context, metrics,
-        context.request().proxiedRequest().response().headWritten() ? "during_body" : "before_response");
+    if (ClientAborts.clientGone(context)) {
+      // Otherwise (a failed pipe) the forwarding step counts it, once the failure is judged.
+      ClientAborts.count(context, metrics,
+          context.request().proxiedRequest().response().headWritten() ? "during_body" : "before_response");
+    }
     long timer = vertx.setTimer(millis, id -> request.reset(0, new KeptTooLongException(millis)));
     request.response().compose(HttpClientResponse::end).onComplete(done -> vertx.cancelTimer(timer));
   }

@@ -123,7 +123,7 @@ final class ForwardingInterceptor implements ProxyInterceptor {
     }
     boolean closeAfter = response.getStatusCode() == 413 && response.proxiedResponse() == null;
     return context.sendResponse().andThen(sent -> {
-      if (sent.failed() && ClientAborts.clientGone(context)) {
+      if (sent.failed() && ClientAborts.judgedAborted(context)) {
         ClientAborts.count(context, metrics, "during_body");
       }
       if (closeAfter) {
