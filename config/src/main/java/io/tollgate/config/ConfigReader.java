@@ -395,7 +395,11 @@ final class ConfigReader {
         Duration.ofSeconds(s.integer("lastUsedFlushSeconds", Defaults.LAST_USED_FLUSH_SECONDS, 1, 3_600)),
         Duration.ofMillis(s.integer("flushIntervalMs", Defaults.FLUSH_INTERVAL_MS, 10, 60_000)),
         (int) s.integer("flushBatchSize", Defaults.FLUSH_BATCH_SIZE, 1, 10_000),
-        Duration.ofSeconds(s.integer("claimIdleSeconds", Defaults.CLAIM_IDLE_SECONDS, 1, 86_400)));
+        Duration.ofSeconds(s.integer("claimIdleSeconds", Defaults.CLAIM_IDLE_SECONDS, 1, 86_400)),
+        RouteReader.enumValue(s, "clientAbort", ClientAbortPolicy.values(), ClientAbortPolicy::yamlName)
+            .orElse(Defaults.CLIENT_ABORT),
+        Duration.ofSeconds(s.integer("abortDrainTimeoutSeconds", Defaults.ABORT_DRAIN_TIMEOUT_SECONDS, 1, 600)),
+        s.integer("abortDrainMaxBytes", Defaults.ABORT_DRAIN_MAX_BYTES, 1_024, 1_073_741_824));
     s.finish();
     return config;
   }

@@ -41,6 +41,9 @@ final class Defaults {
   static final int FLUSH_BATCH_SIZE = 500;
   /** Well above one batch's insert time, so a live but slow consumer is not raced by another. */
   static final long CLAIM_IDLE_SECONDS = 60;
+  static final ClientAbortPolicy CLIENT_ABORT = ClientAbortPolicy.DRAIN;
+  static final long ABORT_DRAIN_TIMEOUT_SECONDS = 30;
+  static final long ABORT_DRAIN_MAX_BYTES = 8L * 1024 * 1024;
   /** The plan new and downgraded accounts get; the only plan that exists when the file names none. */
   static final int ALERT_MAX_ATTEMPTS = 6;
   static final long ALERT_RETRY_BASE_MS = 5_000;
@@ -70,6 +73,7 @@ final class Defaults {
     return new MeteringConfig(SHARDS, Duration.ofSeconds(RESERVATION_TTL_SECONDS), Duration.ofSeconds(KEY_CACHE_TTL_SECONDS),
         Duration.ofSeconds(NEGATIVE_CACHE_TTL_SECONDS), FAILED_AUTH_PER_MINUTE, DEFAULT_MAX_TOKENS,
         Duration.ofHours(KEY_ROTATION_OVERLAP_HOURS), Duration.ofSeconds(LAST_USED_FLUSH_SECONDS),
-        Duration.ofMillis(FLUSH_INTERVAL_MS), FLUSH_BATCH_SIZE, Duration.ofSeconds(CLAIM_IDLE_SECONDS));
+        Duration.ofMillis(FLUSH_INTERVAL_MS), FLUSH_BATCH_SIZE, Duration.ofSeconds(CLAIM_IDLE_SECONDS),
+        CLIENT_ABORT, Duration.ofSeconds(ABORT_DRAIN_TIMEOUT_SECONDS), ABORT_DRAIN_MAX_BYTES);
   }
 }

@@ -16,10 +16,14 @@ import java.time.Duration;
  * @param flushInterval        how often the usage stream is drained into Postgres
  * @param flushBatchSize       usage events per Postgres statement
  * @param claimIdle            how long an entry may sit unacknowledged with a consumer before another takes it over
+ * @param clientAbort          how a forwarded request whose client hung up is charged
+ * @param abortDrainTimeout    with {@code drain}: how long the upstream's answer is read after the client left
+ * @param abortDrainMaxBytes   with {@code drain}: how much of it is read after the client left
  */
 public record MeteringConfig(int shards, Duration reservationTtl, Duration keyCacheTtl, Duration negativeCacheTtl,
                              int failedAuthPerMinute, long defaultMaxTokens, Duration keyRotationOverlap,
-                             Duration lastUsedFlush, Duration flushInterval, int flushBatchSize, Duration claimIdle) {
+                             Duration lastUsedFlush, Duration flushInterval, int flushBatchSize, Duration claimIdle,
+                             ClientAbortPolicy clientAbort, Duration abortDrainTimeout, long abortDrainMaxBytes) {
 
   /** The values used when the file has no {@code metering:} section. */
   public static MeteringConfig defaults() {

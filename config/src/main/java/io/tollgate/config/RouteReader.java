@@ -144,7 +144,7 @@ final class RouteReader {
     return key;
   }
 
-  private static <E extends Enum<E>> Optional<E> enumValue(YamlSection s, String name, E[] values,
+  static <E extends Enum<E>> Optional<E> enumValue(YamlSection s, String name, E[] values,
                                                             java.util.function.Function<E, String> yamlName) {
     Optional<String> text = s.string(name);
     if (text.isEmpty()) {

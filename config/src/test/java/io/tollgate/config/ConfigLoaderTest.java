@@ -36,7 +36,10 @@ class ConfigLoaderTest {
       Duration.ofSeconds(10),     // metering.lastUsedFlushSeconds
       Duration.ofMillis(200),     // metering.flushIntervalMs
       500,                        // metering.flushBatchSize
-      Duration.ofSeconds(60));    // metering.claimIdleSeconds
+      Duration.ofSeconds(60),     // metering.claimIdleSeconds
+      ClientAbortPolicy.DRAIN,    // metering.clientAbort
+      Duration.ofSeconds(30),     // metering.abortDrainTimeoutSeconds
+      8L * 1024 * 1024);          // metering.abortDrainMaxBytes
 
   @Nested
   @DisplayName("defaults")
@@ -94,7 +97,7 @@ class ConfigLoaderTest {
           plans:
             free: { requestsPerMinute: 1, tokensPerMinute: 2, includedCredits: 3 }
             pro: { requestsPerMinute: 0, tokensPerMinute: 0, includedCredits: 5 }
-          metering: { shards: 4, flushBatchSize: 50 }
+          metering: { shards: 4, flushBatchSize: 50, clientAbort: estimate, abortDrainTimeoutSeconds: 5, abortDrainMaxBytes: 65536 }
           """);
       assertThat(c.server()).isEqualTo(new ServerConfig("127.0.0.1", "127.0.0.1", 9000, 9001, 2, 1024, Duration.ofSeconds(5)));
       assertThat(c.redis()).isEqualTo(new RedisConfig(Optional.of("redis://cache:6379"), 4));

@@ -227,6 +227,17 @@ class ValidationRulesTest {
       assertThat(problemsOf("metering: { shards: 0 }")).containsExactly(
           "tollgate.yaml: metering.shards: expected an integer 1-1024, got 0");
     }
+
+    @Test
+    @DisplayName("the client-abort policy is drain or estimate, and the drain's bounds are range-checked")
+    void clientAbortPolicy() {
+      assertThat(problemsOf("metering: { clientAbort: refund }")).containsExactly(
+          "tollgate.yaml: metering.clientAbort: expected one of drain | estimate, got \"refund\"");
+      assertThat(problemsOf("metering: { abortDrainTimeoutSeconds: 0 }")).containsExactly(
+          "tollgate.yaml: metering.abortDrainTimeoutSeconds: expected an integer 1-600, got 0");
+      assertThat(problemsOf("metering: { abortDrainMaxBytes: 10 }")).containsExactly(
+          "tollgate.yaml: metering.abortDrainMaxBytes: expected an integer 1024-1073741824, got 10");
+    }
   }
 
   @Nested

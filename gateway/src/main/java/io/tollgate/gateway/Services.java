@@ -3,6 +3,7 @@ package io.tollgate.gateway;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.charging.FailedAuthLimiter;
+import io.tollgate.gateway.charging.AbortPolicy;
 import io.tollgate.gateway.charging.HotPath;
 import io.tollgate.gateway.charging.MeteringMetrics;
 import io.tollgate.gateway.charging.Settlements;
@@ -96,7 +97,7 @@ public final class Services {
     this.keyEvents = new KeyEvents(vertx, redis, subscriber, keyVerifier);
     this.hotPath = new HotPath(keyVerifier, new AdmissionService(admissions, config.pricing(), balances::seed, clock),
         new FailedAuthLimiter(config.metering().failedAuthPerMinute()), new MeteringMetrics(registry), new Settlements(), clock,
-        config.metering().defaultMaxTokens());
+        config.metering().defaultMaxTokens(), AbortPolicy.of(config.metering()));
 
     PeriodRollover rollover = new PeriodRollover(pool, config, accounts, ledger, admissions, clock);
     Notices notices = new Notices(config.secrets().alertWebhookSecret().isPresent(), registry);

@@ -15,13 +15,14 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One admitted request, from admission to settlement. Settles exactly once, whatever ends the
- * exchange: a complete response, an upstream error (refund), or a client abort (charge what was
- * streamed, estimated when the upstream never reported usage).
+ * exchange: a complete response, an upstream error (refund), or a client abort (charged per
+ * {@code metering.clientAbort}, see {@link AbortCharge}).
  */
 final class MeterState {
 
   private static final Logger log = LoggerFactory.getLogger(MeterState.class);
   private static final long[] RETRY_DELAYS_MS = {200, 1_000, 5_000};
+  private static final int CLIENT_ABORT_STATUS = io.tollgate.gateway.proxy.ClientAborts.STATUS;
 
   private final HotPath m;
   private final Vertx vertx;
@@ -58,7 +59,7 @@ final class MeterState {
   /**
    * @param status      what the client got (upstream status, or the gateway's 502/504)
    * @param fromUpstream false when the upstream never answered (refund)
-   * @param completed   false when the stream broke before its end (client abort or upstream cut)
+   * @param completed   false when the stream broke before its end (the upstream cut it; client aborts use {@link #settleAbort})
    */
   Future<Long> settle(int status, boolean fromUpstream, boolean completed) {
     if (!settled.compareAndSet(false, true)) {
@@ -73,7 +74,7 @@ final class MeterState {
       outcome = fromUpstream ? "upstream_error" : "gateway_error";
       credits = 0;
     } else {
-      outcome = completed ? "ok" : "client_abort";
+      outcome = completed ? "ok" : "upstream_error";
       if (route.usage() != UsageFormat.NONE && observer != null) {
         Usage usage = observer.usage(shape.inputEstimate());
         input = usage.inputTokens();
@@ -85,9 +86,44 @@ final class MeterState {
       }
       credits = route.usage() == UsageFormat.NONE ? route.flatCost() : m.admission().cost(shape.model(), input, output, route.flatCost());
     }
-    UsageEvent event = new UsageEvent(reservation.eventId(), reservation.accountId(), reservation.keyId(), route.prefix(),
+    return m.settlements().track(settleWithRetry(event(input, output, credits, status, estimated, outcome), 0));
+  }
+
+  /**
+   * Settles a request whose client hung up: recorded as {@code client_abort} with status 499,
+   * never as an upstream failure, and charged as {@code charge} says.
+   */
+  Future<Long> settleAbort(AbortCharge charge) {
+    if (!settled.compareAndSet(false, true)) {
+      return Future.succeededFuture(-1L);
+    }
+    long input = 0;
+    long output = 0;
+    long credits = 0;
+    boolean estimated = false;
+    if (charge == AbortCharge.RESERVATION) {
+      input = route.usage() == UsageFormat.NONE ? 0 : shape.inputEstimate();
+      output = route.usage() == UsageFormat.NONE ? 0 : shape.maxOutput();
+      credits = reservation.credits();
+      estimated = route.usage() != UsageFormat.NONE;
+    } else if (charge == AbortCharge.MEASURED) {
+      if (route.usage() != UsageFormat.NONE && observer != null) {
+        Usage usage = observer.usage(shape.inputEstimate());
+        input = usage.inputTokens();
+        output = usage.outputTokens();
+        estimated = usage.estimated();
+      }
+      credits = route.usage() == UsageFormat.NONE ? route.flatCost() : m.admission().cost(shape.model(), input, output, route.flatCost());
+    }
+    if (estimated) {
+      m.metrics().estimated();
+    }
+    return m.settlements().track(settleWithRetry(event(input, output, credits, CLIENT_ABORT_STATUS, estimated, "client_abort"), 0));
+  }
+
+  private UsageEvent event(long input, long output, long credits, int status, boolean estimated, String outcome) {
+    return new UsageEvent(reservation.eventId(), reservation.accountId(), reservation.keyId(), route.prefix(),
         shape.model(), input, output, credits, status, upstreamLatencyMs, estimated, outcome, m.clock().millis());
-    return m.settlements().track(settleWithRetry(event, 0));
   }
 
   private Future<Long> settleWithRetry(UsageEvent event, int attempt) {

@@ -11,6 +11,7 @@ import io.tollgate.config.UsageFormat;
 import io.tollgate.gateway.errors.GatewayFailure;
 import io.tollgate.gateway.errors.OpenAiErrors;
 import io.tollgate.gateway.proxy.GatewayAnswers;
+import io.tollgate.gateway.proxy.ClientAborts;
 import io.tollgate.gateway.proxy.RequestIds;
 import io.tollgate.metering.admission.AdmissionRequest;
 import io.tollgate.metering.admission.CreditPolicy;
@@ -29,6 +30,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.streams.ReadStream;
 import io.vertx.httpproxy.Body;
 import io.vertx.httpproxy.MediaType;
 import io.vertx.httpproxy.ProxyContext;
@@ -165,6 +167,9 @@ public final class MeteringInterceptor implements ProxyInterceptor {
           m.metrics().decision("allowed", "none");
           context.set(STATE, new MeterState(m, vertx, route, decision.reservation().orElseThrow(), shape,
               client.response().headers().get(RequestIds.HEADER)));
+          if (m.abortPolicy().drains()) {
+            ClientAborts.keepUpstream(context, m.abortPolicy().drainTimeout());
+          }
           return context.sendRequest();
         });
   }
@@ -184,11 +189,19 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     }
     int status = response.getStatusCode();
     if (response.proxiedResponse() == null) {
+      if (ClientAborts.clientGone(context)) {
+        // The client hung up before any answer. Forwarded in full, the upstream may have done (and
+        // billed) the work we can no longer read: the reservation. Otherwise nothing was asked of it.
+        AbortCharge charge = ClientAborts.forwarded(context) ? AbortCharge.RESERVATION : AbortCharge.NOTHING;
+        return context.sendResponse().andThen(v -> state.settleAbort(charge));
+      }
       // The upstream never answered (the forwarding step turned that into 502/504): refund.
       return context.sendResponse().andThen(v -> state.settle(status, false, false));
     }
     state.upstreamResponded();
     Body body = response.getBody();
+    ObservedStream observed = null;
+    boolean sseBody = false;
     if (route.usage() != UsageFormat.NONE && body != null && status < 400) {
       String type = body.mediaType() == null ? "" : body.mediaType();
       boolean sse = type.startsWith("text/event-stream");
@@ -196,12 +209,59 @@ public final class MeteringInterceptor implements ProxyInterceptor {
           : new JsonUsageObserver(route.usage());
       state.observe(observer);
       boolean reshaped = sse && state.shape().dropUsageChunk();
+      sseBody = sse;
       if (reshaped) {
         response.headers().remove("content-length");
       }
-      response.setBody(Body.body(new ObservedStream(body.stream(), observer), reshaped ? -1 : body.length(), body.mediaType()));
+      observed = new ObservedStream(body.stream(), observer);
+      response.setBody(Body.body(observed, reshaped ? -1 : body.length(), body.mediaType()));
     }
-    return context.sendResponse().andThen(sent -> state.settle(status, true, sent.succeeded()));
+    ReadStream<Buffer> answer = observed != null ? observed : body == null ? null : body.stream();
+    boolean sse = sseBody;
+    if (ClientAborts.clientGone(context)) {
+      // Gone before the head: the upstream request was kept (drain), so its answer is read here
+      // instead of being sent to nobody.
+      return afterAbort(context, state, status, answer, sse, 0);
+    }
+    ObservedStream streamed = observed;
+    return context.sendResponse().andThen(sent -> {
+      // A client seen gone caused the failure (an upstream request cancelled for it fails too).
+      // Otherwise it is the upstream's doing only if the upstream's own failure failed it: writing
+      // to a client that hung up can fail before its connection's close is handled.
+      boolean upstreamCut = !ClientAborts.clientGone(context)
+          && (streamed == null || (sent.cause() != null && sent.cause() == streamed.failure()));
+      if (sent.failed() && !upstreamCut) {
+        ClientAborts.judgeAborted(context);
+        afterAbort(context, state, status, answer, sse, streamed == null ? 0 : streamed.bytes());
+      } else {
+        state.settle(status, true, sent.succeeded());
+      }
+    });
+  }
+
+  /**
+   * Charges a request whose client hung up after the upstream answered: under {@code drain} the
+   * rest of the answer is read within bounds and its usage charged; when it cannot be (or under
+   * {@code estimate}), a stream that already delivered bytes pays for what it delivered (estimated),
+   * anything else the reservation. An upstream error costs nothing either way.
+   */
+  private Future<Void> afterAbort(ProxyContext context, MeterState state, int status, ReadStream<Buffer> answer,
+                                  boolean sse, long deliveredAtAbort) {
+    AbortCharge cut = status >= 400 ? AbortCharge.NOTHING
+        : sse && deliveredAtAbort > 0 ? AbortCharge.MEASURED : AbortCharge.RESERVATION;
+    if (!m.abortPolicy().drains()) {
+      state.settleAbort(cut);
+      return Future.succeededFuture();
+    }
+    if (answer == null) {
+      context.response().release();
+      state.settleAbort(status >= 400 ? AbortCharge.NOTHING : AbortCharge.MEASURED);
+      return Future.succeededFuture();
+    }
+    long timeout = ClientAborts.remainingMillis(context, m.abortPolicy().drainTimeout());
+    AbortDrain.drain(vertx, answer, context.response().proxiedResponse().request(), timeout, m.abortPolicy().drainMaxBytes())
+        .onSuccess(complete -> state.settleAbort(complete ? (status >= 400 ? AbortCharge.NOTHING : AbortCharge.MEASURED) : cut));
+    return Future.succeededFuture();
   }
 
   /**

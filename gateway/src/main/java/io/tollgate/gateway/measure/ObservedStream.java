@@ -5,11 +5,19 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.streams.ReadStream;
 import io.tollgate.gateway.streams.DelegatingReadStream;
 
-/** A response body passed through a {@link UsageObserver}, with the source's back-pressure. */
+/**
+ * A response body passed through a {@link UsageObserver}, with the source's back-pressure. The
+ * observer sees every chunk the source delivers, even while nobody reads the output (a pipe whose
+ * client hung up drops its handlers but resumes the source): the usage of an answer read to its
+ * end after a client abort is then still complete.
+ */
 public final class ObservedStream extends DelegatingReadStream {
 
   private final UsageObserver observer;
   private Handler<Buffer> dataHandler;
+  private long bytes;
+  private boolean ended;
+  private Throwable failure;
 
   public ObservedStream(ReadStream<Buffer> source, UsageObserver observer) {
     super(source);
@@ -19,24 +27,54 @@ public final class ObservedStream extends DelegatingReadStream {
   @Override
   public ReadStream<Buffer> handler(Handler<Buffer> handler) {
     this.dataHandler = handler;
-    source.handler(handler == null ? null : chunk -> {
+    source.handler(chunk -> {
+      bytes += chunk.length();
       Buffer out = observer.onChunk(chunk);
-      if (out.length() > 0) {
+      if (out.length() > 0 && handler != null) {
         handler.handle(out);
       }
     });
     return this;
   }
 
+  /** Bytes the upstream has delivered so far. */
+  public long bytes() {
+    return bytes;
+  }
+
   @Override
   public ReadStream<Buffer> endHandler(Handler<Void> endHandler) {
-    source.endHandler(endHandler == null ? null : v -> {
+    source.endHandler(v -> {
+      ended = true;
       Buffer rest = observer.onEnd();
       if (rest.length() > 0 && dataHandler != null) {
         dataHandler.handle(rest);
       }
-      endHandler.handle(null);
+      if (endHandler != null) {
+        endHandler.handle(null);
+      }
     });
     return this;
+  }
+
+  @Override
+  public ReadStream<Buffer> exceptionHandler(Handler<Throwable> handler) {
+    source.exceptionHandler(err -> {
+      failure = err;
+      if (handler != null) {
+        handler.handle(err);
+      }
+    });
+    return this;
+  }
+
+  /** What the source failed with (the upstream cut the answer), or null. */
+  public Throwable failure() {
+    return failure;
+  }
+
+  /** True once the source has ended (and the observer has seen its end). */
+  public boolean ended() {
+    return ended;
   }
 }

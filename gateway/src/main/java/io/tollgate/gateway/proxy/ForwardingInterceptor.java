@@ -74,13 +74,24 @@ final class ForwardingInterceptor implements ProxyInterceptor {
     context.set(STARTED_AT, System.nanoTime());
     return context.sendRequest()
         .recover(error -> {
-          GatewayFailure failure = bodyGuard != null && bodyGuard.exceeded()
-              ? GatewayFailure.tooLarge(maxBodyBytes)
-              : UpstreamFailures.classify(error, target);
-          GatewayAnswers.answered(context, failure);
-          log.atWarn().addKeyValue("requestId", requestId).addKeyValue("route", target.prefix())
-              .addKeyValue("status", failure.status()).addKeyValue("code", failure.code())
-              .log("upstream request failed: {}", failure.getMessage());
+          GatewayFailure failure;
+          if (ClientAborts.clientGone(context)) {
+            // The client hung up and the upstream request was cancelled for it (or, kept for a
+            // drain, sent no answer in time): the client's doing, not an upstream failure.
+            ClientAborts.count(context, metrics, "before_response");
+            failure = new GatewayFailure(ClientAborts.STATUS, "invalid_request_error", "client_closed_request",
+                "the client closed the connection before the response");
+            log.atDebug().addKeyValue("requestId", requestId).addKeyValue("route", target.prefix())
+                .log("client hung up before the upstream answered: {}", error.toString());
+          } else {
+            failure = bodyGuard != null && bodyGuard.exceeded()
+                ? GatewayFailure.tooLarge(maxBodyBytes)
+                : UpstreamFailures.classify(error, target);
+            GatewayAnswers.answered(context, failure);
+            log.atWarn().addKeyValue("requestId", requestId).addKeyValue("route", target.prefix())
+                .addKeyValue("status", failure.status()).addKeyValue("code", failure.code())
+                .log("upstream request failed: {}", failure.getMessage());
+          }
           ProxyResponse response = request.release().response()
               .setStatusCode(failure.status())
               .setBody(Body.body(OpenAiErrors.envelope(failure), JSON));
@@ -106,6 +117,9 @@ final class ForwardingInterceptor implements ProxyInterceptor {
     }
     boolean closeAfter = response.getStatusCode() == 413 && response.proxiedResponse() == null;
     return context.sendResponse().andThen(sent -> {
+      if (sent.failed() && ClientAborts.judgedAborted(context)) {
+        ClientAborts.count(context, metrics, "during_body");
+      }
       if (closeAfter) {
         context.request().proxiedRequest().connection().close();
       }

@@ -42,7 +42,12 @@ final class OverheadInterceptor implements ProxyInterceptor {
     }
     // Outermost, so every response passes here exactly once, also those an inner interceptor
     // answered itself without going further in (401, 402, 403, 429, 503 from metering).
-    metrics.answered(context.response().getStatusCode(), GatewayAnswers.code(context));
+    // A client already gone gets no response: it is counted as an abort, not by status.
+    if (ClientAborts.clientGone(context)) {
+      ClientAborts.count(context, metrics, "before_response");
+    } else {
+      metrics.answered(context.response().getStatusCode(), GatewayAnswers.code(context));
+    }
     return context.sendResponse();
   }
 }

@@ -20,6 +20,8 @@ final class ProxyMetrics {
   private final Timer upstreamLatency;
   private final Timer overhead;
   private final ConcurrentMap<String, Counter> failures = new ConcurrentHashMap<>();
+  private final Counter abortsBeforeResponse;
+  private final Counter abortsDuringBody;
 
   /** The route label of requests no route matched (answered 404, or 400 before routing). */
   static final String UNROUTED = "none";
@@ -44,6 +46,8 @@ final class ProxyMetrics {
     for (String reason : routed ? KNOWN_REASONS : List.of("route_not_found", "invalid_path", "invalid_content_length")) {
       failureCounter(reason);
     }
+    abortsBeforeResponse = clientAborts(registry, route, "before_response");
+    abortsDuringBody = clientAborts(registry, route, "during_body");
     if (!routed) {
       upstreamLatency = null;
       overhead = null;
@@ -61,6 +65,17 @@ final class ProxyMetrics {
         .publishPercentileHistogram()
         .minimumExpectedValue(Duration.ofNanos(10_000)).maximumExpectedValue(Duration.ofSeconds(10))
         .register(registry);
+  }
+
+  private static Counter clientAborts(MeterRegistry registry, String route, String phase) {
+    return Counter.builder("tollgate_proxy_client_aborts")
+        .description("Requests whose client hung up before its response was complete, by phase; not upstream failures")
+        .tag("route", route).tag("phase", phase).register(registry);
+  }
+
+  /** {@code before_response} or {@code during_body}. */
+  void clientAbort(String phase) {
+    (phase.equals("during_body") ? abortsDuringBody : abortsBeforeResponse).increment();
   }
 
   /** Meters of one configured route. */

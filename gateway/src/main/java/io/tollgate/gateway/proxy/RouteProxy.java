@@ -73,7 +73,7 @@ final class RouteProxy {
         opened.result().exceptionHandler(ignored -> { });
         armResponseTimeout(opened.result());
       }
-    });
+    }).map(request -> DetachableUpstreamRequest.wrap(vertx, request, context, metrics));
   }
 
   /**
