@@ -90,7 +90,7 @@ class RevocationAndFaultsTest {
   }
 
   @Test
-  @DisplayName("after too many failed authentications an address gets 429 before any lookup")
+  @DisplayName("after too many failed authentications with unknown keys an address gets 429")
   void failedAuthenticationsLimited() {
     try (Tollgate gateway = GatewayHarness.start(routes() + "metering: { failedAuthPerMinute: 3 }\n", Map.of())) {
       HttpTestClient wrong = new HttpTestClient(vertx, false, io.tollgate.metering.keys.ApiKeyFormat.generate("tg_live_"));

@@ -68,6 +68,7 @@ public final class AutoTopUp {
       + "finished_at = $3, last_error = NULL WHERE id = $1 AND status = 'processing' RETURNING account_id, pack, credits";
   private static final String FAIL = "UPDATE top_ups SET status = 'failed', payment_intent_id = coalesce($2, payment_intent_id), "
       + "finished_at = $3, last_error = $4 WHERE id = $1 AND status = 'processing' RETURNING account_id, pack, credits, amount, currency, created_at";
+  private static final String OWNER = "SELECT account_id FROM top_ups WHERE id = $1";
   private static final String STALE = "SELECT id FROM top_ups WHERE status = 'processing' AND created_at <= $1 ORDER BY id LIMIT 50";
   private static final String GET = "SELECT id, account_id, pack, credits, amount, currency, status, balance_at_trigger, payment_intent_id, "
       + "last_error, attempts, created_at, finished_at FROM top_ups WHERE id = $1";
@@ -242,21 +243,32 @@ public final class AutoTopUp {
   /** Marks a top-up failed, pauses auto top-up and notifies the account. */
   Future<Handled> fail(SqlConnection conn, long topUpId, String paymentIntentId, String error) {
     Instant now = clock.instant();
-    return conn.preparedQuery(FAIL).execute(Tuple.of(topUpId, paymentIntentId, utc(now), error)).compose(rows -> {
-      if (rows.size() == 0) {
+    return conn.preparedQuery(OWNER).execute(Tuple.of(topUpId)).compose(owner -> {
+      if (owner.size() == 0) {
         return Future.succeededFuture(Handled.of("top-up " + topUpId + " already finished", null));
       }
-      Row r = rows.iterator().next();
-      long accountId = r.getLong("account_id");
-      count("failed");
-      log.warn("account {}: auto top-up {} failed, auto top-up paused until the payment method changes: {}", accountId, topUpId, error);
-      JsonObject payload = new JsonObject().put("type", "top_up.failed").put("accountId", accountId).put("topUpId", topUpId)
-          .put("pack", r.getString("pack")).put("amount", r.getLong("amount")).put("currency", r.getString("currency"))
-          .put("error", error);
-      return billing.lock(conn, accountId).compose(b -> billing.save(conn, b.withAutoTopUp(b.autoTopUpPack(), b.autoTopUpThreshold(), true)))
-          .compose(v -> accounts.get(conn, accountId))
-          .compose(a -> notices.raise(conn, a.orElseThrow(), "top_up_failed", 0, r.getOffsetDateTime("created_at").toInstant(), payload))
-          .map(n -> Handled.of("top-up " + topUpId + " failed: " + error + "; auto top-up paused", accountId));
+      long owned = owner.iterator().next().getLong(0);
+      // The lock order of start(): the account, its billing row, then the top-up. Locking the
+      // top-up first deadlocked against another instance starting a top-up for the same account.
+      return accounts.getForUpdate(conn, owned).compose(a -> billing.lock(conn, owned)).compose(b ->
+          conn.preparedQuery(FAIL).execute(Tuple.of(topUpId, paymentIntentId, utc(now), error)).compose(rows -> {
+            if (rows.size() == 0) {
+              return Future.succeededFuture(Handled.of("top-up " + topUpId + " already finished", null));
+            }
+            Row r = rows.iterator().next();
+            long accountId = r.getLong("account_id");
+            count("failed");
+            log.warn("account {}: auto top-up {} failed, auto top-up paused until the payment method changes: {}", accountId, topUpId,
+                error);
+            JsonObject payload = new JsonObject().put("type", "top_up.failed").put("accountId", accountId).put("topUpId", topUpId)
+                .put("pack", r.getString("pack")).put("amount", r.getLong("amount")).put("currency", r.getString("currency"))
+                .put("error", error);
+            return billing.save(conn, b.withAutoTopUp(b.autoTopUpPack(), b.autoTopUpThreshold(), true))
+                .compose(v -> accounts.get(conn, accountId))
+                .compose(a -> notices.raise(conn, a.orElseThrow(), "top_up_failed", 0, r.getOffsetDateTime("created_at").toInstant(),
+                    payload))
+                .map(n -> Handled.of("top-up " + topUpId + " failed: " + error + "; auto top-up paused", accountId));
+          }));
     });
   }
 
