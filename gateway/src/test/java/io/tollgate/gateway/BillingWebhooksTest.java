@@ -513,4 +513,16 @@ class BillingWebhooksTest {
     assertThat(refused.getString("status")).isEqualTo("parked");
     assertThat(refused.getString("lastError")).contains("has no status").doesNotContain("NullPointerException");
   }
+
+  @Test
+  @DisplayName("without STRIPE_API_KEY the plan catalog lists each plan's Stripe price ids, without amounts")
+  void planCatalogWithoutStripeKey() {
+    JsonObject body = admin(HttpMethod.GET, "/admin/v1/plans", null).json();
+    assertThat(body.getBoolean("pricesFromStripe")).isFalse();
+    JsonObject pro = body.getJsonArray("data").stream().map(JsonObject.class::cast).filter(p -> p.getString("name").equals("pro"))
+        .findFirst().orElseThrow();
+    assertThat(pro.getJsonArray("stripePrices")).containsExactly(new JsonObject().put("id", "price_pro"),
+        new JsonObject().put("id", "price_pro_meter"));
+    assertThat(pro.getLong("includedCredits")).isEqualTo(5000);
+  }
 }

@@ -59,6 +59,7 @@ public final class AdminApi {
     new NotificationsApi(m).mount(router);
     new StripeApi(m).mount(router);
     new BillingApi(m).mount(router);
+    new PlansApi(m).mount(router);
   }
 
   /** A handler that answers JSON, or problem+json for whatever went wrong. */
