@@ -87,6 +87,7 @@ public final class BillingEvents implements EventHandler {
   private final Counter meterErrors;
   private final io.vertx.core.Vertx vertx;
   private final Optional<io.tollgate.stripesync.billing.StripeBilling> stripe;
+  private final Refunds refunds;
 
   public BillingEvents(io.vertx.core.Vertx vertx, TollgateConfig config, AccountStore accounts, AccountBillingStore billing,
                        CreditLedger ledger, AuditLog audit, PeriodRollover periods, Admissions admissions, Notices notices,
@@ -104,6 +105,7 @@ public final class BillingEvents implements EventHandler {
     this.notices = notices;
     this.topUps = topUps;
     this.announceAccountChange = announceAccountChange;
+    this.refunds = new Refunds(accounts, ledger, audit, notices, admissions);
     this.meterErrorReports = Counter.builder("tollgate_stripe_meter_error_reports")
         .description("Stripe reported meter events it could not accept").register(registry);
     this.meterErrors = Counter.builder("tollgate_stripe_meter_errors").description("Meter event errors counted in Stripe's error reports")
@@ -130,6 +132,7 @@ public final class BillingEvents implements EventHandler {
       case "billing.meter.error_report_triggered" -> meterErrors(e);
       case "v1.billing.meter.error_report_triggered" -> thinMeterErrors(e);
       case "payment_intent.succeeded", "payment_intent.payment_failed" -> topUps.onPaymentIntent(conn, e);
+      case "charge.refunded", "charge.dispute.created" -> refunds.handle(conn, e);
       default -> Future.succeededFuture(Handled.ignored("Tollgate does not act on " + e.type()));
     };
   }
@@ -198,8 +201,11 @@ public final class BillingEvents implements EventHandler {
         long credits = StripeJson.positive(string(meta, "tollgate_credits"))
             .orElseThrow(() -> new Unprocessable("checkout session " + id(session, "id") + " has no positive tollgate_credits metadata"));
         String pack = string(meta, "tollgate_pack");
-        return grant(conn, account, credits, "top_up", "credit pack " + pack + " (checkout " + id(session, "id") + ")",
-            "checkout:" + id(session, "id"), "credit pack " + pack);
+        String key = "checkout:" + id(session, "id");
+        return refunds.recordPurchase(conn, id(session, "payment_intent"), account.id(), credits, number(session, "amount_total"),
+                string(session, "currency"), key)
+            .compose(v -> grant(conn, account, credits, "top_up", "credit pack " + pack + " (checkout " + id(session, "id") + ")",
+                key, "credit pack " + pack));
       }
       return Future.succeededFuture(Handled.of("customer " + customer + " linked (checkout mode " + mode + ")", account.id()));
     });
