@@ -33,7 +33,13 @@ class ExampleFileTest {
     });
     assertThat(c.pricing().models()).containsEntry("gpt-4o-mini", new ModelPrice(150, 600)).hasSizeGreaterThanOrEqualTo(2);
     assertThat(c.pricing().priceOf("unknown-model")).isEqualTo(new ModelPrice(1000, 1000));
-    assertThat(c.plan("free")).isEqualTo(new PlanConfig("free", 60, 40_000, 100_000));
+    // The four plans of ../shared/seeds/004: Free, Starter, Pro and Max, their monthly allowances as included credits.
+    assertThat(c.plan("free")).isEqualTo(new PlanConfig("free", 60, 40_000, 45));
+    assertThat(c.plans().keySet()).containsExactlyInAnyOrder("free", "starter", "pro", "max");
+    assertThat(c.plan("starter").includedCredits()).isEqualTo(250 + 250 + 250 + 225);
+    assertThat(c.plan("pro").includedCredits()).isEqualTo(2_500 + 2_500 + 2_500 + 2_400);
+    assertThat(c.plan("max").includedCredits()).isEqualTo(12_500 + 12_500 + 12_500 + 12_000);
+    assertThat(c.plan("pro").stripePrices()).containsExactly("price_pro_monthly");
     assertThat(c.redis().embedded()).isTrue();
     assertThat(c.postgres().embedded()).isTrue();
     assertThat(c.source()).contains(EXAMPLE);

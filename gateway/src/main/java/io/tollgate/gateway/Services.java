@@ -10,6 +10,7 @@ import io.tollgate.gateway.charging.Settlements;
 import io.tollgate.gateway.admin.AdminApi;
 import io.tollgate.gateway.admin.BillingApi;
 import io.tollgate.gateway.admin.NotificationsApi;
+import io.tollgate.gateway.admin.PlansApi;
 import io.tollgate.gateway.admin.StripeApi;
 import io.tollgate.gateway.admin.UsageApi;
 import io.tollgate.gateway.webhooks.AlertWebhooks;
@@ -121,7 +122,8 @@ public final class Services {
     this.adminApi = new AdminApi(accountService, auditTrail, config, clock,
         new UsageApi(accountService, usage, config, clock), new NotificationsApi(notifications),
         new StripeApi(meterSync, auditTrail, clock),
-        new BillingApi(accountService, new BillingAdmin(pool, billing, accounts, audit, clock), usage, auditTrail, config, vertx));
+        new BillingApi(accountService, new BillingAdmin(pool, billing, accounts, audit, clock), usage, auditTrail, config, vertx),
+        new PlansApi(config, billing.stripe(), clock, vertx));
     if (config.secrets().alertWebhookSecret().isEmpty()) {
       log.info("TOLLGATE_ALERT_WEBHOOK_SECRET is not set: usage alerts are recorded and listed by the admin API, "
           + "but not posted to accounts' webhooks");

@@ -485,4 +485,46 @@ class BillingWebhooksTest {
     assertThat(admin(HttpMethod.GET, "/admin/v1/webhooks/stripe/events?status=lost", null).status()).isEqualTo(400);
     assertThat(count("SELECT count(*) FROM audit_log WHERE action = 'webhook.replay' AND resource_id = $1", e.getString("id"))).isEqualTo(1);
   }
+
+  @Test
+  @DisplayName("without STRIPE_API_KEY, an invoice paid before any subscription event still puts the account on the plan once; "
+      + "optional fields missing never throw")
+  void invoiceFirstWithoutStripeKey() {
+    long account = account("invoice first, no key");
+    String customer = StripeIds.next("cus");
+    String sub = StripeIds.next("sub");
+    Instant start = Instant.now().minusSeconds(60).truncatedTo(ChronoUnit.SECONDS);
+    Instant end = start.plus(30, ChronoUnit.DAYS);
+    admin(HttpMethod.PATCH, "/admin/v1/accounts/" + account, new JsonObject().put("stripeCustomerId", customer));
+    StripeObjects.Invoice invoice = proInvoice(StripeIds.next("in"), customer, sub, "subscription_create", start, end).paid();
+    JsonObject paid = webhooks.deliverAndWait(invoice.paidEvent().created(start.plusSeconds(5)).json());
+    assertThat(paid.getString("status")).as(paid.getString("lastError")).isEqualTo("processed");
+    assertThat(accountJson(account).getString("plan")).isEqualTo("pro");
+    webhooks.deliverAndWait(pro(sub, customer, account, start, end, false).createdEvent().created(start).json());
+    assertThat(accountJson(account).getString("plan")).isEqualTo("pro");
+    assertThat(count("SELECT count(*) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant' AND amount = 5000",
+        account)).as("pro's included credits, once").isEqualTo(1);
+
+    // A paid invoice without a billing reason, a subscription event without a status: answered, never a NullPointerException.
+    JsonObject noReason = invoice.paidEvent().created(start.plusSeconds(6)).json();
+    noReason.getJsonObject("data").getJsonObject("object").remove("billing_reason");
+    assertThat(webhooks.deliverAndWait(noReason).getString("status")).isEqualTo("processed");
+    JsonObject noStatus = pro(sub, customer, account, start, end, false).updatedEvent(new JsonObject()).created(start.plusSeconds(7)).json();
+    noStatus.getJsonObject("data").getJsonObject("object").remove("status");
+    JsonObject refused = webhooks.deliverAndWait(noStatus);
+    assertThat(refused.getString("status")).isEqualTo("parked");
+    assertThat(refused.getString("lastError")).contains("has no status").doesNotContain("NullPointerException");
+  }
+
+  @Test
+  @DisplayName("without STRIPE_API_KEY the plan catalog lists each plan's Stripe price ids, without amounts")
+  void planCatalogWithoutStripeKey() {
+    JsonObject body = admin(HttpMethod.GET, "/admin/v1/plans", null).json();
+    assertThat(body.getBoolean("pricesFromStripe")).isFalse();
+    JsonObject pro = body.getJsonArray("data").stream().map(JsonObject.class::cast).filter(p -> p.getString("name").equals("pro"))
+        .findFirst().orElseThrow();
+    assertThat(pro.getJsonArray("stripePrices")).containsExactly(new JsonObject().put("id", "price_pro"),
+        new JsonObject().put("id", "price_pro_meter"));
+    assertThat(pro.getLong("includedCredits")).isEqualTo(5000);
+  }
 }

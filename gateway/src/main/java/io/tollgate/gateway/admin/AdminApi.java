@@ -50,9 +50,10 @@ public final class AdminApi {
   private final NotificationsApi notifications;
   private final StripeApi stripe;
   private final BillingApi billing;
+  private final PlansApi plans;
 
   public AdminApi(AccountService accounts, AuditTrail audit, TollgateConfig config, Clock clock, UsageApi usage,
-                  NotificationsApi notifications, StripeApi stripe, BillingApi billing) {
+                  NotificationsApi notifications, StripeApi stripe, BillingApi billing, PlansApi plans) {
     this.accounts = accounts;
     this.audit = audit;
     this.config = config;
@@ -61,6 +62,7 @@ public final class AdminApi {
     this.notifications = notifications;
     this.stripe = stripe;
     this.billing = billing;
+    this.plans = plans;
   }
 
   public void mount(Router router) {
@@ -81,6 +83,7 @@ public final class AdminApi {
     notifications.mount(router);
     stripe.mount(router);
     billing.mount(router);
+    plans.mount(router);
   }
 
   /** A handler that answers JSON, or problem+json for whatever went wrong. */

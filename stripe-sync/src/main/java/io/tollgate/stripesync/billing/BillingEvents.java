@@ -87,6 +87,7 @@ public final class BillingEvents implements EventHandler {
   private final Counter meterErrors;
   private final io.vertx.core.Vertx vertx;
   private final Optional<io.tollgate.stripesync.billing.StripeBilling> stripe;
+  private final Refunds refunds;
 
   public BillingEvents(io.vertx.core.Vertx vertx, TollgateConfig config, AccountStore accounts, AccountBillingStore billing,
                        CreditLedger ledger, AuditLog audit, PeriodRollover periods, Admissions admissions, Notices notices,
@@ -104,10 +105,16 @@ public final class BillingEvents implements EventHandler {
     this.notices = notices;
     this.topUps = topUps;
     this.announceAccountChange = announceAccountChange;
+    this.refunds = new Refunds(accounts, ledger, audit, notices, admissions);
     this.meterErrorReports = Counter.builder("tollgate_stripe_meter_error_reports")
         .description("Stripe reported meter events it could not accept").register(registry);
     this.meterErrors = Counter.builder("tollgate_stripe_meter_errors").description("Meter event errors counted in Stripe's error reports")
         .register(registry);
+  }
+
+  /** Set.of(...).contains(null) throws: an optional Stripe field (a status, a billing reason) may be absent. */
+  private static boolean in(Set<String> set, String value) {
+    return value != null && set.contains(value);
   }
 
   @Override
@@ -125,6 +132,7 @@ public final class BillingEvents implements EventHandler {
       case "billing.meter.error_report_triggered" -> meterErrors(e);
       case "v1.billing.meter.error_report_triggered" -> thinMeterErrors(e);
       case "payment_intent.succeeded", "payment_intent.payment_failed" -> topUps.onPaymentIntent(conn, e);
+      case "charge.refunded", "charge.dispute.created" -> refunds.handle(conn, e);
       default -> Future.succeededFuture(Handled.ignored("Tollgate does not act on " + e.type()));
     };
   }
@@ -193,8 +201,11 @@ public final class BillingEvents implements EventHandler {
         long credits = StripeJson.positive(string(meta, "tollgate_credits"))
             .orElseThrow(() -> new Unprocessable("checkout session " + id(session, "id") + " has no positive tollgate_credits metadata"));
         String pack = string(meta, "tollgate_pack");
-        return grant(conn, account, credits, "top_up", "credit pack " + pack + " (checkout " + id(session, "id") + ")",
-            "checkout:" + id(session, "id"), "credit pack " + pack);
+        String key = "checkout:" + id(session, "id");
+        return refunds.recordPurchase(conn, id(session, "payment_intent"), account.id(), credits, number(session, "amount_total"),
+                string(session, "currency"), key)
+            .compose(v -> grant(conn, account, credits, "top_up", "credit pack " + pack + " (checkout " + id(session, "id") + ")",
+                key, "credit pack " + pack));
       }
       return Future.succeededFuture(Handled.of("customer " + customer + " linked (checkout mode " + mode + ")", account.id()));
     });
@@ -215,6 +226,9 @@ public final class BillingEvents implements EventHandler {
     String subId = id(sub, "id");
     boolean deleted = e.type().equals("customer.subscription.deleted");
     String status = deleted ? "canceled" : string(sub, "status");
+    if (subId == null || status == null) {
+      throw new Unprocessable("the subscription in " + e.type() + " has no " + (subId == null ? "id" : "status"));
+    }
     List<String> prices = StripeJson.subscriptionPrices(sub);
     Optional<PlanConfig> catalogPlan = prices.stream().map(config::planForPrice).flatMap(Optional::stream).findFirst();
     Optional<Long> named = StripeJson.accountIdIn(metadata(sub));
@@ -252,7 +266,7 @@ public final class BillingEvents implements EventHandler {
     String accountStatus = account.status();
     Instant grace = b.graceUntil();
     String free = TollgateConfig.freePlanName();
-    if (DOWNGRADE_STATUSES.contains(status)) {
+    if (in(DOWNGRADE_STATUSES, status)) {
       plan = free;
       accountStatus = AccountStatus.ACTIVE.dbValue();
       grace = null;
@@ -380,7 +394,7 @@ public final class BillingEvents implements EventHandler {
     String subId = StripeJson.invoiceSubscription(inv);
     return onInvoiceAccount(conn, e, account -> {
       String reason = string(inv, "billing_reason");
-      if (subId == null || !(CYCLE_REASONS.contains(reason) || "subscription_update".equals(reason))) {
+      if (subId == null || !(in(CYCLE_REASONS, reason) || "subscription_update".equals(reason))) {
         return cache(conn, e, account.id()).map(w -> Handled.of("invoice " + invoiceId + " cached (no period credits: billing reason "
             + reason + ")", account.id()));
       }
@@ -397,39 +411,80 @@ public final class BillingEvents implements EventHandler {
         throw new Unprocessable("invoice " + invoiceId + " has no line period for plan " + plan.name());
       }
       return cache(conn, e, account.id()).compose(w -> billing.lock(conn, account.id())).compose(b -> {
-        if (b.subscriptionId() != null && !b.subscriptionId().equals(subId)) {
-          return Future.succeededFuture(Handled.of("invoice " + invoiceId + " cached; it bills " + subId + " but the account follows "
-              + b.subscriptionId(), account.id()));
+        if (stripe.isPresent() && unknownSubscription(b, subId)) {
+          // Stripe does not order deliveries: the subscription's own event may come later, or never. Its state now is asked for.
+          return fetchSubscription(conn, e, subId)
+              .compose(applied -> accounts.getForUpdate(conn, account.id()).map(Optional::orElseThrow)
+                  .compose(now -> billing.lock(conn, now.id()).compose(after -> paid(conn, e, now, after, plan, invoiceId, subId, reason,
+                      start, end)))
+                  .map(h -> new Handled(applied.outcome() + "; " + h.outcome(), h.accountId(),
+                      concatAll(applied.afterCommit(), h.afterCommit()))));
         }
-        if ("canceled".equals(b.subscriptionStatus()) || DOWNGRADE_STATUSES.contains(b.subscriptionStatus())) {
-          return Future.succeededFuture(Handled.of("invoice " + invoiceId + " cached; subscription " + subId + " is "
-              + b.subscriptionStatus(), account.id()));
-        }
-        boolean stale = start.isBefore(account.periodStart()) && CYCLE_REASONS.contains(reason);
-        if (stale) {
-          return Future.succeededFuture(Handled.of("invoice " + invoiceId + " is for an earlier period (" + start + "); cached",
-              account.id()));
-        }
-        // Paid: the subscription is in good standing (a late payment lifts the grace period or a downgrade).
-        AccountBilling restored = b.withGraceUntil(null);
-        if (b.subscriptionId() == null || b.subscriptionStatus() == null || "past_due".equals(b.subscriptionStatus())) {
-          Instant at = b.subscriptionEventAt() == null || e.created().isAfter(b.subscriptionEventAt()) ? e.created() : b.subscriptionEventAt();
-          restored = restored.withSubscription(subId, "active", b.subscriptionPrices(), b.cancelAtPeriodEnd(), b.currentPeriodEnd(),
-              b.trialEnd(), b.subscriptionId() == null ? b.subscriptionEventAt() : at);
-        }
-        String status = (AccountStatus.of(account.status()) == AccountStatus.TRIALING ? AccountStatus.TRIALING : AccountStatus.ACTIVE).dbValue();
-        AccountBilling save = restored;
-        return billing.save(conn, save).compose(v -> changeAccount(conn, account, plan.name(), status, "invoice " + invoiceId + " paid"))
-            .compose(changed -> accounts.getForUpdate(conn, account.id()).compose(now -> credit(conn, now.orElseThrow(), plan, invoiceId,
-                reason, start, end)).map(h -> changed
-                ? new Handled(h.outcome(), h.accountId(), concat(h.afterCommit(), announceAccountChange::get)) : h));
+        return paid(conn, e, account, b, plan, invoiceId, subId, reason, start, end);
       });
     });
   }
 
+  /** No local state of this subscription: none applied yet, or only an ended one the invoice's subscription replaces. */
+  private static boolean unknownSubscription(AccountBilling b, String subId) {
+    return b.subscriptionId() == null || (!b.subscriptionId().equals(subId) && !AccountBilling.live(b.subscriptionStatus()));
+  }
+
+  /**
+   * Applies the subscription as Stripe holds it now, as of the event that needed it: a subscription
+   * event created after that one still applies, an earlier one (older news) is ignored.
+   */
+  private Future<Handled> fetchSubscription(SqlConnection conn, StripeEvent cause, String subId) {
+    io.tollgate.stripesync.billing.StripeBilling client = stripe.orElseThrow();
+    return vertx.executeBlocking(() -> client.retrieveSubscription(subId), false).compose(info -> {
+      io.vertx.core.json.JsonArray items = new io.vertx.core.json.JsonArray();
+      info.priceIds().forEach(p -> items.add(new JsonObject().put("object", "subscription_item").put("price", p)
+          .put("current_period_start", info.currentPeriodStart() == null ? null : info.currentPeriodStart().getEpochSecond())
+          .put("current_period_end", info.currentPeriodEnd() == null ? null : info.currentPeriodEnd().getEpochSecond())));
+      JsonObject sub = new JsonObject().put("id", info.id()).put("object", "subscription").put("customer", info.customerId())
+          .put("status", info.status()).put("cancel_at_period_end", info.cancelAtPeriodEnd())
+          .put("trial_end", info.trialEnd() == null ? null : info.trialEnd().getEpochSecond())
+          .put("items", new JsonObject().put("object", "list").put("data", items));
+      StripeEvent fetched = new StripeEvent(cause.id(), "customer.subscription.updated", cause.created(), cause.livemode(), sub,
+          new JsonObject(), cause.payload());
+      return subscription(conn, fetched).map(h -> new Handled("subscription " + subId + " fetched from Stripe: " + h.outcome(),
+          h.accountId(), h.afterCommit()));
+    });
+  }
+
+  private Future<Handled> paid(SqlConnection conn, StripeEvent e, Account account, AccountBilling b, PlanConfig plan, String invoiceId,
+                               String subId, String reason, Instant start, Instant end) {
+    if (b.subscriptionId() != null && !b.subscriptionId().equals(subId)) {
+      return Future.succeededFuture(Handled.of("invoice " + invoiceId + " cached; it bills " + subId + " but the account follows "
+          + b.subscriptionId(), account.id()));
+    }
+    if ("canceled".equals(b.subscriptionStatus()) || in(DOWNGRADE_STATUSES, b.subscriptionStatus())) {
+      return Future.succeededFuture(Handled.of("invoice " + invoiceId + " cached; subscription " + subId + " is "
+          + b.subscriptionStatus(), account.id()));
+    }
+    boolean stale = start.isBefore(account.periodStart()) && in(CYCLE_REASONS, reason);
+    if (stale) {
+      return Future.succeededFuture(Handled.of("invoice " + invoiceId + " is for an earlier period (" + start + "); cached",
+          account.id()));
+    }
+    // Paid: the subscription is in good standing (a late payment lifts the grace period or a downgrade).
+    AccountBilling restored = b.withGraceUntil(null);
+    if (b.subscriptionId() == null || b.subscriptionStatus() == null || "past_due".equals(b.subscriptionStatus())) {
+      Instant at = b.subscriptionEventAt() == null || e.created().isAfter(b.subscriptionEventAt()) ? e.created() : b.subscriptionEventAt();
+      restored = restored.withSubscription(subId, "active", b.subscriptionPrices(), b.cancelAtPeriodEnd(), b.currentPeriodEnd(),
+          b.trialEnd(), b.subscriptionId() == null ? b.subscriptionEventAt() : at);
+    }
+    String status = (AccountStatus.of(account.status()) == AccountStatus.TRIALING ? AccountStatus.TRIALING : AccountStatus.ACTIVE).dbValue();
+    AccountBilling save = restored;
+    return billing.save(conn, save).compose(v -> changeAccount(conn, account, plan.name(), status, "invoice " + invoiceId + " paid"))
+        .compose(changed -> accounts.getForUpdate(conn, account.id()).compose(now -> credit(conn, now.orElseThrow(), plan, invoiceId,
+            reason, start, end)).map(h -> changed
+            ? new Handled(h.outcome(), h.accountId(), concat(h.afterCommit(), announceAccountChange::get)) : h));
+  }
+
   private Future<Handled> credit(SqlConnection conn, Account account, PlanConfig plan, String invoiceId, String reason, Instant start,
                                  Instant end) {
-    if (CYCLE_REASONS.contains(reason) && start.isAfter(account.periodStart())) {
+    if (in(CYCLE_REASONS, reason) && start.isAfter(account.periodStart())) {
       return periods.advance(conn, account, start, start, end, plan, invoiceId).map(rolled -> new Handled("invoice " + invoiceId
           + " paid: period " + start + " – " + end + ", " + rolled.granted() + " included credits granted, " + rolled.expired()
           + " lapsed", account.id(), List.of(() -> periods.applyToRedis(rolled))));
@@ -438,6 +493,12 @@ public final class BillingEvents implements EventHandler {
         ? new Handled("invoice " + invoiceId + " paid: " + granted + " included credits of plan " + plan.name() + " granted",
             account.id(), List.of(() -> admissions.addCreditsIfLoaded(account.id(), granted)))
         : Handled.of("invoice " + invoiceId + " paid: the period's credits were already granted", account.id()));
+  }
+
+  private static List<Supplier<Future<?>>> concatAll(List<Supplier<Future<?>>> a, List<Supplier<Future<?>>> b) {
+    List<Supplier<Future<?>>> out = new ArrayList<>(a);
+    out.addAll(b);
+    return out;
   }
 
   private static List<Supplier<Future<?>>> concat(List<Supplier<Future<?>>> a, Supplier<Future<?>> b) {
@@ -512,6 +573,9 @@ public final class BillingEvents implements EventHandler {
   private Future<Handled> paymentMethod(SqlConnection conn, StripeEvent e) {
     JsonObject pm = e.object();
     String pmId = id(pm, "id");
+    if (pmId == null) {
+      throw new Unprocessable("the payment method in " + e.type() + " has no id");
+    }
     boolean attached = e.type().equals("payment_method.attached");
     String customer = attached ? id(pm, "customer") : id(e.previousAttributes(), "customer");
     return account(conn, Optional.empty(), customer).compose(found -> {

@@ -50,6 +50,9 @@ public interface StripeBilling {
   /** The subscription as Stripe holds it now (for reconciling after missed or out-of-order webhooks). */
   SubscriptionInfo retrieveSubscription(String subscriptionId) throws BillingFailure;
 
+  /** A price as Stripe holds it now: its amount, currency and interval. */
+  PriceInfo retrievePrice(String priceId) throws BillingFailure;
+
   /**
    * The full JSON of a v2 event by id: a "thin" event delivered to a webhook carries only its type
    * and a pointer, and its data (a meter error report's counts, say) is fetched with this.

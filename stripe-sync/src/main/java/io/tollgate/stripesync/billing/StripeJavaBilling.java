@@ -169,6 +169,14 @@ public final class StripeJavaBilling implements StripeBilling {
   }
 
   @Override
+  public PriceInfo retrievePrice(String priceId) throws BillingFailure {
+    com.stripe.model.Price p = call("price lookup of " + priceId, () -> client.v1().prices().retrieve(priceId));
+    com.stripe.model.Price.Recurring r = p.getRecurring();
+    return new PriceInfo(p.getId(), Boolean.TRUE.equals(p.getActive()), p.getCurrency(), p.getUnitAmount(), p.getType(),
+        r == null ? null : r.getInterval(), r == null ? null : r.getIntervalCount(), r == null ? null : r.getUsageType(), p.getNickname());
+  }
+
+  @Override
   public String retrieveEventJson(String eventId) throws BillingFailure {
     // The raw JSON as Stripe sends it: the typed model has no getters for a meter error report's counts.
     return call("event lookup of " + eventId, () -> client.rawRequest(com.stripe.net.ApiResource.RequestMethod.GET,

@@ -38,7 +38,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code POST /v1/checkout/sessions}, {@code GET /v1/checkout/sessions/{id}},
  * {@code POST /v1/billing_portal/sessions}, {@code GET /v1/invoices},
  * {@code POST /v1/payment_intents}, {@code GET /v1/payment_intents/{id}} and
- * {@code GET /v1/subscriptions/{id}}, form-encoded in and Stripe's JSON objects out
+ * {@code GET /v1/subscriptions/{id}} and {@code GET /v1/prices/{id}} (prices given to {@link #definePrice}), form-encoded in and Stripe's JSON objects out
  * ({@link StripeObjects}), validated as Stripe validates the parameters Tollgate sends. An
  * {@code Idempotency-Key} is honoured as Stripe does: a request that ran (200, or a 402 card error)
  * is stored under its key and replayed to a retry with {@code Idempotent-Replayed: true}; the same

@@ -23,7 +23,7 @@ import java.util.Optional;
 final class FakeStripeBilling {
 
   private static final List<String> ROOTS = List.of("/v1/customers", "/v1/checkout/sessions", "/v1/billing_portal/sessions",
-      "/v1/invoices", "/v1/payment_intents", "/v1/subscriptions");
+      "/v1/invoices", "/v1/payment_intents", "/v1/subscriptions", "/v1/prices");
 
   /** A Checkout session and what it will create when completed. */
   private static final class Checkout {
@@ -288,6 +288,7 @@ final class FakeStripeBilling {
       case "/v1/payment_intents" -> post && id == null ? createPaymentIntent(params, idempotencyKey)
           : get && id != null ? found("payment_intent", id, paymentIntents.get(id)) : unrecognized(method, path);
       case "/v1/subscriptions" -> get && id != null ? found("subscription", id, subscriptions.get(id)) : unrecognized(method, path);
+      case "/v1/prices" -> get && id != null ? found("price", id, prices.get(id)) : unrecognized(method, path);
       default -> unrecognized(method, path);
     };
   }

@@ -54,6 +54,11 @@ public final class StripeObjects {
     return new PaymentMethod();
   }
 
+  /** A succeeded card charge ({@code ch_}) of 10.00 USD paid through {@code paymentIntentId}. */
+  public static Charge charge(String paymentIntentId) {
+    return new Charge(paymentIntentId);
+  }
+
   public static PaymentIntent paymentIntent() {
     return new PaymentIntent();
   }
@@ -787,6 +792,46 @@ public final class StripeObjects {
 
     public StripeEvents.Event paymentFailedEvent() {
       return event("payment_intent.payment_failed");
+    }
+  }
+
+  /** A charge ({@code ch_}): refunded in part or in full, or disputed. */
+  public static final class Charge extends Builder<Charge> {
+    Charge(String paymentIntentId) {
+      super("charge", StripeIds.next("ch"));
+      base(Instant.now()).put("amount", 1000).put("amount_captured", 1000).put("amount_refunded", 0).put("captured", true)
+          .put("currency", "usd").put("customer", null).put("disputed", false).put("paid", true)
+          .put("payment_intent", paymentIntentId).put("payment_method", null).put("refunded", false).put("status", "succeeded");
+    }
+
+    public Charge amount(long cents) {
+      json.put("amount", cents).put("amount_captured", cents);
+      return this;
+    }
+
+    public Charge customer(String customerId) {
+      json.put("customer", customerId);
+      return this;
+    }
+
+    /** Refunded so far, in cents (Stripe's {@code amount_refunded} is cumulative); {@code refunded} once it is all. */
+    public Charge refundedSoFar(long cents) {
+      json.put("amount_refunded", cents).put("refunded", cents >= json.getLong("amount"));
+      return this;
+    }
+
+    public StripeEvents.Event refundedEvent() {
+      return event("charge.refunded");
+    }
+
+    /** charge.dispute.created: the customer's bank disputes the whole charge. */
+    public StripeEvents.Event disputeCreatedEvent(String reason) {
+      json.put("disputed", true);
+      JsonObject dispute = new JsonObject().put("id", StripeIds.next("dp")).put("object", "dispute").put("amount", json.getLong("amount"))
+          .put("charge", id()).put("created", json.getLong("created")).put("currency", json.getString("currency"))
+          .put("is_charge_refundable", false).put("livemode", false).put("metadata", new JsonObject())
+          .put("payment_intent", json.getString("payment_intent")).put("reason", reason).put("status", "needs_response");
+      return StripeEvents.event("charge.dispute.created", dispute);
     }
   }
 }

@@ -1,0 +1,174 @@
+package io.tollgate.stripesync.billing;
+
+import static io.tollgate.stripesync.billing.StripeJson.epoch;
+import static io.tollgate.stripesync.billing.StripeJson.id;
+import static io.tollgate.stripesync.billing.StripeJson.number;
+import static io.tollgate.stripesync.billing.StripeJson.string;
+
+import io.tollgate.metering.accounts.Account;
+import io.tollgate.metering.accounts.AccountStore;
+import io.tollgate.metering.admission.Admissions;
+import io.tollgate.metering.alerts.Notices;
+import io.tollgate.metering.audit.AuditLog;
+import io.tollgate.metering.ledger.CreditLedger;
+import io.tollgate.stripesync.webhooks.EventHandler.Handled;
+import io.tollgate.stripesync.webhooks.EventHandler.Unprocessable;
+import io.tollgate.stripesync.webhooks.StripeEvent;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.SqlConnection;
+import io.vertx.sqlclient.Tuple;
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Refunds and disputes of a credit purchase (a credit pack bought through Checkout, or an auto
+ * top-up) take back the credits it granted that are still unspent.
+ *
+ * <p>{@code charge.refunded} takes back the refunded share of the purchase's credits (Stripe's
+ * {@code amount_refunded} is cumulative, so each partial refund takes back up to its share so far);
+ * {@code charge.dispute.created} takes back all of them. What was already taken back for the
+ * purchase is deducted. Never below zero: an account that spent part of the credits loses at most
+ * its current balance (the hot balance if Redis holds it, else the ledger's), and the rest — the
+ * shortfall — is raised as a {@code refund_shortfall} notification for the operator to settle
+ * (charge it, or let it go). Each take-back is a {@code refund} ledger row under a key naming the
+ * purchase and the refund or dispute, so a replayed event takes back once; it is audited.
+ */
+final class Refunds {
+
+  private static final Logger log = LoggerFactory.getLogger(Refunds.class);
+  private static final String ACTOR = "stripe";
+
+  private static final String RECORD_PURCHASE = "INSERT INTO credit_purchases (payment_intent_id, account_id, credits, amount, "
+      + "currency, grant_key) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (payment_intent_id) DO NOTHING";
+  private static final String PURCHASE = "SELECT account_id, credits, grant_key FROM credit_purchases WHERE payment_intent_id = $1 "
+      + "UNION ALL SELECT account_id, credits, 'topup:' || id FROM top_ups WHERE payment_intent_id = $1 AND status = 'succeeded' "
+      + "LIMIT 1";
+  private static final String TAKEN_BACK = "SELECT coalesce(-sum(amount), 0) FROM credit_transactions WHERE account_id = $1 "
+      + "AND kind = 'refund' AND idempotency_key LIKE $2";
+
+  private record Purchase(long accountId, long credits, String grantKey) {
+  }
+
+  private final AccountStore accounts;
+  private final CreditLedger ledger;
+  private final AuditLog audit;
+  private final Notices notices;
+  private final Admissions admissions;
+
+  Refunds(AccountStore accounts, CreditLedger ledger, AuditLog audit, Notices notices, Admissions admissions) {
+    this.accounts = accounts;
+    this.ledger = ledger;
+    this.audit = audit;
+    this.notices = notices;
+    this.admissions = admissions;
+  }
+
+  /** Remembers which payment bought a credit pack's grant, so that its refund finds it. */
+  Future<Void> recordPurchase(SqlConnection conn, String paymentIntentId, long accountId, long credits, long amount, String currency,
+                              String grantKey) {
+    if (paymentIntentId == null) {
+      return Future.succeededFuture();
+    }
+    return conn.preparedQuery(RECORD_PURCHASE).execute(Tuple.of(paymentIntentId, accountId, credits, amount, currency, grantKey))
+        .mapEmpty();
+  }
+
+  Future<Handled> handle(SqlConnection conn, StripeEvent e) {
+    JsonObject o = e.object();
+    boolean dispute = e.type().equals("charge.dispute.created");
+    String objectId = id(o, "id");
+    String paymentIntent = id(o, "payment_intent");
+    if (objectId == null) {
+      throw new Unprocessable("the " + (dispute ? "dispute" : "charge") + " in " + e.type() + " has no id");
+    }
+    if (paymentIntent == null) {
+      return Future.succeededFuture(Handled.ignored((dispute ? "dispute " : "charge ") + objectId
+          + " has no payment_intent: not a credit purchase of Tollgate"));
+    }
+    return conn.preparedQuery(PURCHASE).execute(Tuple.of(paymentIntent)).compose(rows -> {
+      if (rows.size() == 0) {
+        return Future.succeededFuture(Handled.ignored("payment " + paymentIntent + " bought no Tollgate credits (a subscription "
+            + "invoice or another product): nothing to take back"));
+      }
+      Row r = rows.iterator().next();
+      Purchase p = new Purchase(r.getLong("account_id"), r.getLong("credits"), r.getString("grant_key"));
+      long target;
+      String key;
+      String what;
+      if (dispute) {
+        target = p.credits();
+        key = "takeback:" + p.grantKey() + ":dispute:" + objectId;
+        what = "dispute " + objectId + " (" + string(o, "reason") + ")";
+      } else {
+        long charged = number(o, "amount");
+        long refunded = number(o, "amount_refunded");
+        // The refunded share, rounded down: a refund of a few cents takes back no more than it paid for.
+        target = charged <= 0 || refunded >= charged ? p.credits()
+            : java.math.BigInteger.valueOf(p.credits()).multiply(java.math.BigInteger.valueOf(refunded))
+                .divide(java.math.BigInteger.valueOf(charged)).longValueExact();
+        key = "takeback:" + p.grantKey() + ":refunded:" + refunded;
+        what = "refund of " + refunded + " of " + charged + " on charge " + objectId;
+      }
+      return accounts.getForUpdate(conn, p.accountId()).compose(found -> {
+        Account account = found.orElseThrow(() -> new IllegalStateException("account " + p.accountId() + " of purchase "
+            + paymentIntent + " does not exist"));
+        return conn.preparedQuery(TAKEN_BACK).execute(Tuple.of(account.id(), "takeback:" + likeEscape(p.grantKey()) + ":%"))
+            .map(t -> t.iterator().next().getLong(0))
+            .compose(already -> {
+              long wanted = Math.max(0, target - already);
+              if (wanted == 0) {
+                return Future.succeededFuture(Handled.of(what + ": nothing more to take back (" + already + " of the purchase's "
+                    + p.credits() + " credits already taken back)", account.id()));
+              }
+              return balance(conn, account).compose(balance -> takeBack(conn, e, account, p, paymentIntent, what, key, wanted,
+                  Math.max(0, balance)));
+            });
+      });
+    });
+  }
+
+  private Future<Long> balance(SqlConnection conn, Account account) {
+    return admissions.balance(account.id()).compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get())
+        : ledger.spendable(conn, account));
+  }
+
+  private Future<Handled> takeBack(SqlConnection conn, StripeEvent e, Account account, Purchase p, String paymentIntent, String what,
+                                   String key, long wanted, long balance) {
+    long take = Math.min(wanted, balance);
+    long shortfall = wanted - take;
+    String reason = what + ": " + wanted + " credits of purchase " + p.grantKey() + " taken back"
+        + (shortfall > 0 ? " (" + take + " unspent; " + shortfall + " already spent)" : "");
+    // Recorded even when nothing was unspent (amount 0), so that a replay finds its key and does nothing.
+    return ledger.record(conn, account.id(), -take, "refund", reason, key, ACTOR).compose(applied -> {
+      if (!applied) {
+        return Future.succeededFuture(Handled.of(what + ": already taken back (" + key + ")", account.id()));
+      }
+      JsonObject after = new JsonObject().put("event", e.id()).put("paymentIntent", paymentIntent).put("purchase", p.grantKey())
+          .put("wanted", wanted).put("takenBack", take).put("shortfall", shortfall).put("balanceBefore", balance);
+      Future<Void> steps = audit.record(conn, ACTOR, "credits.take_back", "account", Long.toString(account.id()), null,
+          new JsonObject().put("balance", balance), after).mapEmpty();
+      if (shortfall > 0) {
+        Instant at = Objects.requireNonNullElse(epoch(e.object(), "created"), e.created());
+        JsonObject payload = new JsonObject().put("type", "credits.refund_shortfall").put("accountId", account.id())
+            .put("paymentIntent", paymentIntent).put("cause", e.type()).put("creditsToTakeBack", wanted).put("takenBack", take)
+            .put("shortfall", shortfall);
+        steps = steps.compose(v -> notices.raise(conn, account, "refund_shortfall", 0, at, payload)).mapEmpty();
+        log.warn("account {}: {} wants {} credits back but only {} were unspent; shortfall {} raised as a notification",
+            account.id(), what, wanted, take, shortfall);
+      }
+      String outcome = what + ": " + take + " credits taken back" + (shortfall > 0 ? ", " + shortfall
+          + " already spent (refund_shortfall notification raised)" : "");
+      return steps.map(v -> take > 0 ? new Handled(outcome, account.id(), List.of(() -> admissions.addCreditsIfLoaded(account.id(), -take)))
+          : Handled.of(outcome, account.id()));
+    });
+  }
+
+  private static String likeEscape(String s) {
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_");
+  }
+}
