@@ -45,7 +45,9 @@ class PostgresOutageTest {
           - prefix: /v1/
             upstream: %s/v1/
             usage: openai
-        metering: { flushIntervalMs: 100, flushBatchSize: 7 }
+        # claimIdleSeconds 1: entries another test's gateway read and never acknowledged (the streams
+        # are shared in this JVM) are claimed within seconds, so the backlog checked below is this test's.
+        metering: { flushIntervalMs: 100, flushBatchSize: 7, claimIdleSeconds: 1 }
         """.formatted(harness.stubBase()), Map.of("STRIPE_WEBHOOK_SECRET", "whsec_outage_0123"))) {
       Webhooks webhooks = new Webhooks(vertx, gateway, "whsec_outage_0123");
       JsonObject stripeEvent = StripeObjects.customer().createdEvent().created(java.time.Instant.now()).json();
