@@ -38,6 +38,8 @@ import java.util.stream.Collectors;
  */
 public final class AdminApi {
 
+  /** The longest overlap a rotated key keeps working beside its replacement. */
+  static final long MAX_OVERLAP_HOURS = 720;
   private static final Set<String> BILLING_MODES = Set.of("prepaid", "postpaid", "hybrid");
   private static final Set<String> STATUSES = Arrays.stream(AccountStatus.values()).map(AccountStatus::dbValue)
       .collect(Collectors.toUnmodifiableSet());
@@ -67,6 +69,7 @@ public final class AdminApi {
 
   public void mount(Router router) {
     router.route("/admin/v1/*").handler(BodyHandler.create().setBodyLimit(64 * 1024));
+    router.route("/admin/v1/*").handler(AdminApi::checkQuery);
     router.post("/admin/v1/accounts").handler(json(this::createAccount));
     router.get("/admin/v1/accounts").handler(json(this::listAccounts));
     router.get("/admin/v1/accounts/:id").handler(json(this::getAccount));
@@ -84,6 +87,18 @@ public final class AdminApi {
     stripe.mount(router);
     billing.mount(router);
     plans.mount(router);
+  }
+
+  /** Query parameters become filters and CSV cells: refused with 400 when too long or holding control characters. */
+  private static void checkQuery(RoutingContext ctx) {
+    for (java.util.Map.Entry<String, String> p : ctx.queryParams()) {
+      String problem = Fields.textProblem(p.getValue());
+      if (problem != null) {
+        fail(ctx, new BadInput(400, "invalid-request", "query parameter '" + p.getKey() + "' " + problem));
+        return;
+      }
+    }
+    ctx.next();
   }
 
   /** A handler that answers JSON, or problem+json for whatever went wrong. */
@@ -304,6 +319,9 @@ public final class AdminApi {
     long keyId = Fields.pathId(ctx.pathParam("keyId"), "key");
     JsonObject b = body(ctx);
     Long overlapHours = Fields.nonNegative(b, "overlapHours");
+    if (overlapHours != null && overlapHours > MAX_OVERLAP_HOURS) {
+      throw BadInput.field("overlapHours", "must be at most " + MAX_OVERLAP_HOURS + " (30 days)");
+    }
     Duration overlap = overlapHours == null ? config.metering().keyRotationOverlap() : Duration.ofHours(overlapHours);
     return accounts.rotateKey(keyId, overlap, actor(ctx))
         .map(r -> new Reply(201, r.created().key().toJson(clock.instant()).put("key", r.created().plaintext())

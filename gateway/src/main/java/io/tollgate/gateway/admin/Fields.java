@@ -8,6 +8,14 @@ import java.util.Set;
 /** Typed reads of an admin request's JSON body, each failure naming the field. */
 final class Fields {
 
+  /**
+   * The largest magnitude of an integer field: what the Redis scripts hold exactly (Lua numbers
+   * are doubles). A larger credit grant was committed to the ledger and then failed in Redis.
+   */
+  static final long MAX_MAGNITUDE = (1L << 53) - 1;
+  /** The longest text field or query parameter accepted. */
+  static final int MAX_TEXT = 1_000;
+
   private Fields() {
   }
 
@@ -22,7 +30,27 @@ final class Fields {
     if (!(v instanceof String s) || s.isBlank()) {
       throw BadInput.field(field, "must be a non-empty string");
     }
+    String problem = textProblem(s);
+    if (problem != null) {
+      throw BadInput.field(field, problem);
+    }
     return s;
+  }
+
+  /**
+   * What is wrong with a text that becomes a column or a filter, or null: Postgres refuses a NUL in
+   * text (the statement failed with 500), and no field needs control characters or megabytes.
+   */
+  static String textProblem(String s) {
+    if (s.length() > MAX_TEXT) {
+      return "must be at most " + MAX_TEXT + " characters (got " + s.length() + ")";
+    }
+    for (int i = 0; i < s.length(); i++) {
+      if (Character.isISOControl(s.charAt(i))) {
+        return "must not contain control characters (found U+" + String.format("%04X", (int) s.charAt(i)) + ")";
+      }
+    }
+    return null;
   }
 
   static String oneOf(JsonObject body, String field, Set<String> allowed, String fallback) {
@@ -41,16 +69,16 @@ final class Fields {
     if (v == null) {
       return null;
     }
-    if (!(v instanceof Number n) || n.doubleValue() != n.longValue() || n.longValue() < 0) {
-      throw BadInput.field(field, "must be a non-negative integer");
+    if (!(v instanceof Number n) || n.doubleValue() != n.longValue() || n.longValue() < 0 || n.longValue() > MAX_MAGNITUDE) {
+      throw BadInput.field(field, "must be an integer from 0 to " + MAX_MAGNITUDE);
     }
     return n.longValue();
   }
 
   static long integer(JsonObject body, String field) {
     Object v = body.getValue(field);
-    if (!(v instanceof Number n) || n.doubleValue() != n.longValue()) {
-      throw BadInput.field(field, v == null ? "is required" : "must be an integer");
+    if (!(v instanceof Number n) || n.doubleValue() != n.longValue() || Math.abs(n.longValue()) > MAX_MAGNITUDE) {
+      throw BadInput.field(field, v == null ? "is required" : "must be an integer from -" + MAX_MAGNITUDE + " to " + MAX_MAGNITUDE);
     }
     return n.longValue();
   }

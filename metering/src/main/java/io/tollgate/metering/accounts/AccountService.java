@@ -169,6 +169,11 @@ public final class AccountService {
       if (old.revokedAt() != null) {
         throw Refusal.conflict("key " + keyId + " is revoked and cannot be rotated");
       }
+      if (old.replacedBy() != null) {
+        // A retried rotate must not issue a second key that dies with the first one's overlap.
+        throw Refusal.conflict("key " + keyId + " was already rotated: its replacement is key " + old.replacedBy()
+            + " (the new key's secret was shown once, in the first answer)");
+      }
       return create(conn, old.accountId(), NewKey.like(old))
           .compose(created -> keys.retire(conn, keyId, clock.instant().plus(overlap), created.key().id())
               .compose(retired -> audit.record(conn, actor.name(), "key.rotate", "api_key", Long.toString(keyId), actor.ip(),
