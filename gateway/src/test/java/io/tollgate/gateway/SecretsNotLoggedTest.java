@@ -10,15 +10,21 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.read.ListAppender;
 import io.tollgate.metering.keys.ApiKeyFormat;
+import io.tollgate.metering.store.PostgresUrls;
+import io.tollgate.metering.testing.TestServices;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonObject;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
@@ -47,7 +53,7 @@ class SecretsNotLoggedTest {
   }
 
   @Test
-  @DisplayName("keys (valid, unknown, mistyped, revoked), the admin token, a wrong admin token, STRIPE_API_KEY and the webhook secret are in no log event, at DEBUG")
+  @DisplayName("keys (valid, unknown, mistyped, revoked), the admin token, a wrong admin token, STRIPE_API_KEY (used against an unreachable Stripe) and the webhook secret are in no log event, at DEBUG")
   void noSecretInTheLogs() {
     LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
     Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
@@ -68,6 +74,8 @@ class SecretsNotLoggedTest {
         routes:
           - prefix: /v1/
             upstream: %s/v1/
+            flatCost: 5
+        metering: { flushIntervalMs: 50 }
         stripe: { syncIntervalMs: 100, apiBase: "http://127.0.0.1:%d", meterEventsBase: "http://127.0.0.1:%d" }
         """.formatted(harness.stubBase(), deadStripe, deadStripe),
         Map.of("STRIPE_API_KEY", STRIPE_API_KEY, "STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET))) {
@@ -93,6 +101,25 @@ class SecretsNotLoggedTest {
       HttpTestClient.Reply badSignature = new Webhooks(vertx, gateway, WEBHOOK_SECRET)
           .post(body, Webhooks.sign(body, "whsec_someoneElse_0123456789", Instant.now().getEpochSecond()));
       assertThat(badSignature.status()).isEqualTo(400);
+
+      // A postpaid account linked to a Stripe customer: its usage is sent with STRIPE_API_KEY to a
+      // Stripe that cannot be reached, so the failure paths of the meter sync log too.
+      long postpaid = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "logs postpaid")
+          .put("billingMode", "postpaid").put("spendCap", 1_000_000));
+      Pool pg = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(TestServices.get().postgresUrl())).using(vertx).build();
+      try {
+        await(pg.preparedQuery("UPDATE accounts SET stripe_customer_id = $2 WHERE id = $1").execute(Tuple.of(postpaid, "cus_logs" + System.nanoTime())));
+        String postpaidKey = GatewayHarness.createKey(gateway, vertx, postpaid, new JsonObject()).getString("key");
+        secrets.add(postpaidKey);
+        assertThat(await(new HttpTestClient(vertx, false, postpaidKey).get(gateway.proxyPort(), "/v1/models")).status()).isEqualTo(200);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (attempts(pg, postpaid) == 0 && System.nanoTime() < deadline) {
+          await(vertx.timer(100));
+        }
+        assertThat(attempts(pg, postpaid)).as("attempts to send the usage to Stripe").isPositive();
+      } finally {
+        await(pg.close());
+      }
     } finally {
       root.detachAppender(captured);
       tollgate.setLevel(tollgateLevel);
@@ -107,6 +134,11 @@ class SecretsNotLoggedTest {
       String secretPart = secret.startsWith("tg_") ? secret.substring(8, 8 + 20) : secret;
       assertThat(lines).allSatisfy(line -> assertThat(line).doesNotContain(secretPart));
     }
+  }
+
+  private static long attempts(Pool pg, long account) {
+    return await(pg.preparedQuery("SELECT count(*) FROM stripe_meter_outbox WHERE account_id = $1 AND (attempts > 0 OR last_error IS NOT NULL)")
+        .execute(Tuple.of(account))).iterator().next().getLong(0);
   }
 
   /** Everything an encoder could print: logger, message, key-value pairs, MDC and the stack trace. */
