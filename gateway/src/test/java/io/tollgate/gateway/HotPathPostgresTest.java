@@ -1,0 +1,111 @@
+package io.tollgate.gateway;
+
+import static io.tollgate.gateway.GatewayHarness.await;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tollgate.metering.store.PostgresUrls;
+import io.tollgate.metering.testing.TestServices;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.sqlclient.Pool;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * README / architecture: the hot path makes no Postgres call in the steady state (the key comes
+ * from the in-process cache, admission and settle are Redis scripts).
+ *
+ * <p>What is measured: Postgres' own per-table activity counters ({@code pg_stat_user_tables}:
+ * sequential and index scans, rows inserted, updated and deleted) summed over the tables a
+ * request could read or write — {@code api_keys} (key lookup, last use), {@code credit_transactions}
+ * (balance load) and the usage tables (usage written synchronously). {@code accounts} is left out
+ * because the instance's own once-a-minute jobs (rollover, dunning) scan it, and the usage flush and
+ * last-use batch, which legitimately write these tables behind the hot path, are configured to run
+ * only after the test. A backend reports its counters when it goes idle, at most about 10 s late
+ * (PostgreSQL 17's PGSTAT_IDLE_INTERVAL), so each reading waits for the counters to settle. A
+ * control at the end shows the measurement sees a lookup: a key that is not cached moves it.
+ */
+@DisplayName("No Postgres call on the hot path in the steady state")
+class HotPathPostgresTest {
+
+  private static final String ACTIVITY = "SELECT coalesce(sum(seq_scan + coalesce(idx_scan, 0) + n_tup_ins + n_tup_upd + n_tup_del), 0) "
+      + "FROM pg_stat_user_tables WHERE relname IN ('api_keys', 'credit_transactions', 'usage_event_ids') "
+      + "OR relname LIKE 'usage_events%' OR relname LIKE 'usage_rollup%'";
+
+  private static GatewayHarness harness;
+  private static Vertx vertx;
+  private static Pool pg;
+
+  @BeforeAll
+  static void start() {
+    harness = new GatewayHarness();
+    vertx = harness.stubVertx;
+    pg = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(TestServices.get().postgresUrl())).using(vertx).build();
+  }
+
+  @AfterAll
+  static void stop() {
+    await(pg.close());
+    harness.close();
+  }
+
+  private static long activity() {
+    return await(pg.query(ACTIVITY).execute()).iterator().next().getLong(0);
+  }
+
+  /** Reads the counters once they have stopped moving: two equal readings 2.5 s apart. */
+  private static long settled() {
+    long previous = activity();
+    for (int i = 0; i < 20; i++) {
+      await(vertx.timer(2_500));
+      long now = activity();
+      if (now == previous) {
+        return now;
+      }
+      previous = now;
+    }
+    throw new AssertionError("Postgres activity on the hot-path tables never settled (something keeps using them)");
+  }
+
+  @Test
+  @DisplayName("200 requests with a cached key leave the key, ledger and usage tables untouched; an uncached key does not")
+  void noPostgresInSteadyState() {
+    String yaml = """
+        routes:
+          - prefix: /v1/
+            upstream: %s/v1/
+        plans:
+          free: { requestsPerMinute: 0, tokensPerMinute: 0, includedCredits: 0 }
+        metering: { flushIntervalMs: 60000, lastUsedFlushSeconds: 3600 }
+        """.formatted(harness.stubBase());
+    try (Tollgate gateway = GatewayHarness.start(yaml, Map.of())) {
+      long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "steady").put("initialCredits", 1_000_000));
+      String key = GatewayHarness.createKey(gateway, vertx, account, new JsonObject()).getString("key");
+      String control = GatewayHarness.createKey(gateway, vertx, account, new JsonObject()).getString("key");
+      HttpTestClient client = new HttpTestClient(vertx, true, key);
+      // Warm: the key's grant is cached and the balance loaded into Redis.
+      assertThat(await(client.get(gateway.proxyPort(), "/v1/models")).status()).isEqualTo(200);
+      long before = settled();
+
+      for (int i = 0; i < 200; i++) {
+        assertThat(await(client.get(gateway.proxyPort(), "/v1/models")).status()).isEqualTo(200);
+      }
+      // Long enough for any backend that did something to have reported it.
+      await(vertx.timer(11_000));
+      assertThat(settled()).as("Postgres activity on the hot-path tables during 200 steady requests").isEqualTo(before);
+
+      // Control: a key not in the cache is looked up in Postgres, and the counters see it.
+      assertThat(await(new HttpTestClient(vertx, false, control).get(gateway.proxyPort(), "/v1/models")).status()).isEqualTo(200);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (activity() == before && System.nanoTime() < deadline) {
+        await(vertx.timer(250));
+      }
+      assertThat(activity()).as("the control lookup is visible to the measurement").isGreaterThan(before);
+    }
+  }
+}
