@@ -297,8 +297,9 @@ class MeteredProxyTest {
     int affordable = 143;
     String key = key(5L * affordable);
     int before = harness.stub.requestCount();
+    // One connection per request: all 1,000 are in flight at once, not queued behind a small pool.
     HttpClient client = HttpTestClient.keep(vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true),
-        new PoolOptions().setHttp1MaxSize(64).setMaxWaitQueueSize(-1)));
+        new PoolOptions().setHttp1MaxSize(1000).setMaxWaitQueueSize(-1)));
     List<Future<Integer>> all = new ArrayList<>();
     // Fired from a Vert.x context, all at once (see HttpTestClient on why not from the test thread).
     io.vertx.core.Promise<Void> fired = io.vertx.core.Promise.promise();
