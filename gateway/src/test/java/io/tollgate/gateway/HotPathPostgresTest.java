@@ -81,7 +81,9 @@ class HotPathPostgresTest {
             upstream: %s/v1/
         plans:
           free: { requestsPerMinute: 0, tokensPerMinute: 0, includedCredits: 0 }
-        metering: { flushIntervalMs: 60000, lastUsedFlushSeconds: 3600 }
+        # The steady state is a cached key: the cache must outlive this (slow, settle-waiting) test,
+        # else its expiry is a legitimate lookup that the measurement would count.
+        metering: { flushIntervalMs: 60000, lastUsedFlushSeconds: 3600, keyCacheTtlSeconds: 3600 }
         """.formatted(harness.stubBase());
     try (Tollgate gateway = GatewayHarness.start(yaml, Map.of())) {
       long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "steady").put("initialCredits", 1_000_000));
