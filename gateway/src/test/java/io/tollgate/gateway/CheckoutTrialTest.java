@@ -99,6 +99,7 @@ class CheckoutTrialTest {
     JsonObject legacy = sentToStripe(account, new JsonObject().put("plan", "pro").put("trialDays", 4));
     assertThat(legacy.getString("payment_method_collection")).isNull();
     assertThat(legacy.getJsonObject("subscription_data").getString("trial_period_days")).isEqualTo("4");
+    assertThat(legacy.getJsonObject("subscription_data").getValue("trial_settings")).isNull();
 
     JsonObject none = sentToStripe(account, new JsonObject().put("plan", "pro"));
     assertThat(none.getString("payment_method_collection")).isNull();
