@@ -19,10 +19,11 @@ import java.util.Optional;
  * @param checkoutCancelUrl    where Checkout sends the customer who gives up, unless the request names one
  * @param portalReturnUrl      where the Customer Portal's "return" link goes, unless the request names one
  * @param creditPacks          credit packs for sale, by name
+ * @param trialDays            length of a free trial when a Checkout request asks for one without naming its length
  */
 public record BillingConfig(Duration webhookTolerance, int webhookMaxAttempts, Duration webhookRetryBase, Duration gracePeriod,
                             Duration autoTopUpCooldown, Optional<URI> checkoutSuccessUrl, Optional<URI> checkoutCancelUrl,
-                            Optional<URI> portalReturnUrl, Map<String, CreditPack> creditPacks) {
+                            Optional<URI> portalReturnUrl, Map<String, CreditPack> creditPacks, int trialDays) {
 
   public BillingConfig {
     creditPacks = Map.copyOf(creditPacks);
@@ -42,6 +43,7 @@ public record BillingConfig(Duration webhookTolerance, int webhookMaxAttempts, D
   public static BillingConfig defaults() {
     return new BillingConfig(Duration.ofSeconds(Defaults.WEBHOOK_TOLERANCE_SECONDS), Defaults.WEBHOOK_MAX_ATTEMPTS,
         Duration.ofMillis(Defaults.WEBHOOK_RETRY_BASE_MS), Duration.ofDays(Defaults.GRACE_PERIOD_DAYS),
-        Duration.ofMinutes(Defaults.AUTO_TOP_UP_COOLDOWN_MINUTES), Optional.empty(), Optional.empty(), Optional.empty(), Map.of());
+        Duration.ofMinutes(Defaults.AUTO_TOP_UP_COOLDOWN_MINUTES), Optional.empty(), Optional.empty(), Optional.empty(), Map.of(),
+        (int) Defaults.TRIAL_DAYS);
   }
 }

@@ -269,6 +269,8 @@ final class ConfigReader {
     Optional<URI> success = returnUrl(s, "checkoutSuccessUrl");
     Optional<URI> cancel = returnUrl(s, "checkoutCancelUrl");
     Optional<URI> portal = returnUrl(s, "portalReturnUrl");
+    // Stripe accepts trial_period_days up to 730.
+    int trialDays = (int) s.integer("trialDays", Defaults.TRIAL_DAYS, 1, 730);
     Map<String, BillingConfig.CreditPack> packs = new LinkedHashMap<>();
     s.namedEntries("creditPacks").forEach((name, value) -> {
       YamlSection p = s.child(s.key("creditPacks") + "." + name, value);
@@ -298,7 +300,7 @@ final class ConfigReader {
       packs.put(name, new BillingConfig.CreditPack(name, credits, price, amount, currency));
     });
     s.finish();
-    return new BillingConfig(tolerance, maxAttempts, retryBase, grace, cooldown, success, cancel, portal, packs);
+    return new BillingConfig(tolerance, maxAttempts, retryBase, grace, cooldown, success, cancel, portal, packs, trialDays);
   }
 
   private static Optional<URI> returnUrl(YamlSection s, String key) {

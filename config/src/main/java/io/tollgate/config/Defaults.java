@@ -59,6 +59,7 @@ final class Defaults {
   static final long WEBHOOK_RETRY_BASE_MS = 5_000;
   static final long GRACE_PERIOD_DAYS = 7;
   static final long AUTO_TOP_UP_COOLDOWN_MINUTES = 10;
+  static final long TRIAL_DAYS = 14;
   static final String FREE_PLAN_NAME = "free";
   static final PlanConfig FREE_PLAN = new PlanConfig(FREE_PLAN_NAME, 60, 40_000, 100_000);
 

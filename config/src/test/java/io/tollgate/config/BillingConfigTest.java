@@ -43,11 +43,11 @@ class BillingConfigTest {
       """;
 
   @Test
-  @DisplayName("defaults: 5 min signature tolerance, 8 attempts from 5 s, 7-day grace, 10 min top-up cooldown, no packs")
+  @DisplayName("defaults: 5 min signature tolerance, 8 attempts from 5 s, 7-day grace, 10 min top-up cooldown, no packs, 14-day trials")
   void defaults() {
     BillingConfig c = load("").billing();
     assertThat(c).isEqualTo(new BillingConfig(Duration.ofMinutes(5), 8, Duration.ofSeconds(5), Duration.ofDays(7),
-        Duration.ofMinutes(10), Optional.empty(), Optional.empty(), Optional.empty(), Map.of()));
+        Duration.ofMinutes(10), Optional.empty(), Optional.empty(), Optional.empty(), Map.of(), 14));
     PlanConfig free = load("").plan("free");
     assertThat(free.overage()).isEqualTo(PlanConfig.Overage.BLOCK);
     assertThat(free.allowsModel("anything")).isTrue();

@@ -74,6 +74,7 @@ public final class AdminApi {
     router.get("/admin/v1/accounts").handler(json(this::listAccounts));
     router.get("/admin/v1/accounts/:id").handler(json(this::getAccount));
     router.patch("/admin/v1/accounts/:id").handler(json(this::updateAccount));
+    router.post("/admin/v1/accounts/:id/trial").handler(json(this::startTrial));
     router.post("/admin/v1/accounts/:id/keys").handler(json(this::createKey));
     router.get("/admin/v1/accounts/:id/keys").handler(json(this::listKeys));
     router.post("/admin/v1/keys/:keyId/revoke").handler(json(this::revokeKey));
@@ -234,6 +235,19 @@ public final class AdminApi {
     });
   }
 
+  /** {@code {plan, days?}}: a local trial for an account without a Stripe customer (days default billing.trialDays). */
+  private Future<Reply> startTrial(RoutingContext ctx) {
+    JsonObject b = body(ctx);
+    long id = Fields.pathId(ctx.pathParam("id"), "account");
+    String plan = Fields.string(b, "plan", true);
+    Long days = Fields.nonNegative(b, "days");
+    if (days != null && (days < 1 || days > 730)) {
+      throw BadInput.field("days", "must be an integer from 1 to 730");
+    }
+    return accounts.startLocalTrial(id, plan, days == null ? config.billing().trialDays() : days.intValue(), actor(ctx))
+        .compose(this::withCredits).map(json -> new Reply(200, json));
+  }
+
   private Future<Reply> updateAccount(RoutingContext ctx) {
     JsonObject b = body(ctx);
     Actor actor = actor(ctx);
@@ -257,7 +271,7 @@ public final class AdminApi {
           before.shard(), before.periodStart(), before.periodEnd(), before.createdAt(), before.updatedAt(),
           alerts != null && alerts.containsKey("thresholds") ? thresholds(alerts) : before.alertThresholds(),
           alerts != null && alerts.containsKey("lowBalanceCredits") ? Fields.nonNegative(alerts, "lowBalanceCredits")
-              : before.lowBalanceCredits());
+              : before.lowBalanceCredits(), before.trialEndsAt());
     }, actor).compose(this::withCredits).map(json -> new Reply(200, json));
   }
 

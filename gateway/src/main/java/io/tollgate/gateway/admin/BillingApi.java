@@ -114,7 +114,7 @@ public final class BillingApi {
       throw BadInput.field("plan", "or 'pack' is required, not both: a plan to subscribe to, or a credit pack to buy");
     }
     BillingConfig bc = config.billing();
-    Long trialDays = Fields.nonNegative(b, "trialDays");
+    CheckoutRequest.Trial trial = CheckoutTrial.parse(b, bc.trialDays());
     String email = Fields.string(b, "email", false);
     String key = Optional.ofNullable(Fields.string(b, "idempotencyKey", false)).orElse(UUID.randomUUID().toString());
     List<CheckoutRequest.LineItem> items = new ArrayList<>();
@@ -137,8 +137,8 @@ public final class BillingApi {
       items.add(new CheckoutRequest.LineItem(pack.stripePrice(), 1L));
       metadata = Map.of("tollgate_kind", "credit_pack", "tollgate_pack", packName, "tollgate_credits", Long.toString(pack.credits()));
       mode = CheckoutRequest.Mode.PAYMENT;
-      if (trialDays != null) {
-        throw BadInput.field("trialDays", "applies to plans only");
+      if (trial != null) {
+        throw BadInput.field(b.containsKey("trial") ? "trial" : "trialDays", "applies to plans only");
       }
     }
     // The return URLs after the plan or pack: a wrong product is the likelier mistake, and the one to name first.
@@ -149,7 +149,7 @@ public final class BillingApi {
       Map<String, String> meta = new java.util.HashMap<>(metadata);
       meta.put("tollgate_account_id", Long.toString(account.id()));
       CheckoutRequest request = new CheckoutRequest(account.stripeCustomerId(), mode, items, success, cancel, account.id(), meta,
-          trialDays == null ? null : trialDays.intValue(), "tollgate-checkout-" + account.id() + "-" + key);
+          trial, "tollgate-checkout-" + account.id() + "-" + key);
       StripeBilling stripe = stripe();
       return call(() -> stripe.createCheckoutSession(request)).compose(link -> audit.record(actor, "billing.checkout",
               "account", Long.toString(account.id()), null,

@@ -129,6 +129,30 @@ public final class AccountService {
         .compose(updated -> keyEvents.announceAccountChange().map(updated));
   }
 
+  /**
+   * A local trial: an account without a Stripe customer moves to {@code plan} with status {@code trialing} until
+   * {@code days} from now; when it ends without a Stripe subscription the account returns to the free plan (the
+   * billing jobs). An account with a Stripe customer is refused: its trial belongs in Checkout.
+   */
+  public Future<Account> startLocalTrial(long id, String plan, int days, Actor actor) {
+    if (!config.plans().containsKey(plan)) {
+      return Future.failedFuture(Refusal.invalid("plan", "must be a configured plan: " + String.join(", ", config.plans().keySet())));
+    }
+    if (plan.equals(TollgateConfig.freePlanName())) {
+      return Future.failedFuture(Refusal.invalid("plan", "is the free plan, which needs no trial"));
+    }
+    return pool.withTransaction(conn -> locked(conn, id).compose(before -> {
+          if (before.stripeCustomerId() != null) {
+            throw Refusal.conflict("account " + id + " has a Stripe customer (" + before.stripeCustomerId()
+                + "): start its trial through Checkout (trial: {days, withoutCard})");
+          }
+          Account trial = before.withLocalTrial(plan, clock.instant().plus(Duration.ofDays(days)));
+          return accounts.update(conn, trial).compose(updated -> audit.record(conn, actor.name(), "account.trial", "account",
+              Long.toString(id), actor.ip(), before.toJson(), updated.toJson()).map(updated));
+        }))
+        .compose(updated -> keyEvents.announceAccountChange().map(updated));
+  }
+
   private Future<Account> locked(SqlConnection conn, long id) {
     return accounts.getForUpdate(conn, id).map(found -> found.orElseThrow(() -> Refusal.notFound("account " + id)));
   }

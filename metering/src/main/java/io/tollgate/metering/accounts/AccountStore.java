@@ -20,7 +20,7 @@ public final class AccountStore {
   private static final String PAGE = "SELECT " + Account.COLUMNS + " FROM accounts WHERE id > $1 ORDER BY id LIMIT $2";
   private static final String UPDATE = "UPDATE accounts SET name = $2, plan = $3, billing_mode = $4, spend_cap = $5, "
       + "requests_per_minute = $6, tokens_per_minute = $7, alert_webhook_url = $8, status = $9, "
-      + "alert_thresholds = $10, low_balance_credits = $11, stripe_customer_id = $12, updated_at = now() WHERE id = $1 RETURNING " + Account.COLUMNS;
+      + "alert_thresholds = $10, low_balance_credits = $11, stripe_customer_id = $12, trial_ends_at = $13, updated_at = now() WHERE id = $1 RETURNING " + Account.COLUMNS;
   private static final String NEXT_ID = "SELECT nextval(pg_get_serial_sequence('accounts', 'id'))";
 
   private final int shards;
@@ -60,8 +60,18 @@ public final class AccountStore {
     return sql.preparedQuery(UPDATE).execute(Tuple.from(java.util.Arrays.asList(a.id(), a.name(), a.plan(), a.billingMode(),
             a.spendCap(), a.requestsPerMinute(), a.tokensPerMinute(), a.alertWebhookUrl(), a.status(),
             a.alertThresholds() == null ? null : a.alertThresholds().toArray(new Integer[0]), a.lowBalanceCredits(),
-            a.stripeCustomerId())))
+            a.stripeCustomerId(), a.trialEndsAt() == null ? null : java.time.OffsetDateTime.ofInstant(a.trialEndsAt(), java.time.ZoneOffset.UTC))))
         .map(r -> Account.from(r.iterator().next()));
+  }
+
+  /** Accounts on a local trial that ended at or before {@code now}, oldest first. */
+  public Future<List<Long>> trialsOver(SqlClient sql, java.time.Instant now, int limit) {
+    return sql.preparedQuery("SELECT id FROM accounts WHERE trial_ends_at <= $1 ORDER BY trial_ends_at LIMIT $2")
+        .execute(Tuple.of(java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC), limit)).map(rows -> {
+          List<Long> out = new ArrayList<>();
+          rows.forEach(r -> out.add(r.getLong(0)));
+          return out;
+        });
   }
 
   private static Optional<Account> first(RowSet<Row> rows) {

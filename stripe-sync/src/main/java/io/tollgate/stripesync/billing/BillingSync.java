@@ -49,6 +49,7 @@ public final class BillingSync {
   private final BillingEvents handlers;
   private final WebhookWorker worker;
   private final Dunning dunning;
+  private final LocalTrials trials;
   private final Optional<WebhookVerifier> verifier;
   private long dunningTimer = -1;
 
@@ -64,6 +65,7 @@ public final class BillingSync {
     this.worker = new WebhookWorker(vertx, pool, events, handlers, clock, config.billing().webhookMaxAttempts(),
         config.billing().webhookRetryBase(), registry);
     this.dunning = new Dunning(pool, accounts, accountBilling, handlers, notices, clock, announceAccountChange);
+    this.trials = new LocalTrials(pool, accounts, accountBilling, handlers, clock, announceAccountChange);
     List<io.tollgate.config.Secret> secrets = config.secrets().stripeWebhookSecrets();
     this.verifier = secrets.isEmpty() ? Optional.empty()
         : Optional.of(new WebhookVerifier(secrets, config.billing().webhookTolerance(), clock));
@@ -83,10 +85,19 @@ public final class BillingSync {
     vertx.cancelTimer(dunningTimer);
   }
 
-  /** Grace periods ended, and top-ups left processing: one pass. */
+  /**
+   * Grace periods ended, and top-ups left processing: one pass. Local trials that ended are closed in the same
+   * pass; their ids are in {@link #endLocalTrials()}'s answer, not this one.
+   */
   public Future<List<Long>> runDunning() {
     return dunning.runOnce().onFailure(err -> log.warn("dunning pass failed (retrying in 1 min): {}", err.toString()))
+        .compose(done -> endLocalTrials().recover(err -> Future.succeededFuture(List.of())).map(done))
         .compose(done -> topUps.resume().recover(err -> Future.succeededFuture(0)).map(done));
+  }
+
+  /** Local trials that are over return to the free plan (or keep a Stripe subscription's plan); the ids downgraded. */
+  public Future<List<Long>> endLocalTrials() {
+    return trials.runOnce().onFailure(err -> log.warn("local trial pass failed (retrying in 1 min): {}", err.toString()));
   }
 
   /** Starts automatic top-ups for these accounts where their balance calls for it. */

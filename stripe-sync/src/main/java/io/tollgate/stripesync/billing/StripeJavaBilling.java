@@ -89,8 +89,19 @@ public final class StripeJavaBilling implements StripeBilling {
     }
     if (r.mode() == CheckoutRequest.Mode.SUBSCRIPTION) {
       SessionCreateParams.SubscriptionData.Builder subscription = SessionCreateParams.SubscriptionData.builder().putAllMetadata(metadata);
-      if (r.trialDays() != null) {
-        subscription.setTrialPeriodDays(r.trialDays().longValue());
+      CheckoutRequest.Trial trial = r.trial();
+      if (trial != null) {
+        subscription.setTrialPeriodDays((long) trial.days());
+        if (trial.withoutCard()) {
+          params.setPaymentMethodCollection(SessionCreateParams.PaymentMethodCollection.IF_REQUIRED);
+          subscription.setTrialSettings(SessionCreateParams.SubscriptionData.TrialSettings.builder()
+              .setEndBehavior(SessionCreateParams.SubscriptionData.TrialSettings.EndBehavior.builder()
+                  .setMissingPaymentMethod(switch (trial.onMissingPaymentMethod()) {
+                    case CANCEL -> SessionCreateParams.SubscriptionData.TrialSettings.EndBehavior.MissingPaymentMethod.CANCEL;
+                    case PAUSE -> SessionCreateParams.SubscriptionData.TrialSettings.EndBehavior.MissingPaymentMethod.PAUSE;
+                  }).build())
+              .build());
+        }
       }
       params.setMode(SessionCreateParams.Mode.SUBSCRIPTION).setSubscriptionData(subscription.build());
     } else {

@@ -66,7 +66,8 @@ class StripeJavaBillingTest {
 
   private static CheckoutRequest subscriptionCheckout(String customer, Integer trialDays, String key) {
     return new CheckoutRequest(customer, Mode.SUBSCRIPTION, List.of(new LineItem("price_pro_base", 1L), new LineItem("price_pro_tokens", null)),
-        "https://app.test/ok", "https://app.test/cancel", 42, Map.of("plan", "pro"), trialDays, key);
+        "https://app.test/ok", "https://app.test/cancel", 42, Map.of("plan", "pro"),
+        trialDays == null ? null : CheckoutRequest.Trial.withCard(trialDays), key);
   }
 
   private static CheckoutRequest creditPack(String customer, String key) {

@@ -276,6 +276,14 @@ public final class FakeStripe {
     return billing.checkoutSession(id);
   }
 
+  /**
+   * The form parameters a Checkout session was created with, as Stripe received them (all values are strings;
+   * {@code a[b][c]=v} becomes {@code {"a": {"b": {"c": "v"}}}}), so a test can see what the client asked for.
+   */
+  public java.util.Optional<JsonObject> checkoutParams(String id) {
+    return billing.checkoutParams(id);
+  }
+
   public java.util.Optional<JsonObject> subscription(String id) {
     return billing.subscription(id);
   }

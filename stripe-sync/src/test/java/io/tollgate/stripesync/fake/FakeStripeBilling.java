@@ -28,14 +28,17 @@ final class FakeStripeBilling {
   /** A Checkout session and what it will create when completed. */
   private static final class Checkout {
     final StripeObjects.CheckoutSession session;
+    /** The form parameters the session was created with, as parsed (nested brackets become objects and arrays). */
+    final JsonObject params;
     final List<Line> lines = new ArrayList<>();
     JsonObject subscriptionMetadata = new JsonObject();
     Long trialDays;
     JsonObject paymentMetadata = new JsonObject();
     String setupFutureUsage;
 
-    Checkout(StripeObjects.CheckoutSession session) {
+    Checkout(StripeObjects.CheckoutSession session, JsonObject params) {
       this.session = session;
+      this.params = params.copy();
     }
   }
 
@@ -102,6 +105,10 @@ final class FakeStripeBilling {
 
   synchronized Optional<JsonObject> checkoutSession(String id) {
     return Optional.ofNullable(checkouts.get(id)).map(c -> c.session.json());
+  }
+
+  synchronized Optional<JsonObject> checkoutParams(String id) {
+    return Optional.ofNullable(checkouts.get(id)).map(c -> c.params.copy());
   }
 
   synchronized Optional<JsonObject> subscription(String id) {
@@ -322,7 +329,7 @@ final class FakeStripeBilling {
         .clientReferenceId(p.getString("client_reference_id")).urls(p.getString("success_url"), p.getString("cancel_url"))
         .metadata(strings(p.getJsonObject("metadata")))
         .set("expires_at", now().plus(24, ChronoUnit.HOURS).getEpochSecond());
-    Checkout checkout = new Checkout(session);
+    Checkout checkout = new Checkout(session, p);
     for (int i = 0; i < items.size(); i++) {
       JsonObject item = items.getJsonObject(i);
       String priceId = item.getString("price");
