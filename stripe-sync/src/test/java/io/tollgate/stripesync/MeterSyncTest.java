@@ -163,6 +163,29 @@ class MeterSyncTest {
   }
 
   @Test
+  @DisplayName("v1 sends one event per call, one call at a time: never two calls for one customer at once, though each is slow")
+  void v1OneCallPerCustomerAtATime() {
+    Map<String, Long> linked = customers(3, "postpaid");
+    MeterOutbox outbox = new MeterOutbox(pool);
+    // Five cuts: five outbox rows (five v1 calls) per customer, all due at once.
+    for (int cut = 0; cut < 5; cut++) {
+      linked.values().forEach(a -> usage(a, 2));
+      await(outbox.cut("tollgate_credits", java.time.Instant.now()));
+    }
+    int before = stripe.requests();
+    // Each of the 15 calls answers after 30 ms, so calls that overlapped would be seen overlapping.
+    FakeStripe.Fault[] slow = new FakeStripe.Fault[15];
+    java.util.Arrays.fill(slow, FakeStripe.Fault.SLOW);
+    stripe.slowMillis(30).enqueue(slow);
+    drain(sync(transport(StripeMeterTransport.Mode.V1), fast()));
+    assertThat(stripe.requests() - before).as("every row sent, one call each").isEqualTo(15);
+    for (Map.Entry<String, Long> e : linked.entrySet()) {
+      assertThat(stripe.maxConcurrentV1(e.getKey())).as("calls for " + e.getKey() + " at once").isEqualTo(1);
+      assertThat(stripe.totalFor(e.getKey())).isEqualTo(postgresTotal(e.getValue()));
+    }
+  }
+
+  @Test
   @DisplayName("an instance that dies after Stripe took a batch but before recording it: the next one resends the same identifiers, counted once")
   void restartMidBatch() {
     // Postpaid customers owe all their usage; hybrid ones only the overage their credits did not cover.

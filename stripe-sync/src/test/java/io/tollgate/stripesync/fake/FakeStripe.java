@@ -97,6 +97,9 @@ public final class FakeStripe {
   private final FakeStripeBilling billing = new FakeStripeBilling();
   private final Map<String, JsonObject> v2Events = new ConcurrentHashMap<>();
   private final AtomicInteger requests = new AtomicInteger();
+  /** v1 meter event calls being answered, and the most seen at once, per customer. */
+  private final Map<String, AtomicInteger> v1InFlight = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, Integer> v1MaxInFlight = new java.util.concurrent.ConcurrentHashMap<>();
   private final AtomicInteger duplicates = new AtomicInteger();
   private final AtomicInteger faultsInjected = new AtomicInteger();
   private final AtomicInteger sessionsCreated = new AtomicInteger();
@@ -198,6 +201,31 @@ public final class FakeStripe {
 
   public long totalFor(String customer) {
     return accepted.values().stream().filter(a -> a.customer().equals(customer)).mapToLong(Accepted::value).sum();
+  }
+
+  /** The most v1 meter event calls for {@code customer} that were being answered at the same time. */
+  public int maxConcurrentV1(String customer) {
+    return v1MaxInFlight.getOrDefault(customer, 0);
+  }
+
+  /** Counts a v1 call as in flight until its answer is written (or its connection closes). */
+  private void trackV1(HttpServerRequest req, Buffer body) {
+    java.util.List<String> customers = new io.netty.handler.codec.http.QueryStringDecoder(body.toString(), false).parameters()
+        .get("payload[stripe_customer_id]");
+    if (customers == null || customers.isEmpty()) {
+      return;
+    }
+    String customer = customers.get(0);
+    int now = v1InFlight.computeIfAbsent(customer, c -> new AtomicInteger()).incrementAndGet();
+    v1MaxInFlight.merge(customer, now, Math::max);
+    java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+    Runnable finished = () -> {
+      if (done.compareAndSet(false, true)) {
+        v1InFlight.get(customer).decrementAndGet();
+      }
+    };
+    req.response().endHandler(v -> finished.run());
+    req.response().closeHandler(v -> finished.run());
   }
 
   public int requests() {
@@ -371,6 +399,7 @@ public final class FakeStripe {
       if (req.method().name().equals("POST") && path.equals("/v2/billing/meter_event_session")) {
         createSession(req);
       } else if (req.method().name().equals("POST") && path.equals("/v1/billing/meter_events")) {
+        trackV1(req, body);
         withFault(req, () -> v1Event(body));
       } else if (req.method().name().equals("POST") && path.equals("/v2/billing/meter_event_stream")) {
         withFault(req, () -> v2Stream(body));
