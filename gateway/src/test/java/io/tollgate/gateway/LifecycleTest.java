@@ -138,8 +138,10 @@ class LifecycleTest {
       firstChunk.get(30, TimeUnit.SECONDS);
       CompletableFuture<Void> closing = CompletableFuture.runAsync(gateway::close).thenRun(() -> finished.add("closed"));
       // Close has begun once the proxy port refuses connections: wait for that, not for a time.
+      long refuseBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (accepts(gateway.proxyPort())) {
-        Thread.sleep(10);
+        assertThat(System.nanoTime()).as("the proxy port still accepts 30 s after close began").isLessThan(refuseBy);
+        vertx.timer(10).await(5, TimeUnit.SECONDS); // poll the condition
       }
       // The stream is still held by the upstream, so a close that waits for it cannot have returned.
       assertThat(closing).isNotDone();
