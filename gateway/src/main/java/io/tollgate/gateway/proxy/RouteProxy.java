@@ -26,6 +26,7 @@ final class RouteProxy {
   /** Where every request of this route goes; built once (Vert.x only reads it), not per request. */
   private final RequestOptions upstreamOptions;
   private final long responseTimeoutMillis;
+  private final boolean detachable;
   private final HttpProxy proxy;
   private final ProxyMetrics metrics;
 
@@ -41,6 +42,10 @@ final class RouteProxy {
         .setIdleTimeout(timeouts.idleTimeout().toMillis());
     UpstreamSsl.of(route, timeouts).ifPresent(upstreamOptions::setSslOptions);
     this.responseTimeoutMillis = timeouts.responseTimeout().toMillis();
+    // Only metered routes charge a client that hangs up (they need to know the request was sent in
+    // full, and may keep it for a drain); the others keep vertx-http-proxy's plain request, since
+    // the wrapper costs a reflective call per request method.
+    this.detachable = route.metered();
     ProxyMetrics metrics = this.metrics = new ProxyMetrics(registry, target.prefix());
     // Order matters: metering authenticates and admits before anything is forwarded; on the way
     // back the forwarding step sees the response first, then metering observes and settles it.
@@ -73,7 +78,7 @@ final class RouteProxy {
         opened.result().exceptionHandler(ignored -> { });
         armResponseTimeout(opened.result());
       }
-    }).map(request -> DetachableUpstreamRequest.wrap(vertx, request, context, metrics));
+    }).map(request -> detachable ? DetachableUpstreamRequest.wrap(vertx, request, context, metrics) : request);
   }
 
   /**
