@@ -56,6 +56,23 @@ final class GatewayHarness implements AutoCloseable {
     await(stubVertx.close());
   }
 
+  /** A pool on the JVM's test Postgres, for tests that look at rows themselves. */
+  static io.vertx.sqlclient.Pool postgres(Vertx vertx) {
+    return io.vertx.pgclient.PgBuilder.pool().connectingTo(io.tollgate.metering.store.PostgresUrls.toConnectOptions(
+        io.tollgate.metering.testing.TestServices.get().postgresUrl())).using(vertx).build();
+  }
+
+  /** The first column of the first row of a query: a count or a sum. */
+  static long count(io.vertx.sqlclient.Pool pg, String sql, Object... args) {
+    return await(pg.preparedQuery(sql).execute(io.vertx.sqlclient.Tuple.from(args))).iterator().next().getLong(0);
+  }
+
+  /** An admin API call with the test token; {@code body} may be null. */
+  static HttpTestClient.Reply adminCall(Tollgate gateway, Vertx vertx, io.vertx.core.http.HttpMethod method, String uri,
+                                        io.vertx.core.json.JsonObject body) {
+    return await(admin(vertx).send(method, gateway.adminPort(), uri, adminHeaders(), body == null ? null : body.toBuffer()));
+  }
+
   /** Creates an account (via the admin API) with the given credits and no rate limits, and returns a new key for it. */
   static String newKey(Tollgate gateway, Vertx vertx, long credits) {
     return newKey(gateway, vertx, credits, new io.vertx.core.json.JsonObject());

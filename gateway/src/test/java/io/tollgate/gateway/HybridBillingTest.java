@@ -35,8 +35,7 @@ class HybridBillingTest {
     harness = new GatewayHarness();
     vertx = harness.stubVertx;
     stripe = await(new FakeStripe(vertx, STRIPE_KEY).start());
-    pg = io.vertx.pgclient.PgBuilder.pool().connectingTo(io.tollgate.metering.store.PostgresUrls.toConnectOptions(
-        io.tollgate.metering.testing.TestServices.get().postgresUrl())).using(vertx).build();
+    pg = GatewayHarness.postgres(vertx);
   }
 
   @AfterAll

@@ -3,15 +3,12 @@ package io.tollgate.gateway;
 import static io.tollgate.gateway.GatewayHarness.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.tollgate.metering.store.PostgresUrls;
-import io.tollgate.metering.testing.TestServices;
 import io.tollgate.stripesync.fake.StripeIds;
 import io.tollgate.stripesync.fake.StripeObjects;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.vertx.pgclient.PgBuilder;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
@@ -51,7 +48,7 @@ class LocalTrialTest {
         metering: { flushIntervalMs: 50 }
         """.formatted(harness.stubBase()), Map.of("STRIPE_WEBHOOK_SECRET", SECRET));
     webhooks = new Webhooks(vertx, gateway, SECRET);
-    pg = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(TestServices.get().postgresUrl())).using(vertx).build();
+    pg = GatewayHarness.postgres(vertx);
   }
 
   @AfterAll
@@ -62,8 +59,7 @@ class LocalTrialTest {
   }
 
   private static HttpTestClient.Reply admin(HttpMethod method, String uri, JsonObject body) {
-    return await(GatewayHarness.admin(vertx).send(method, gateway.adminPort(), uri, GatewayHarness.adminHeaders(),
-        body == null ? null : body.toBuffer()));
+    return GatewayHarness.adminCall(gateway, vertx, method, uri, body);
   }
 
   private static HttpTestClient.Reply chat(String key, String model) {
@@ -92,7 +88,7 @@ class LocalTrialTest {
   }
 
   private static long count(String sql, Object... args) {
-    return await(pg.preparedQuery(sql).execute(Tuple.from(args))).iterator().next().getLong(0);
+    return GatewayHarness.count(pg, sql, args);
   }
 
   /** Time passes: the trial ended a minute ago. */

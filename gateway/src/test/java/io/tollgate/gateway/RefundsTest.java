@@ -3,17 +3,13 @@ package io.tollgate.gateway;
 import static io.tollgate.gateway.GatewayHarness.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.tollgate.metering.store.PostgresUrls;
-import io.tollgate.metering.testing.TestServices;
 import io.tollgate.stripesync.fake.StripeIds;
 import io.tollgate.stripesync.fake.StripeObjects;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.vertx.pgclient.PgBuilder;
 import io.vertx.sqlclient.Pool;
-import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -52,7 +48,7 @@ class RefundsTest {
         metering: { flushIntervalMs: 50 }
         """.formatted(harness.stubBase(), REQUEST_COST, PACK_CREDITS, PACK_PRICE), Map.of("STRIPE_WEBHOOK_SECRET", SECRET));
     webhooks = new Webhooks(vertx, gateway, SECRET);
-    pg = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(TestServices.get().postgresUrl())).using(vertx).build();
+    pg = GatewayHarness.postgres(vertx);
   }
 
   @AfterAll
@@ -63,11 +59,11 @@ class RefundsTest {
   }
 
   private static HttpTestClient.Reply admin(HttpMethod method, String uri) {
-    return await(GatewayHarness.admin(vertx).send(method, gateway.adminPort(), uri, GatewayHarness.adminHeaders(), null));
+    return GatewayHarness.adminCall(gateway, vertx, method, uri, null);
   }
 
   private static long count(String sql, Object... args) {
-    return await(pg.preparedQuery(sql).execute(Tuple.from(args))).iterator().next().getLong(0);
+    return GatewayHarness.count(pg, sql, args);
   }
 
   private static long spendable(long account) {

@@ -3,15 +3,11 @@ package io.tollgate.gateway;
 import static io.tollgate.gateway.GatewayHarness.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.tollgate.metering.store.PostgresUrls;
-import io.tollgate.metering.testing.TestServices;
 import io.tollgate.stripesync.fake.FakeStripe;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonObject;
-import io.vertx.pgclient.PgBuilder;
 import io.vertx.sqlclient.Pool;
-import io.vertx.sqlclient.Tuple;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -54,7 +50,7 @@ class StripeOrderingTest {
         """.formatted(harness.stubBase(), PRO_CREDITS, stripe.baseUrl(), stripe.baseUrl()),
         Map.of("STRIPE_API_KEY", STRIPE_KEY, "STRIPE_WEBHOOK_SECRET", SECRET));
     webhooks = new Webhooks(vertx, gateway, SECRET);
-    pg = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(TestServices.get().postgresUrl())).using(vertx).build();
+    pg = GatewayHarness.postgres(vertx);
   }
 
   @AfterAll
@@ -66,12 +62,11 @@ class StripeOrderingTest {
   }
 
   private static HttpTestClient.Reply admin(HttpMethod method, String uri, JsonObject body) {
-    return await(GatewayHarness.admin(vertx).send(method, gateway.adminPort(), uri, GatewayHarness.adminHeaders(),
-        body == null ? null : body.toBuffer()));
+    return GatewayHarness.adminCall(gateway, vertx, method, uri, body);
   }
 
   private static long count(String sql, Object... args) {
-    return await(pg.preparedQuery(sql).execute(Tuple.from(args))).iterator().next().getLong(0);
+    return GatewayHarness.count(pg, sql, args);
   }
 
   /** A Checkout for plan pro completed in the fake Stripe; its events in Stripe's order of creation, undelivered. */
