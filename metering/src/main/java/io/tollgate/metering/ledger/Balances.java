@@ -5,6 +5,7 @@ import io.tollgate.metering.accounts.AccountStore;
 import io.tollgate.metering.admission.Admissions;
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.SqlClient;
 
 /**
  * The hot balance in Redis and its source of truth, the Postgres ledger: loads the one from the
@@ -26,8 +27,13 @@ public final class Balances {
 
   /** An account's spendable credits: the hot balance if Redis holds it, else the ledger's (without loading it). */
   public Future<Long> spendable(Account account) {
+    return spendable(admissions, ledger, pool, account);
+  }
+
+  /** {@link #spendable(Account)}, reading the ledger through {@code sql} (a caller's transaction, say). */
+  public static Future<Long> spendable(Admissions admissions, CreditLedger ledger, SqlClient sql, Account account) {
     return admissions.balance(account.id())
-        .compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get()) : ledger.spendable(pool, account));
+        .compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get()) : ledger.spendable(sql, account));
   }
 
   /** Sets the hot balance (and the period's overage) from the ledger, if Redis has none. */

@@ -10,6 +10,7 @@ import io.tollgate.metering.accounts.AccountStore;
 import io.tollgate.metering.admission.Admissions;
 import io.tollgate.metering.alerts.Notices;
 import io.tollgate.metering.audit.AuditLog;
+import io.tollgate.metering.ledger.Balances;
 import io.tollgate.metering.ledger.CreditLedger;
 import io.tollgate.stripesync.webhooks.EventHandler.Handled;
 import io.tollgate.stripesync.webhooks.EventHandler.Unprocessable;
@@ -133,8 +134,7 @@ final class Refunds {
   }
 
   private Future<Long> balance(SqlConnection conn, Account account) {
-    return admissions.balance(account.id()).compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get())
-        : ledger.spendable(conn, account));
+    return Balances.spendable(admissions, ledger, conn, account);
   }
 
   private Future<Handled> takeBack(SqlConnection conn, StripeEvent e, Account account, Purchase p, String paymentIntent, String what,
