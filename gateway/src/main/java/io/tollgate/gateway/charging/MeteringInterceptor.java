@@ -77,12 +77,12 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     // Looked up before the failed-authentication limit is consulted: a valid key always passes it.
     return m.keys().verify(hash, route.prefix(), route.feature())
         .recover(err -> Future.failedFuture(unavailable("the key store (Postgres) cannot be reached")))
-        .compose(verdict -> authorize(context, ip, HexFormat.of().formatHex(hash), verdict))
+        .compose(verdict -> authorize(context, ip, hash, verdict))
         .recover(err -> refuse(context, err instanceof GatewayFailure f ? f : unavailable("metering failed: " + err.getMessage())));
   }
 
   /** Maps the key's verdict to HTTP: 401 for keys that don't authenticate, 403 for rules that refuse. */
-  private Future<ProxyResponse> authorize(ProxyContext context, String ip, String keyHash, Verdict verdict) {
+  private Future<ProxyResponse> authorize(ProxyContext context, String ip, byte[] keyHash, Verdict verdict) {
     // Java 17: no pattern switch yet; the sealed Verdict makes this list complete.
     if (verdict instanceof Valid valid) {
       boolean restricted = m.keys().restrictsModels(valid);
@@ -99,10 +99,10 @@ public final class MeteringInterceptor implements ProxyInterceptor {
       return refuse(context, forbidden(f));
     }
     if (verdict instanceof Revoked) {
-      return unauthenticated(context, ip, keyHash, "revoked_api_key", "this API key has been revoked");
+      return unauthenticated(context, ip, HexFormat.of().formatHex(keyHash), "revoked_api_key", "this API key has been revoked");
     }
     if (verdict instanceof Expired) {
-      return unauthenticated(context, ip, keyHash, "expired_api_key", "this API key has expired");
+      return unauthenticated(context, ip, HexFormat.of().formatHex(keyHash), "expired_api_key", "this API key has expired");
     }
     return unauthenticated(context, ip, null, "invalid_api_key", "unknown API key");
   }
