@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
  * (balance load) and the usage tables (usage written synchronously). {@code accounts} is left out
  * because the instance's own once-a-minute jobs (rollover, dunning) scan it, and the usage flush and
  * last-use batch, which legitimately write these tables behind the hot path, are configured to run
- * only after the test. A backend reports its counters when it goes idle, at most about 10 s late
+ * only after the test. The gateway runs on a database of its own: on the shared one, its period
+ * rollover would (rightly) read and roll other tests' accounts mid-measurement. A backend reports its counters when it goes idle, at most about 10 s late
  * (PostgreSQL 17's PGSTAT_IDLE_INTERVAL), so each reading waits for the counters to settle. A
  * control at the end shows the measurement sees a lookup: a key that is not cached moves it.
  */
@@ -40,12 +41,14 @@ class HotPathPostgresTest {
   private static GatewayHarness harness;
   private static Vertx vertx;
   private static Pool pg;
+  private static String databaseUrl;
 
   @BeforeAll
   static void start() {
     harness = new GatewayHarness();
     vertx = harness.stubVertx;
-    pg = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(TestServices.get().postgresUrl())).using(vertx).build();
+    databaseUrl = TestServices.get().freshDatabase("hot_path_steady");
+    pg = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(databaseUrl)).using(vertx).build();
   }
 
   @AfterAll
@@ -85,7 +88,7 @@ class HotPathPostgresTest {
         # else its expiry is a legitimate lookup that the measurement would count.
         metering: { flushIntervalMs: 60000, lastUsedFlushSeconds: 3600, keyCacheTtlSeconds: 3600 }
         """.formatted(harness.stubBase());
-    try (Tollgate gateway = GatewayHarness.start(yaml, Map.of())) {
+    try (Tollgate gateway = GatewayHarness.start(yaml, Map.of("DATABASE_URL", databaseUrl))) {
       long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "steady").put("initialCredits", 1_000_000));
       String key = GatewayHarness.createKey(gateway, vertx, account, new JsonObject()).getString("key");
       String control = GatewayHarness.createKey(gateway, vertx, account, new JsonObject()).getString("key");

@@ -61,6 +61,30 @@ public final class TestServices {
     return postgres.url();
   }
 
+  /**
+   * A new, migrated database on the shared server, for a test that must see only its own
+   * gateway's Postgres activity (the shared {@code tollgate} database holds every other test's
+   * accounts, which a gateway's background jobs legitimately read and roll over).
+   */
+  public synchronized String freshDatabase(String name) {
+    if (!name.matches("[a-z_][a-z0-9_]{0,62}")) {
+      throw new IllegalArgumentException("not a plain database name: " + name);
+    }
+    java.util.Properties props = new java.util.Properties();
+    props.setProperty("user", "postgres");
+    try (java.sql.Connection c = java.sql.DriverManager.getConnection(
+        "jdbc:postgresql://127.0.0.1:" + postgres.port() + "/postgres", props);
+         java.sql.Statement s = c.createStatement()) {
+      s.execute("DROP DATABASE IF EXISTS " + name);
+      s.execute("CREATE DATABASE " + name);
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException("could not create test database " + name + ": " + e.getMessage(), e);
+    }
+    String url = "postgresql://postgres@127.0.0.1:" + postgres.port() + "/" + name;
+    SchemaMigrator.migrate(url);
+    return url;
+  }
+
   public int redisPort() {
     return redis.port();
   }
