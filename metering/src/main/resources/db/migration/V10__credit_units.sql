@@ -27,8 +27,8 @@ UPDATE account_billing SET auto_top_up_threshold = auto_top_up_threshold * 1000 
 UPDATE top_ups SET credits = credits * 1000, balance_at_trigger = balance_at_trigger * 1000;
 UPDATE credit_purchases SET credits = credits * 1000;
 
--- The Stripe meter takes whole numbers. An outbox row now also records the exact units of usage it
--- claimed; its value is whole credits. What a batch's usage adds beyond whole credits is carried
+-- The Stripe meter takes whole numbers. An outbox row now also records the exact units of usage its
+-- batch claimed; its value is whole credits. What a batch's usage adds beyond whole credits is carried
 -- here, per account, customer and meter event, into the next batch (MeterOutbox): Stripe receives
 -- floor(all metered usage) and never more, and the remainder (< 1 credit) goes with the usage that
 -- makes it whole.

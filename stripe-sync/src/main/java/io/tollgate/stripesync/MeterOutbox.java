@@ -54,7 +54,8 @@ public final class MeterOutbox {
         RETURNING u.account_id, a.stripe_customer_id,
                   CASE WHEN a.billing_mode = 'hybrid' THEN u.overage_credits ELSE u.credits END AS units, u.occurred_at
       ), grouped AS (
-        SELECT account_id, stripe_customer_id, sum(units) AS units, min(occurred_at) AS window_start, max(occurred_at) AS window_end
+        -- sum(bigint) is numeric: back to bigint, so that owed / 1000 below divides integers (floor), never rounds.
+        SELECT account_id, stripe_customer_id, sum(units)::bigint AS units, min(occurred_at) AS window_start, max(occurred_at) AS window_end
         FROM claimed GROUP BY account_id, stripe_customer_id HAVING sum(units) > 0
       ), owed AS (
         -- The batch's units plus the remainder carried from earlier batches of this account, customer and meter.

@@ -202,10 +202,12 @@ class MeterSyncTest {
     Row carry = await(pool.preparedQuery("SELECT units FROM stripe_meter_carry WHERE account_id = $1").execute(Tuple.of(account)))
         .iterator().next();
     assertThat(carry.getLong("units")).as("the 0.1 credit still carried").isEqualTo(100);
-    Row outbox = await(pool.preparedQuery("SELECT sum(units), sum(value) FROM stripe_meter_outbox WHERE account_id = $1")
-        .execute(Tuple.of(account))).iterator().next();
-    assertThat(outbox.getLong(0) + 100).as("every unit in one batch or in the carry").isEqualTo(19_100);
-    assertThat(outbox.getLong(1)).isEqualTo(19);
+    long sentValue = await(pool.preparedQuery("SELECT sum(value) FROM stripe_meter_outbox WHERE account_id = $1")
+        .execute(Tuple.of(account))).iterator().next().getLong(0);
+    long usage = await(pool.preparedQuery("SELECT sum(credits) FROM usage_events WHERE account_id = $1")
+        .execute(Tuple.of(account))).iterator().next().getLong(0);
+    assertThat(usage).isEqualTo(19_100);
+    assertThat(sentValue * 1_000 + carry.getLong("units")).as("what was sent plus what is carried = the exact usage").isEqualTo(usage);
   }
 
   private static int outboxRows(String customer) {
