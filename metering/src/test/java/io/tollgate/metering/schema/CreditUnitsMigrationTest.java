@@ -175,7 +175,7 @@ class CreditUnitsMigrationTest {
       await(balances.seed(prepaid));
       assertThat(await(admissions.balance(7900091))).as("reloaded from the ledger in units").contains(131_000L);
       assertThat(await(admissions.overage(7900091))).as("the hybrid account's overage this period, in units").isEqualTo(3_000);
-      Row display = await(pool.preparedQuery("SELECT amount FROM credit_transactions WHERE account_id = $1 ORDER BY id").execute(Tuple.of(91L)))
+      Row display = await(pool.preparedQuery("SELECT amount FROM credit_transactions WHERE account_id = $1 ORDER BY id").execute(Tuple.of(7900091L)))
           .iterator().next();
       assertThat(Credits.format(display.getLong(0))).isEqualTo("45");
       assertThat(await(ledger.recent(pool, 7900091, 10))).extracting(j -> j.getValue("amount"))
