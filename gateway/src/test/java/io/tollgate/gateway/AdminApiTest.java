@@ -107,7 +107,7 @@ class AdminApiTest {
     assertProblem(call(HttpMethod.POST, "/admin/v1/accounts", new JsonObject().put("name", "x").put("plan", "platinum")),
         400, "'plan' must be a configured plan");
     assertProblem(call(HttpMethod.POST, "/admin/v1/accounts", new JsonObject().put("name", "x").put("spendCap", -5)),
-        400, "'spendCap' must be an integer from 0 to 9007199254740991");
+        400, "'spendCap' must be credits from 0 to 9007199254740.992, got -5");
     assertProblem(call(HttpMethod.POST, "/admin/v1/accounts", "{not json"), 400, "not a JSON object");
     assertProblem(call(HttpMethod.GET, "/admin/v1/accounts/999999999", null), 404, "account 999999999 not found");
     assertProblem(call(HttpMethod.GET, "/admin/v1/accounts/abc", null), 404, "not found");
