@@ -356,10 +356,11 @@ class BillingWebhooksTest {
   @DisplayName("overage: bill lets a hybrid account run past its credits, exactly the excess recorded as overage; a prepaid one on the same plan stops at zero")
   void overageBilled() {
     // Credits are exact to 0.001 now, so a request no longer costs a whole credit: at 1,000 credits per 1M tokens a chat
-    // reserves about 0.03 (its ~20 estimated input + 10 max output tokens) and costs 0.014 (the stub's 4 + 10 tokens).
-    // 0.04 credits pay exactly one of them (0.026 left is less than the next reservation), as 1 credit used to.
+    // reserves about 0.03 (its ~20 estimated input + 10 max output tokens) and costs 0.011 (the tokens the stub reports).
+    // 0.04 credits pay exactly one of them (0.029 left is less than the next reservation), as 1 credit used to; the
+    // hybrid account's 0.02 pay less than its three requests cost.
     long hybrid = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "payg-hybrid").put("plan", "payg")
-        .put("billingMode", "hybrid").put("initialCredits", new java.math.BigDecimal("0.04")));
+        .put("billingMode", "hybrid").put("initialCredits", new java.math.BigDecimal("0.02")));
     long prepaid = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "payg-prepaid").put("plan", "payg")
         .put("billingMode", "prepaid").put("initialCredits", new java.math.BigDecimal("0.04")));
     String hybridKey = key(hybrid);
@@ -371,15 +372,25 @@ class BillingWebhooksTest {
     assertThat(chat(prepaidKey, "gpt-4o-mini").status()).isEqualTo(402);
     JsonObject access = admin(HttpMethod.GET, "/admin/v1/accounts/" + hybrid + "/access", null).json();
     assertThat(access.getBoolean("allowed")).isTrue();
-    // The 0.04 credits paid for what they could; the rest is overage (billed by meter), never a negative balance.
+    // The 0.02 credits paid for what they could; the rest is overage (billed by meter), never a negative balance.
     assertThat(access.getLong("creditsRemaining")).isZero();
     eventually("the hybrid account's usage reaches Postgres", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1",
         hybrid) == 3);
-    // In units (1000 a credit): 0.04 credits are 40.
+    // In units (1000 a credit): 0.02 credits are 20.
     long used = count("SELECT coalesce(sum(credits), 0) FROM usage_events WHERE account_id = $1", hybrid);
-    assertThat(used).as("three requests cost more than the 0.04 credits").isGreaterThan(40);
+    assertThat(used).as("three requests cost more than the 0.02 credits").isGreaterThan(20);
     assertThat(count("SELECT coalesce(sum(overage_credits), 0) FROM usage_events WHERE account_id = $1", hybrid))
-        .as("overage = used − the 0.04 credits").isEqualTo(used - 40);
+        .as("overage = used − the 0.02 credits").isEqualTo(used - 20);
+    // The prepaid account stopped with less than a request's worst case left, exactly 0.04 − its one request's cost; taking that
+    // back leaves exactly zero, and its access check then says so.
+    eventually("the prepaid account's usage reaches Postgres", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1",
+        prepaid) == 1);
+    long prepaidUsed = count("SELECT credits FROM usage_events WHERE account_id = $1", prepaid);
+    java.math.BigDecimal left = io.tollgate.config.Credits.toCredits(40 - prepaidUsed);
+    assertThat(new java.math.BigDecimal(admin(HttpMethod.GET, "/admin/v1/accounts/" + prepaid + "/access", null).json()
+        .getValue("creditsRemaining").toString())).isEqualByComparingTo(left);
+    assertThat(admin(HttpMethod.POST, "/admin/v1/accounts/" + prepaid + "/credits", new JsonObject().put("amount", left.negate())
+        .put("reason", "take back the rest")).json().getValue("balance")).isEqualTo(0);
     assertThat(admin(HttpMethod.GET, "/admin/v1/accounts/" + prepaid + "/access", null).json().getJsonArray("reasons"))
         .contains("no credits remaining");
   }
