@@ -11,7 +11,8 @@ final class Fields {
 
   /**
    * The largest magnitude of an integer field: what the Redis scripts hold exactly (Lua numbers
-   * are doubles). A larger credit grant was committed to the ledger and then failed in Redis.
+   * are doubles). Credit fields are bounded the same way in units ({@link Credits#MAX_UNITS}): a
+   * larger grant was once committed to the ledger and then failed in Redis.
    */
   static final long MAX_MAGNITUDE = (1L << 53) - 1;
   /** The longest text field or query parameter accepted. */
