@@ -174,8 +174,8 @@ final class ConfigReader {
 
   /** Both sides are required: a price silently defaulting to 0 would give tokens away. */
   private static ModelPrice price(YamlSection p) {
-    long input = p.integer("input", 0, 0, Long.MAX_VALUE);
-    long output = p.integer("output", 0, 0, Long.MAX_VALUE);
+    long input = p.credits("input", 0, 0);
+    long output = p.credits("output", 0, 0);
     if (!p.has("input") && !p.misshapen()) {
       p.problem("input", "is required (credits per 1M input tokens)");
     }
@@ -202,7 +202,10 @@ final class ConfigReader {
   private static PlanConfig plan(String name, YamlSection p) {
     long rpm = required(p, "requestsPerMinute", "requests per minute, 0 = unlimited");
     long tpm = required(p, "tokensPerMinute", "tokens per minute, 0 = unlimited");
-    long included = required(p, "includedCredits", "credits granted each period");
+    if (!p.has("includedCredits") && !p.misshapen()) {
+      p.problem("includedCredits", "is required (credits granted each period)");
+    }
+    long included = p.credits("includedCredits", 0, 0);
     List<Integer> thresholds = alertThresholds(p);
     List<String> prices = names(p, "stripePrices", STRIPE_PRICE, "Stripe price ids (price_...)");
     List<String> models = names(p, "models", NAME, "model names");
@@ -277,7 +280,7 @@ final class ConfigReader {
       if (!NAME.matcher(name).matches()) {
         s.problem("creditPacks." + name, "expected a pack name (letters, digits, '_', '-', '.')");
       }
-      long credits = p.integer("credits", 0, 1, Long.MAX_VALUE);
+      long credits = p.credits("credits", 0, 1);
       String price = p.string("stripePrice").orElse("");
       long amount = p.integer("amount", 0, 1, Long.MAX_VALUE);
       String currency = p.string("currency").orElse("usd");
