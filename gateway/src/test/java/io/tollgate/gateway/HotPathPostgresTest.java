@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
  * because the instance's own once-a-minute jobs (rollover, dunning) scan it, and the usage flush and
  * last-use batch, which legitimately write these tables behind the hot path, are configured to run
  * only after the test. The gateway runs on a database of its own: on the shared one, its period
- * rollover would (rightly) read and roll other tests' accounts mid-measurement. A backend reports its counters when it goes idle, at most about 10 s late
+ * rollover would (rightly) read and roll other tests' accounts mid-measurement; likewise a Redis
+ * database of its own. If the sum moves, the failure names the table and counter that moved. A backend reports its counters when it goes idle, at most about 10 s late
  * (PostgreSQL 17's PGSTAT_IDLE_INTERVAL), so each reading waits for the counters to settle. A
  * control at the end shows the measurement sees a lookup: a key that is not cached moves it.
  */
@@ -55,6 +56,29 @@ class HotPathPostgresTest {
   static void stop() {
     await(pg.close());
     harness.close();
+  }
+
+  private static final String PER_TABLE = "SELECT relname, seq_scan, coalesce(idx_scan, 0) AS idx_scan, n_tup_ins, n_tup_upd, n_tup_del "
+      + "FROM pg_stat_user_tables WHERE relname IN ('api_keys', 'credit_transactions', 'usage_event_ids') "
+      + "OR relname LIKE 'usage_events%' OR relname LIKE 'usage_rollup%' ORDER BY relname";
+
+  /** Each table's counters, for saying which one moved when the sum did. */
+  private static java.util.Map<String, String> perTable() {
+    java.util.Map<String, String> tables = new java.util.TreeMap<>();
+    await(pg.query(PER_TABLE).execute()).forEach(row -> tables.put(row.getString("relname"),
+        "seq_scan=" + row.getLong("seq_scan") + " idx_scan=" + row.getLong("idx_scan") + " ins=" + row.getLong("n_tup_ins")
+            + " upd=" + row.getLong("n_tup_upd") + " del=" + row.getLong("n_tup_del")));
+    return tables;
+  }
+
+  private static String moved(java.util.Map<String, String> before, java.util.Map<String, String> after) {
+    StringBuilder moved = new StringBuilder();
+    after.forEach((table, counters) -> {
+      if (!counters.equals(before.get(table))) {
+        moved.append(table).append(": ").append(before.get(table)).append(" -> ").append(counters).append("; ");
+      }
+    });
+    return moved.toString();
   }
 
   private static long activity() {
@@ -88,7 +112,10 @@ class HotPathPostgresTest {
         # else its expiry is a legitimate lookup that the measurement would count.
         metering: { flushIntervalMs: 60000, lastUsedFlushSeconds: 3600, keyCacheTtlSeconds: 3600 }
         """.formatted(harness.stubBase());
-    try (Tollgate gateway = GatewayHarness.start(yaml, Map.of("DATABASE_URL", databaseUrl))) {
+    // Its own Redis database too: other tests' leftovers in the shared one (expired reservations,
+    // balances, stream entries) are theirs to settle, not this measurement's.
+    Map<String, String> env = Map.of("DATABASE_URL", databaseUrl, "REDIS_URL", TestServices.get().redisUrl() + "/9");
+    try (Tollgate gateway = GatewayHarness.start(yaml, env)) {
       long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "steady").put("initialCredits", 1_000_000));
       String key = GatewayHarness.createKey(gateway, vertx, account, new JsonObject()).getString("key");
       String control = GatewayHarness.createKey(gateway, vertx, account, new JsonObject()).getString("key");
@@ -96,13 +123,17 @@ class HotPathPostgresTest {
       // Warm: the key's grant is cached and the balance loaded into Redis.
       assertThat(await(client.get(gateway.proxyPort(), "/v1/models")).status()).isEqualTo(200);
       long before = settled();
+      java.util.Map<String, String> tablesBefore = perTable();
 
       for (int i = 0; i < 200; i++) {
         assertThat(await(client.get(gateway.proxyPort(), "/v1/models")).status()).isEqualTo(200);
       }
       // Long enough for any backend that did something to have reported it.
       await(vertx.timer(11_000));
-      assertThat(settled()).as("Postgres activity on the hot-path tables during 200 steady requests").isEqualTo(before);
+      long after = settled();
+      java.util.Map<String, String> tablesAfter = perTable();
+      assertThat(after).as("Postgres activity on the hot-path tables during 200 steady requests (moved: %s)",
+          moved(tablesBefore, tablesAfter)).isEqualTo(before);
 
       // Control: a key not in the cache is looked up in Postgres, and the counters see it.
       assertThat(await(new HttpTestClient(vertx, false, control).get(gateway.proxyPort(), "/v1/models")).status()).isEqualTo(200);
