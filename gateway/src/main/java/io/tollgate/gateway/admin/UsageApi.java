@@ -159,11 +159,7 @@ public final class UsageApi {
     long credits = r.credits();
     Instant start = account.periodStart();
     Instant end = account.periodEnd();
-    long periodSeconds = Math.max(1, Duration.between(start, end).toSeconds());
-    // Linear projection; the first hour is extrapolated from at least an hour so that one early
-    // request does not project a fantasy total.
-    long elapsed = Math.max(3_600, Math.min(periodSeconds, Duration.between(start, now).toSeconds()));
-    long projected = elapsed >= periodSeconds ? credits : (long) Math.ceil((double) credits * periodSeconds / elapsed);
+    long projected = r.projectedCredits(start, end, now);
     long previous = r.previousCredits();
     Instant recordedStart = r.previousStart();
     PlanConfig plan = config.plan(account.plan());

@@ -1,0 +1,139 @@
+package io.tollgate.gateway.console;
+
+import io.tollgate.gateway.ops.Problems;
+import io.tollgate.metering.Refusal;
+import io.tollgate.metering.audit.Actor;
+import io.tollgate.metering.audit.AuditTrail;
+import io.vertx.core.Future;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The customer page behind a signed link: one account's balance, allowance, usage per day and
+ * model, masked keys and invoices. The account comes only from the verified token; the page
+ * reads nothing else from the URL, so no path or query can make it show another account. Links
+ * are made by the console's account page or by {@code POST /admin/v1/accounts/{id}/customer-link}.
+ */
+final class CustomerPage {
+
+  private final Console console;
+  private final AccountData data;
+  private final AuditTrail audit;
+
+  CustomerPage(Console console, AccountData data, AuditTrail audit) {
+    this.console = console;
+    this.data = data;
+    this.audit = audit;
+  }
+
+  void mount(Router router) {
+    router.get("/console/customer/:token").handler(this::page);
+    // Anything else under the customer path (other ids, extra segments) is not a customer page.
+    router.route("/console/customer/*").handler(ctx -> notFound(ctx));
+  }
+
+  static Future<Void> audit(AuditTrail audit, Actor actor, CustomerLinks.Link link) {
+    return audit.record(actor, "customer_link.create", "account", Long.toString(link.accountId()), null,
+        new JsonObject().put("expiresAt", link.expiresAt().toString()));
+  }
+
+  private void notFound(RoutingContext ctx) {
+    console.down().onComplete(ar -> console.render(ctx, 404, "customer.jte", unavailable(
+        "This link is not valid, or it has expired. Ask for a new one.", ar.succeeded() ? ar.result() : List.of())));
+  }
+
+  private void page(RoutingContext ctx) {
+    ctx.response().putHeader("x-robots-tag", "noindex");
+    Optional<Long> account = console.links().flatMap(l -> l.verify(ctx.pathParam("token")));
+    if (account.isEmpty()) {
+      notFound(ctx);
+      return;
+    }
+    long id = account.get();
+    String expires = View.time(java.time.Instant.ofEpochSecond(Long.parseLong(ctx.pathParam("token").split("\\.")[2])));
+    data.account(id).compose(a -> Future.all(List.of(data.balance(a), data.usage(a), data.keys(id), data.invoices(id), console.down()))
+            .map(all -> {
+              View.Usage usage = all.resultAt(1);
+              return new View.Customer(a.name(), a.name(), a.plan(), a.status(), View.credits(all.<Long>resultAt(0)),
+                  data.gauges(a, usage), usage, all.resultAt(2), all.resultAt(3), expires, all.resultAt(4));
+            }))
+        .onSuccess(view -> console.render(ctx, 200, "customer.jte", view))
+        .onFailure(err -> {
+          if (err instanceof Refusal) {
+            notFound(ctx);
+          } else {
+            console.down().onComplete(ar -> console.render(ctx, 503, "customer.jte", unavailable(
+                "Your usage cannot be shown right now. Try again in a moment.", ar.succeeded() && !ar.result().isEmpty()
+                    ? ar.result() : List.of("a backing service"))));
+          }
+        });
+  }
+
+  private static View.Customer unavailable(String message, List<String> down) {
+    return new View.Customer(message, null, null, null, null, List.of(), null, List.of(), List.of(), null, down);
+  }
+
+  /**
+   * {@code POST /admin/v1/accounts/{id}/customer-link} (admin bearer token): {@code {days?}} →
+   * {@code {accountId, url, token, expiresAt}}, 201.
+   */
+  void createLinkApi(RoutingContext ctx) {
+    long id;
+    long days;
+    try {
+      id = Long.parseLong(ctx.pathParam("id"));
+      if (id <= 0) {
+        throw new NumberFormatException();
+      }
+    } catch (NumberFormatException e) {
+      Problems.send(ctx, 404, "not-found", "Not found", "account " + ctx.pathParam("id") + " not found");
+      return;
+    }
+    try {
+      JsonObject body = ctx.body() == null || ctx.body().length() == 0 ? new JsonObject() : ctx.body().asJsonObject();
+      Object raw = body == null ? null : body.getValue("days");
+      if (raw == null) {
+        days = CustomerLinks.DEFAULT_TTL.toDays();
+      } else if (raw instanceof Integer || raw instanceof Long) {
+        days = ((Number) raw).longValue();
+        if (days < 1 || days > CustomerLinks.MAX_TTL.toDays()) {
+          throw new IllegalArgumentException();
+        }
+      } else {
+        throw new IllegalArgumentException();
+      }
+    } catch (DecodeException | ClassCastException e) {
+      Problems.send(ctx, 400, "invalid-json", "Invalid request", "request body is not a JSON object");
+      return;
+    } catch (IllegalArgumentException e) {
+      Problems.send(ctx, 400, "invalid-request", "Invalid request",
+          "'days' must be an integer from 1 to " + CustomerLinks.MAX_TTL.toDays());
+      return;
+    }
+    if (console.links().isEmpty()) {
+      Problems.send(ctx, 503, "admin-disabled", "Admin API disabled", "set TOLLGATE_ADMIN_TOKEN to sign customer links");
+      return;
+    }
+    String actorHeader = ctx.request().getHeader("x-tollgate-actor");
+    Actor actor = new Actor(actorHeader == null || actorHeader.isBlank() ? "admin-token" : actorHeader.substring(0, Math.min(200, actorHeader.length())),
+        ctx.request().remoteAddress() == null ? null : ctx.request().remoteAddress().hostAddress());
+    long ttlDays = days;
+    data.account(id).map(a -> console.links().get().create(a.id(), Duration.ofDays(ttlDays)))
+        .compose(link -> audit(audit, actor, link).map(link))
+        .onSuccess(link -> ctx.response().setStatusCode(201).putHeader("content-type", "application/json")
+            .end(new JsonObject().put("accountId", link.accountId()).put("path", link.path()).put("token", link.token())
+                .put("expiresAt", link.expiresAt().toString()).toBuffer()))
+        .onFailure(err -> {
+          if (err instanceof Refusal r && r.kind() == Refusal.Kind.NOT_FOUND) {
+            Problems.send(ctx, 404, "not-found", "Not found", r.getMessage());
+          } else {
+            ctx.fail(err);
+          }
+        });
+  }
+}
