@@ -35,7 +35,7 @@
       });
       var width = Math.max(280, el.clientWidth || 600);
       new window.uPlot({ width: width, height: 240, series: series, axes: [axis, Object.assign({ label: "credits" }, axis)],
-        scales: { x: { time: true } } }, columns, el);
+        scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } } }, columns, el);
     });
   }
 

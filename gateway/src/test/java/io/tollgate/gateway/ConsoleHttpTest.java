@@ -104,6 +104,12 @@ class ConsoleHttpTest {
   @DisplayName("without a session, pages redirect to sign-in and forms are refused; a forged or expired cookie is no session")
   void sessionRequired() {
     ConsoleClient anonymous = new ConsoleClient(vertx, gateway.adminPort());
+    for (String entry : new String[] {"/console", "/console/"}) {
+      HttpTestClient.Reply first = anonymous.get(entry);
+      assertThat(first.status()).as(entry).isEqualTo(303);
+      HttpTestClient.Reply second = anonymous.get(first.headers().get("location"));
+      assertThat(second.status() == 200 || "/console/sign-in".equals(second.headers().get("location"))).as(entry).isTrue();
+    }
     HttpTestClient.Reply page = anonymous.get("/console/accounts");
     assertThat(page.status()).isEqualTo(303);
     assertThat(page.headers().get("location")).isEqualTo("/console/sign-in");

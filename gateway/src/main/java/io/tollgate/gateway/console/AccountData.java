@@ -69,13 +69,20 @@ final class AccountData {
       long requests = 0;
       long credits = 0;
       for (UsageQueries.Bucket b : buckets) {
-        String model = b.groups().get("model") == null ? "(none)" : b.groups().get("model").toString();
+        // Rollups store "no model" as '' (it is part of their key).
+        Object raw = b.groups().get("model");
+        String model = raw == null || raw.toString().isEmpty() ? "(no model)" : raw.toString();
         long day = b.start().getEpochSecond();
         days.add(day);
         perModel.computeIfAbsent(model, m -> new TreeMap<>()).merge(day, b.credits(), Long::sum);
         rows.add(new View.UsageRow(View.day(b.start()), model, b.requests(), View.credits(b.credits())));
         requests += b.requests();
         credits += b.credits();
+      }
+      // Every day of the period so far is on the axis, those without usage at zero.
+      for (Instant d = hours.from().truncatedTo(java.time.temporal.ChronoUnit.DAYS); d.isBefore(hours.to()) && days.size() < 400;
+           d = d.plus(1, java.time.temporal.ChronoUnit.DAYS)) {
+        days.add(d.getEpochSecond());
       }
       JsonArray x = new JsonArray(new ArrayList<>(days));
       JsonArray series = new JsonArray();

@@ -76,7 +76,14 @@ public final class Console {
     ConsoleAssets.mount(router);
     router.route("/console/*").handler(BodyHandler.create(false).setBodyLimit(16 * 1024));
     router.route("/console/*").handler(this::securityHeaders);
-    router.get("/console").handler(ctx -> redirect(ctx, "/console/"));
+    // Vert.x matches "/console" and "/console/" alike: only the bare one is redirected.
+    router.get("/console").handler(ctx -> {
+      if (ctx.request().path().equals("/console")) {
+        redirect(ctx, "/console/");
+      } else {
+        ctx.next();
+      }
+    });
     customer.mount(router);
     signIn.mount(router);
     router.route("/console/*").handler(this::requireSession);
