@@ -92,11 +92,14 @@ public final class AdminVerticle extends VerticleBase {
     return server.listen(config.server().adminPort(), config.server().adminHost());
   }
 
-  /** Method and OpenAPI-style path of every mounted route, for checking the document against them. */
+  /**
+   * Method and OpenAPI-style path of every mounted route, for checking the document against them;
+   * the console's HTML pages ({@code /console/...}) are not API and are left out.
+   */
   public java.util.List<String> routes() {
     java.util.List<String> out = new java.util.ArrayList<>();
     for (io.vertx.ext.web.Route route : router.getRoutes()) {
-      if (route.getPath() == null || route.methods() == null || route.methods().isEmpty()) {
+      if (route.getPath() == null || route.methods() == null || route.methods().isEmpty() || route.getPath().startsWith("/console")) {
         continue;
       }
       String path = route.getPath().replaceAll(":([A-Za-z]+)", "{$1}");
