@@ -127,7 +127,8 @@ public final class Services {
         new StripeApi(meterSync, auditTrail, clock),
         new BillingApi(accountService, billingAdmin, usage, auditTrail, config, vertx),
         new PlansApi(config, billing.stripe(), clock, vertx));
-    this.console = new Console(accountService, usage, notifications, billingAdmin, auditTrail, config, registry, clock);
+    this.console = new Console(accountService, usage, notifications, billingAdmin, meterSync, auditTrail, config, registry,
+        clock);
     if (config.secrets().alertWebhookSecret().isEmpty()) {
       log.info("TOLLGATE_ALERT_WEBHOOK_SECRET is not set: usage alerts are recorded and listed by the admin API, "
           + "but not posted to accounts' webhooks");

@@ -331,4 +331,33 @@ class ConsoleHttpTest {
     assertThat(audit.headers().get("content-type")).startsWith("text/csv");
     assertThat(audit.text()).startsWith("id,created_at,actor,action,resource_type,resource_id,ip");
   }
+
+  @Test
+  @DisplayName("rotating a key in the console shows the replacement once and audits key.rotate as the console")
+  void rotateKey() {
+    ConsoleClient c = signedIn();
+    long id = account("rotation", 0);
+    long keyId = GatewayHarness.createKey(gateway, vertx, id, new JsonObject()).getLong("id");
+    HttpTestClient.Reply rotated = c.post("/console/accounts/" + id + "/keys/" + keyId + "/rotate", Map.of("_csrf", c.csrf()));
+    assertThat(rotated.status()).isEqualTo(200);
+    String plaintext = rotated.text().replaceAll("(?s).*<code id=\"new-key\">([^<]+)</code>.*", "$1");
+    assertThat(plaintext).startsWith("tg_live_");
+    assertThat(await(new HttpTestClient(vertx, false, plaintext).get(gateway.proxyPort(), "/v1/models")).status()).isEqualTo(200);
+    assertThat(audit("actor=console&action=key.rotate&resourceId=" + keyId).size()).isEqualTo(1);
+  }
+
+  @Test
+  @DisplayName("the Stripe page shows the sync state and empty states; replaying an unknown event is a 404, retrying a non-dead item a 409")
+  void stripePage() {
+    ConsoleClient c = signedIn();
+    HttpTestClient.Reply page = c.get("/console/stripe");
+    assertThat(page.status()).isEqualTo(200);
+    assertThat(page.text()).contains("Meter sync").contains("STRIPE_API_KEY is not set").contains("No dead letters");
+    HttpTestClient.Reply replay = c.post("/console/stripe/events/evt_doesnotexist/replay", Map.of("_csrf", c.csrf()));
+    assertThat(replay.status()).isEqualTo(404);
+    assertThat(replay.text()).contains("Webhook event evt_doesnotexist not found");
+    HttpTestClient.Reply retry = c.post("/console/stripe/outbox/424242/retry", Map.of("_csrf", c.csrf()));
+    assertThat(retry.status()).isEqualTo(409);
+    assertThat(c.post("/console/stripe/reconcile", Map.of("_csrf", c.csrf())).status()).isEqualTo(409);
+  }
 }

@@ -46,6 +46,7 @@ final class AccountPages {
     router.get("/console/accounts/:id").handler(ctx -> page(ctx, null));
     router.post("/console/accounts/:id/keys").handler(this::createKey);
     router.post("/console/accounts/:id/keys/:keyId/revoke").handler(this::revokeKey);
+    router.post("/console/accounts/:id/keys/:keyId/rotate").handler(this::rotateKey);
     router.post("/console/accounts/:id/credits").handler(this::changeCredits);
     router.post("/console/accounts/:id/customer-link").handler(this::customerLink);
   }
@@ -156,6 +157,24 @@ final class AccountPages {
       }).onComplete(p);
     }).onSuccess(id -> Console.redirect(ctx, "/console/accounts/" + id + "?done=Key+revoked"))
         .onFailure(err -> console.fail(ctx, err));
+  }
+
+  /** A replacement key, shown once; the old one keeps working for the configured overlap. */
+  private void rotateKey(RoutingContext ctx) {
+    Future.<String>future(p -> {
+      long id = FormError.pathId(ctx, "id", "account");
+      long keyId = FormError.pathId(ctx, "keyId", "key");
+      accounts.listKeys(id).compose(keys -> {
+        if (keys.stream().noneMatch(k -> k.id() == keyId)) {
+          return Future.failedFuture(Refusal.notFound("key " + keyId + " of account " + id));
+        }
+        return accounts.rotateKey(keyId, config.metering().keyRotationOverlap(), Console.actor(ctx)).map(r -> r.created().plaintext());
+      }).onComplete(p);
+    }).onSuccess(plaintext -> {
+      ctx.queryParams().set("done", "Key rotated: copy the new key now, it is not shown again; the old one works for "
+          + config.metering().keyRotationOverlap().toHours() + " h more");
+      pageFor(ctx, Long.parseLong(ctx.pathParam("id")), plaintext, null, null);
+    }).onFailure(err -> console.fail(ctx, err));
   }
 
   private void changeCredits(RoutingContext ctx) {

@@ -12,6 +12,7 @@ import io.tollgate.metering.alerts.NotificationStore;
 import io.tollgate.metering.audit.Actor;
 import io.tollgate.metering.audit.AuditTrail;
 import io.tollgate.metering.usage.UsageQueries;
+import io.tollgate.stripesync.MeterSyncJobs;
 import io.tollgate.stripesync.billing.BillingAdmin;
 import io.vertx.core.Future;
 import io.vertx.ext.healthchecks.CheckResult;
@@ -30,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * The operator console at {@code /console/} on the admin port, and the customer page behind
  * signed links. HTTP only: every page reads and every form changes through the same domain
  * services as the admin API ({@link AccountService}, {@link UsageQueries},
- * {@link NotificationStore}, {@link BillingAdmin}, {@link AuditTrail}), and every change is
+ * {@link NotificationStore}, {@link BillingAdmin}, {@link MeterSyncJobs}, {@link AuditTrail}), and every change is
  * audited with the actor {@value #ACTOR}. Pages are server-rendered jte templates (HTML-escaped);
  * htmx and the chart library come from WebJars.
  */
@@ -52,10 +53,11 @@ public final class Console {
   private final OverviewPage overview;
   private final CustomerPage customer;
   private final SignInPage signIn;
+  private final StripePage stripe;
   private Supplier<Future<CheckResult>> readiness = () -> Future.succeededFuture(new CheckResult());
 
   public Console(AccountService accountService, UsageQueries usage, NotificationStore notifications, BillingAdmin billing,
-                 AuditTrail auditTrail, TollgateConfig config, MeterRegistry registry, Clock clock) {
+                 MeterSyncJobs meterSync, AuditTrail auditTrail, TollgateConfig config, MeterRegistry registry, Clock clock) {
     this.adminToken = config.secrets().adminToken();
     this.sessions = adminToken.map(t -> new ConsoleSessions(t.reveal(), clock));
     this.links = adminToken.map(t -> new CustomerLinks(t.reveal(), clock));
@@ -65,6 +67,7 @@ public final class Console {
     this.overview = new OverviewPage(this, registry, clock);
     this.customer = new CustomerPage(this, data, auditTrail);
     this.signIn = new SignInPage(this);
+    this.stripe = new StripePage(this, meterSync, billing, auditTrail, clock);
   }
 
   /**
@@ -92,6 +95,7 @@ public final class Console {
     overview.mount(router);
     accounts.mount(router);
     audit.mount(router);
+    stripe.mount(router);
     router.get("/console/api").handler(ctx -> chrome(ctx, "Admin API", "api").onSuccess(c -> render(ctx, 200, "api.jte", new View.Api(c))));
     router.route("/console/*").handler(ctx -> chrome(ctx, "Not found", "").onSuccess(c ->
         render(ctx, 404, "problem.jte", new View.Problem(c, 404, "There is no console page at " + ctx.request().path() + "."))));

@@ -83,6 +83,16 @@ public final class View {
   public record Overview(Chrome chrome, List<Stat> stats) {
   }
 
+  public record DeadLetter(long id, Long accountId, String value, String window, Integer attempts, String lastError) {
+  }
+
+  public record WebhookEvent(String id, String type, String status, String receivedAt, Long accountId, String lastError) {
+  }
+
+  public record Stripe(Chrome chrome, List<Stat> state, List<DeadLetter> dead, List<WebhookEvent> events,
+                       boolean canReconcile, String reconciliation) {
+  }
+
   public record Api(Chrome chrome) {
   }
 
