@@ -139,7 +139,6 @@ class ConsoleBrowserTest {
     String key = visible(By.id("new-key")).getText();
     assertThat(key).startsWith("tg_live_");
     assertThat(browser.driver.getCurrentUrl()).doesNotContain(key);
-    browser.screenshot("new-key");
 
     for (int i = 0; i < 3; i++) {
       chat(key, "gpt-4o-mini");
