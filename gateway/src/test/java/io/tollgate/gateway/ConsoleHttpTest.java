@@ -360,4 +360,25 @@ class ConsoleHttpTest {
     assertThat(retry.status()).isEqualTo(409);
     assertThat(c.post("/console/stripe/reconcile", Map.of("_csrf", c.csrf())).status()).isEqualTo(409);
   }
+
+  @Test
+  @DisplayName("notifications list every account's alerts, unread only when asked; marking one read is audited as the console")
+  void notifications() {
+    long id = account("alerted", 0);
+    io.vertx.sqlclient.Pool pg = GatewayHarness.postgres(vertx);
+    try {
+      long notification = GatewayHarness.count(pg, "INSERT INTO notifications (account_id, kind, threshold, period_start) "
+          + "VALUES ($1, 'usage_threshold', 80, now()) RETURNING id", id);
+      ConsoleClient c = signedIn();
+      assertThat(c.get("/console/notifications?unread=true").text()).contains("usage threshold at 80 %")
+          .contains("/console/notifications/" + notification + "/read");
+      assertThat(c.post("/console/notifications/" + notification + "/read", Map.of("_csrf", c.csrf())).status()).isEqualTo(303);
+      assertThat(c.get("/console/notifications?unread=true").text()).doesNotContain("/console/notifications/" + notification + "/read");
+      assertThat(c.get("/console/notifications").text()).contains("usage threshold at 80 %");
+      assertThat(audit("actor=console&action=notification.read&resourceId=" + notification).size()).isEqualTo(1);
+      assertThat(c.post("/console/notifications/987654321/read", Map.of("_csrf", c.csrf())).status()).isEqualTo(404);
+    } finally {
+      pg.close();
+    }
+  }
 }

@@ -144,7 +144,7 @@ final class AccountData {
         String kind = n.getString("kind");
         Integer threshold = n.getInteger("threshold");
         out.add(new View.Notice(n.getString("createdAt") == null ? "—" : View.time(Instant.parse(n.getString("createdAt"))),
-            kind, threshold == null ? kind.replace('_', ' ') : kind.replace('_', ' ') + " at " + threshold + " %"));
+            kind, threshold == null || threshold == 0 ? kind.replace('_', ' ') : kind.replace('_', ' ') + " at " + threshold + " %"));
       }
       return out;
     });

@@ -54,6 +54,7 @@ public final class Console {
   private final CustomerPage customer;
   private final SignInPage signIn;
   private final StripePage stripe;
+  private final NotificationsPage notifications;
   private Supplier<Future<CheckResult>> readiness = () -> Future.succeededFuture(new CheckResult());
 
   public Console(AccountService accountService, UsageQueries usage, NotificationStore notifications, BillingAdmin billing,
@@ -68,6 +69,7 @@ public final class Console {
     this.customer = new CustomerPage(this, data, auditTrail);
     this.signIn = new SignInPage(this);
     this.stripe = new StripePage(this, meterSync, billing, auditTrail, clock);
+    this.notifications = new NotificationsPage(this, notifications, auditTrail);
   }
 
   /**
@@ -96,6 +98,7 @@ public final class Console {
     accounts.mount(router);
     audit.mount(router);
     stripe.mount(router);
+    notifications.mount(router);
     router.get("/console/api").handler(ctx -> chrome(ctx, "Admin API", "api").onSuccess(c -> render(ctx, 200, "api.jte", new View.Api(c))));
     router.route("/console/*").handler(ctx -> chrome(ctx, "Not found", "").onSuccess(c ->
         render(ctx, 404, "problem.jte", new View.Problem(c, 404, "There is no console page at " + ctx.request().path() + "."))));

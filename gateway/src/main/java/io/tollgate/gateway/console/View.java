@@ -93,6 +93,12 @@ public final class View {
                        boolean canReconcile, String reconciliation) {
   }
 
+  public record NotificationRow(long id, long accountId, String at, String message, String delivery, boolean unread) {
+  }
+
+  public record Notifications(Chrome chrome, boolean unreadOnly, List<NotificationRow> rows, Long nextBefore) {
+  }
+
   public record Api(Chrome chrome) {
   }
 
