@@ -66,7 +66,7 @@ public final class Console {
     this.accounts = new AccountPages(this, accountService, data, config, auditTrail);
     this.audit = new AuditPage(this, auditTrail);
     this.overview = new OverviewPage(this, registry, clock);
-    this.customer = new CustomerPage(this, data, auditTrail);
+    this.customer = new CustomerPage(this, data, auditTrail, billing, config);
     this.signIn = new SignInPage(this);
     this.stripe = new StripePage(this, meterSync, billing, auditTrail, clock);
     this.notifications = new NotificationsPage(this, notifications, auditTrail);

@@ -1,6 +1,10 @@
 package io.tollgate.gateway.console;
 
+import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.ops.Problems;
+import io.tollgate.metering.accounts.Account;
+import io.tollgate.stripesync.billing.BillingAdmin;
+import io.tollgate.stripesync.billing.StripeBilling;
 import io.tollgate.metering.Refusal;
 import io.tollgate.metering.audit.Actor;
 import io.tollgate.metering.audit.AuditTrail;
@@ -24,15 +28,20 @@ final class CustomerPage {
   private final Console console;
   private final AccountData data;
   private final AuditTrail audit;
+  private final BillingAdmin billing;
+  private final TollgateConfig config;
 
-  CustomerPage(Console console, AccountData data, AuditTrail audit) {
+  CustomerPage(Console console, AccountData data, AuditTrail audit, BillingAdmin billing, TollgateConfig config) {
     this.console = console;
     this.data = data;
     this.audit = audit;
+    this.billing = billing;
+    this.config = config;
   }
 
   void mount(Router router) {
     router.get("/console/customer/:token").handler(this::page);
+    router.post("/console/customer/:token/portal").handler(this::portal);
     // Anything else under the customer path (other ids, extra segments) is not a customer page.
     router.route("/console/customer/*").handler(ctx -> notFound(ctx));
   }
@@ -60,7 +69,8 @@ final class CustomerPage {
             .map(all -> {
               View.Usage usage = all.resultAt(1);
               return new View.Customer(a.name(), a.name(), a.plan(), a.status(), View.credits(all.<Long>resultAt(0)),
-                  data.gauges(a, usage), usage, all.resultAt(2), all.resultAt(3), expires, all.resultAt(4));
+                  data.gauges(a, usage), usage, all.resultAt(2), all.resultAt(3), expires, all.resultAt(4),
+                  canManageBilling(a) ? ctx.request().path() + "/portal" : null, ctx.queryParams().get("billing"));
             }))
         .onSuccess(view -> console.render(ctx, 200, "customer.jte", view))
         .onFailure(err -> {
@@ -75,7 +85,43 @@ final class CustomerPage {
   }
 
   private static View.Customer unavailable(String message, List<String> down) {
-    return new View.Customer(message, null, null, null, null, List.of(), null, List.of(), List.of(), null, down);
+    return new View.Customer(message, null, null, null, null, List.of(), null, List.of(), List.of(), null, down, null, null);
+  }
+
+  /** The Stripe Customer Portal needs Stripe configured and the account linked to a Stripe customer. */
+  private boolean canManageBilling(Account account) {
+    return billing.stripe().isPresent() && account.stripeCustomerId() != null;
+  }
+
+  /**
+   * "Manage billing": a Stripe Customer Portal session for the link's account, then 303 to it.
+   * The token in the path is the capability (as for the page): no other account can be named.
+   */
+  private void portal(RoutingContext ctx) {
+    Optional<Long> account = console.links().flatMap(l -> l.verify(ctx.pathParam("token")));
+    if (account.isEmpty()) {
+      notFound(ctx);
+      return;
+    }
+    String page = ctx.request().path().substring(0, ctx.request().path().length() - "/portal".length());
+    data.account(account.get()).compose(a -> {
+      if (!canManageBilling(a)) {
+        return Future.succeededFuture(page + "?billing=unavailable");
+      }
+      StripeBilling stripe = billing.stripe().orElseThrow();
+      // Back to this page unless the operator configured a return page of their own.
+      String back = config.billing().portalReturnUrl().map(java.net.URI::toString).orElse(ctx.request().absoluteURI().replaceAll("/portal$", ""));
+      return ctx.vertx().executeBlocking(() -> stripe.createPortalSession(a.stripeCustomerId(), back,
+          "tollgate-portal-" + a.id() + "-" + java.util.UUID.randomUUID()), false);
+    }).onSuccess(url -> Console.redirect(ctx, url))
+        .onFailure(err -> {
+          if (err instanceof Refusal) {
+            notFound(ctx);
+          } else {
+            org.slf4j.LoggerFactory.getLogger(CustomerPage.class).warn("customer portal session failed: {}", err.toString());
+            Console.redirect(ctx, page + "?billing=failed");
+          }
+        });
   }
 
   /**

@@ -106,7 +106,8 @@ public final class View {
   }
 
   public record Customer(String title, String name, String plan, String status, String balance, List<Gauge> gauges,
-                         Usage usage, List<KeyRow> keys, List<Invoice> invoices, String expires, List<String> down) {
+                         Usage usage, List<KeyRow> keys, List<Invoice> invoices, String expires, List<String> down,
+                         String portalAction, String billingProblem) {
   }
 
   // ---- formatting shared by the handlers
