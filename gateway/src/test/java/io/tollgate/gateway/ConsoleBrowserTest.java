@@ -194,6 +194,35 @@ class ConsoleBrowserTest {
   }
 
   @Test
+  @DisplayName("keyboard only: the token field has the focus, Enter signs in, Tab reaches the skip link first and then the navigation")
+  void keyboard() {
+    browser.driver.get(url("/console/sign-in"));
+    browser.driver.manage().deleteAllCookies();
+    browser.driver.get(url("/console/sign-in"));
+    WebElement focused = browser.driver.switchTo().activeElement();
+    assertThat(focused.getAttribute("id")).isEqualTo("token");
+    focused.sendKeys(GatewayHarness.ADMIN_TOKEN + org.openqa.selenium.Keys.ENTER);
+    browser.wait.until(ExpectedConditions.urlContains("/console/overview"));
+    visible(By.id("stats"));
+    new org.openqa.selenium.interactions.Actions(browser.driver).sendKeys(org.openqa.selenium.Keys.TAB).perform();
+    assertThat(browser.driver.switchTo().activeElement().getText()).isEqualTo("Skip to content");
+    new org.openqa.selenium.interactions.Actions(browser.driver).sendKeys(org.openqa.selenium.Keys.TAB, org.openqa.selenium.Keys.TAB)
+        .perform();
+    assertThat(browser.driver.switchTo().activeElement().getText()).isEqualTo("Overview");
+  }
+
+  @Test
+  @DisplayName("the Admin API page renders Swagger UI over the admin API's OpenAPI document")
+  void apiReference() {
+    signIn();
+    browser.driver.findElement(By.linkText("Admin API")).click();
+    WebElement title = browser.wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("#swagger-ui .info .title")));
+    assertThat(title.getText()).contains("Tollgate");
+    browser.wait.until(d -> d.findElements(By.cssSelector("#swagger-ui .opblock")).size() > 10);
+    assertThat(browser.driver.findElement(By.id("swagger-ui")).getText()).contains("/admin/v1/accounts/{id}/customer-link");
+  }
+
+  @Test
   @DisplayName("a customer link shows its account only; another account's id in the URL shows nothing of it")
   void customerIsolation() {
     long alice = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "Alice Browser").put("initialCredits", 10));

@@ -225,7 +225,8 @@ class ConsoleHttpTest {
         new JsonObject()).json().getString("path");
     HttpTestClient.Reply customer = new ConsoleClient(vertx, gateway.adminPort()).get(link);
     assertThat(customer.text()).contains(escaped).doesNotContain("<script>alert").doesNotContain("<img src=x");
-    assertThat(customer.headers().get("content-security-policy")).contains("script-src 'self'");
+    assertThat(customer.headers().get("content-security-policy")).contains("script-src 'self'").contains("frame-ancestors *");
+    assertThat(c.get("/console/accounts/" + id).headers().get("content-security-policy")).contains("frame-ancestors 'none'");
   }
 
   @Test

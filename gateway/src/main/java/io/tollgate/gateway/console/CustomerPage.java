@@ -56,8 +56,12 @@ final class CustomerPage {
         "This link is not valid, or it has expired. Ask for a new one.", ar.succeeded() ? ar.result() : List.of())));
   }
 
+  /** The console's policy, except that the customer page may be framed: the operator's app can embed it. */
+  static final String EMBEDDABLE_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+      + "connect-src 'self'; frame-ancestors *; base-uri 'none'; form-action 'self' https://billing.stripe.com";
+
   private void page(RoutingContext ctx) {
-    ctx.response().putHeader("x-robots-tag", "noindex");
+    ctx.response().putHeader("x-robots-tag", "noindex").putHeader("content-security-policy", EMBEDDABLE_CSP);
     Optional<Long> account = console.links().flatMap(l -> l.verify(ctx.pathParam("token")));
     if (account.isEmpty()) {
       notFound(ctx);
