@@ -83,4 +83,23 @@ class ConsoleCustomerBillingTest {
     assertThat(customer.post("/console/customer/c1." + account + ".9999999999.forged/portal", Map.of()).status()).isEqualTo(404);
     assertThat(stripe.portalSessions()).isEqualTo(before);
   }
+
+  @Test
+  @DisplayName("the operator's account page makes a portal link for the account's customer")
+  void operatorPortalLink() {
+    long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "Operator Portal"));
+    assertThat(GatewayHarness.adminCall(gateway, vertx, HttpMethod.POST, "/admin/v1/accounts/" + account + "/checkout",
+        new JsonObject().put("pack", "small")).status()).isEqualTo(201);
+    ConsoleClient c = new ConsoleClient(vertx, gateway.adminPort());
+    c.signIn(GatewayHarness.ADMIN_TOKEN);
+    int before = stripe.portalSessions();
+    HttpTestClient.Reply page = c.post("/console/accounts/" + account + "/portal", Map.of("_csrf", c.csrf()));
+    assertThat(page.status()).isEqualTo(200);
+    assertThat(page.text()).contains("id=\"portal-link\" href=\"https://billing.stripe.com/p/session/");
+    assertThat(stripe.portalSessions()).isEqualTo(before + 1);
+
+    long noCustomer = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "No Customer"));
+    assertThat(c.get("/console/accounts/" + noCustomer).text()).doesNotContain("create-portal");
+    assertThat(c.post("/console/accounts/" + noCustomer + "/portal", Map.of("_csrf", c.csrf())).status()).isEqualTo(409);
+  }
 }

@@ -31,13 +31,16 @@ final class AccountPages {
   private final AccountData data;
   private final TollgateConfig config;
   private final AuditTrail audit;
+  private final PortalSessions portals;
 
-  AccountPages(Console console, AccountService accounts, AccountData data, TollgateConfig config, AuditTrail audit) {
+  AccountPages(Console console, AccountService accounts, AccountData data, TollgateConfig config, AuditTrail audit,
+               PortalSessions portals) {
     this.console = console;
     this.accounts = accounts;
     this.data = data;
     this.config = config;
     this.audit = audit;
+    this.portals = portals;
   }
 
   void mount(Router router) {
@@ -49,6 +52,7 @@ final class AccountPages {
     router.post("/console/accounts/:id/keys/:keyId/rotate").handler(this::rotateKey);
     router.post("/console/accounts/:id/credits").handler(this::changeCredits);
     router.post("/console/accounts/:id/customer-link").handler(this::customerLink);
+    router.post("/console/accounts/:id/portal").handler(this::portal);
   }
 
   private List<String> plans() {
@@ -104,6 +108,10 @@ final class AccountPages {
   }
 
   private void pageFor(RoutingContext ctx, long id, String newKey, String link, String linkExpires) {
+    pageFor(ctx, id, newKey, link, linkExpires, null);
+  }
+
+  private void pageFor(RoutingContext ctx, long id, String newKey, String link, String linkExpires, String portalUrl) {
     data.account(id).compose(account -> Future.all(List.of(
             console.chrome(ctx, account.name(), "accounts"), data.balance(account), data.usage(account), data.keys(id),
             accounts.credits(account, AccountData.LATEST), data.invoices(id), data.notifications(id)))
@@ -117,7 +125,7 @@ final class AccountPages {
           }
           return new View.AccountPage(all.resultAt(0), account, View.credits(all.<Long>resultAt(1)), account.enforcesCredits(),
               data.gauges(account, usage), usage, all.resultAt(3), newKey, ledger, all.resultAt(5),
-              all.resultAt(6), link, linkExpires, plans(), Signer.random(12));
+              all.resultAt(6), link, linkExpires, plans(), Signer.random(12), portals.available(account), portalUrl);
         }))
         .onSuccess(view -> {
           if (ctx.request().method() == io.vertx.core.http.HttpMethod.POST) {
@@ -190,6 +198,22 @@ final class AccountPages {
       accounts.changeCredits(id, amount, reason, once == null ? null : "console-" + once, Console.actor(ctx)).map(id).onComplete(p);
     }).onSuccess(id -> Console.redirect(ctx, "/console/accounts/" + id + "?done=Credits+changed"))
         .onFailure(err -> console.fail(ctx, err));
+  }
+
+  /** A Stripe Customer Portal link for the account, to hand to its customer (as the admin API's /portal). */
+  private void portal(RoutingContext ctx) {
+    Future.<String>future(p -> {
+      long id = FormError.pathId(ctx, "id", "account");
+      accounts.get(id).compose(account -> {
+        if (!portals.available(account)) {
+          return Future.failedFuture(Refusal.conflict("account " + id + " has no Stripe customer yet, or Stripe is not configured"));
+        }
+        return portals.create(ctx.vertx(), account, ctx.request().absoluteURI().replaceAll("/portal$", ""));
+      }).onComplete(p);
+    }).onSuccess(url -> {
+      ctx.queryParams().set("done", "Billing portal link created");
+      pageFor(ctx, Long.parseLong(ctx.pathParam("id")), null, null, null, url);
+    }).onFailure(err -> console.fail(ctx, err));
   }
 
   private void customerLink(RoutingContext ctx) {

@@ -63,10 +63,11 @@ public final class Console {
     this.sessions = adminToken.map(t -> new ConsoleSessions(t.reveal(), clock));
     this.links = adminToken.map(t -> new CustomerLinks(t.reveal(), clock));
     AccountData data = new AccountData(accountService, usage, notifications, billing, config, clock);
-    this.accounts = new AccountPages(this, accountService, data, config, auditTrail);
+    PortalSessions portals = new PortalSessions(billing, config);
+    this.accounts = new AccountPages(this, accountService, data, config, auditTrail, portals);
     this.audit = new AuditPage(this, auditTrail);
     this.overview = new OverviewPage(this, registry, clock);
-    this.customer = new CustomerPage(this, data, auditTrail, billing, config);
+    this.customer = new CustomerPage(this, data, auditTrail, portals);
     this.signIn = new SignInPage(this);
     this.stripe = new StripePage(this, meterSync, billing, auditTrail, clock);
     this.notifications = new NotificationsPage(this, notifications, auditTrail);

@@ -1,10 +1,7 @@
 package io.tollgate.gateway.console;
 
-import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.ops.Problems;
 import io.tollgate.metering.accounts.Account;
-import io.tollgate.stripesync.billing.BillingAdmin;
-import io.tollgate.stripesync.billing.StripeBilling;
 import io.tollgate.metering.Refusal;
 import io.tollgate.metering.audit.Actor;
 import io.tollgate.metering.audit.AuditTrail;
@@ -28,15 +25,13 @@ final class CustomerPage {
   private final Console console;
   private final AccountData data;
   private final AuditTrail audit;
-  private final BillingAdmin billing;
-  private final TollgateConfig config;
+  private final PortalSessions portals;
 
-  CustomerPage(Console console, AccountData data, AuditTrail audit, BillingAdmin billing, TollgateConfig config) {
+  CustomerPage(Console console, AccountData data, AuditTrail audit, PortalSessions portals) {
     this.console = console;
     this.data = data;
     this.audit = audit;
-    this.billing = billing;
-    this.config = config;
+    this.portals = portals;
   }
 
   void mount(Router router) {
@@ -92,9 +87,8 @@ final class CustomerPage {
     return new View.Customer(message, null, null, null, null, List.of(), null, List.of(), List.of(), null, down, null, null);
   }
 
-  /** The Stripe Customer Portal needs Stripe configured and the account linked to a Stripe customer. */
   private boolean canManageBilling(Account account) {
-    return billing.stripe().isPresent() && account.stripeCustomerId() != null;
+    return portals.available(account);
   }
 
   /**
@@ -112,11 +106,8 @@ final class CustomerPage {
       if (!canManageBilling(a)) {
         return Future.succeededFuture(page + "?billing=unavailable");
       }
-      StripeBilling stripe = billing.stripe().orElseThrow();
       // Back to this page unless the operator configured a return page of their own.
-      String back = config.billing().portalReturnUrl().map(java.net.URI::toString).orElse(ctx.request().absoluteURI().replaceAll("/portal$", ""));
-      return ctx.vertx().executeBlocking(() -> stripe.createPortalSession(a.stripeCustomerId(), back,
-          "tollgate-portal-" + a.id() + "-" + java.util.UUID.randomUUID()), false);
+      return portals.create(ctx.vertx(), a, ctx.request().absoluteURI().replaceAll("/portal$", ""));
     }).onSuccess(url -> Console.redirect(ctx, url))
         .onFailure(err -> {
           if (err instanceof Refusal) {

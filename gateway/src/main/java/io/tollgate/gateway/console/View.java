@@ -67,7 +67,8 @@ public final class View {
   public record AccountPage(Chrome chrome, Account account, String balance, boolean enforced, List<Gauge> gauges,
                             Usage usage, List<KeyRow> keys, String newKey, List<CreditRow> credits,
                             List<Invoice> invoices, List<Notice> notifications, String customerLink,
-                            String customerLinkExpires, List<String> plans, String once) {
+                            String customerLinkExpires, List<String> plans, String once, boolean portalAvailable,
+                            String portalUrl) {
   }
 
   public record AuditRow(long id, String at, String actor, String action, String resource, String ip) {
