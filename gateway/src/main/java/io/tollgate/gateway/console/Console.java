@@ -66,7 +66,7 @@ public final class Console {
     PortalSessions portals = new PortalSessions(billing, config);
     this.accounts = new AccountPages(this, accountService, data, config, auditTrail, portals);
     this.audit = new AuditPage(this, auditTrail);
-    this.overview = new OverviewPage(this, registry, clock);
+    this.overview = new OverviewPage(this, registry);
     this.customer = new CustomerPage(this, data, auditTrail, portals);
     this.signIn = new SignInPage(this);
     this.stripe = new StripePage(this, meterSync, billing, auditTrail, clock);

@@ -8,7 +8,6 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import java.text.DecimalFormat;
 import java.text.DecimalFormatSymbols;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -32,7 +31,7 @@ final class OverviewPage {
   private final MeterRegistry registry;
   private final AtomicReference<Sample> last = new AtomicReference<>();
 
-  OverviewPage(Console console, MeterRegistry registry, Clock clock) {
+  OverviewPage(Console console, MeterRegistry registry) {
     this.console = console;
     this.registry = registry;
   }
