@@ -144,7 +144,9 @@ class ConsoleBrowserTest {
       chat(key, "gpt-4o-mini");
     }
     chat(key, "claude-3-5-haiku");
-    awaitUsage(account, 4);
+    // Model names come from API clients: one that is markup must show as text in the chart and the table.
+    chat(key, "<i>x</i>");
+    awaitUsage(account, 5);
 
     visible(By.id("amount")).sendKeys("1234");
     browser.driver.findElement(By.id("reason")).sendKeys("browser grant");
@@ -152,8 +154,8 @@ class ConsoleBrowserTest {
     browser.wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("notice"), "Credits changed"));
     WebElement ledger = visible(By.id("ledger"));
     assertThat(ledger.getText()).contains("1,234").contains("browser grant").contains("console");
-    // 1,500 - 4 requests × 7 + 1,234.
-    assertThat(browser.driver.findElement(By.id("balance")).getText()).isEqualTo("2,706");
+    // 1,500 - 5 requests × 7 + 1,234.
+    assertThat(browser.driver.findElement(By.id("balance")).getText()).isEqualTo("2,699");
 
     WebElement revoke = browser.driver.findElement(By.cssSelector("#key-table button.danger"));
     revoke.click();
@@ -168,11 +170,13 @@ class ConsoleBrowserTest {
     browser.wait.until(d -> !chart.findElements(By.tagName("canvas")).isEmpty());
     assertThat(chart.findElement(By.tagName("canvas")).getSize().getWidth()).isGreaterThan(200);
     String legend = chart.findElement(By.cssSelector(".u-legend")).getText();
-    assertThat(legend).contains("gpt-4o-mini").contains("claude-3-5-haiku");
+    assertThat(legend).contains("gpt-4o-mini").contains("claude-3-5-haiku").contains("<i>x</i>");
+    assertThat(chart.findElements(By.cssSelector(".u-legend i"))).isEmpty();
+    assertThat(browser.driver.findElements(By.cssSelector("#usage-table i"))).isEmpty();
     List<String> rows = browser.driver.findElements(By.cssSelector("#usage-table tbody tr")).stream().map(WebElement::getText).toList();
     assertThat(rows).anyMatch(r -> r.contains("gpt-4o-mini") && r.endsWith("3 21"))
-        .anyMatch(r -> r.contains("claude-3-5-haiku") && r.endsWith("1 7"));
-    assertThat(browser.driver.findElement(By.id("usage-to-date")).getText()).isEqualTo("28");
+        .anyMatch(r -> r.contains("claude-3-5-haiku") && r.endsWith("1 7")).anyMatch(r -> r.contains("<i>x</i>") && r.endsWith("1 7"));
+    assertThat(browser.driver.findElement(By.id("usage-to-date")).getText()).isEqualTo("35");
     browser.screenshot("account");
 
     browser.darkMode(true);
