@@ -195,6 +195,16 @@ class ConsoleBrowserTest {
     assertThat(scrollWidth).isLessThanOrEqualTo(390);
     browser.screenshot("account-phone");
     browser.windowSize(1280, 1000);
+
+    // The customer page of the same account shows the same usage.
+    browser.driver.get(page);
+    visible(By.id("create-link")).click();
+    browser.driver.get(visible(By.id("customer-link")).getAttribute("href"));
+    assertThat(visible(By.id("account-name")).getText()).isEqualTo("Browser <b>Co</b>");
+    browser.wait.until(d -> !d.findElements(By.cssSelector("#usage-chart canvas")).isEmpty());
+    assertThat(browser.driver.findElement(By.id("usage-to-date")).getText()).isEqualTo("35");
+    assertThat(browser.driver.findElement(By.id("key-table")).getText()).contains("revoked").doesNotContain(key);
+    browser.screenshot("customer");
   }
 
   @Test
@@ -240,7 +250,6 @@ class ConsoleBrowserTest {
     browser.driver.get(link);
     assertThat(visible(By.id("account-name")).getText()).isEqualTo("Alice Browser");
     assertThat(browser.driver.getPageSource()).doesNotContain("Bob Browser");
-    browser.screenshot("customer");
 
     for (String other : List.of(link + "?account=" + bob, link + "/" + bob, url("/console/customer/" + bob),
         link.replace("c1." + alice + ".", "c1." + bob + "."))) {
