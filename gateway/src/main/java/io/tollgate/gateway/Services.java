@@ -16,6 +16,7 @@ import io.tollgate.gateway.admin.UsageApi;
 import io.tollgate.gateway.console.Console;
 import io.tollgate.gateway.webhooks.AlertWebhooks;
 import io.tollgate.gateway.webhooks.WebhookIntake;
+import io.tollgate.metering.access.Revocations;
 import io.tollgate.metering.accounts.AccountService;
 import io.tollgate.metering.accounts.AccountStore;
 import io.tollgate.metering.admission.AdmissionService;
@@ -127,8 +128,8 @@ public final class Services {
         new StripeApi(meterSync, auditTrail, clock),
         new BillingApi(accountService, billingAdmin, usage, auditTrail, config, vertx),
         new PlansApi(config, billing.stripe(), clock, vertx));
-    this.console = new Console(accountService, usage, notifications, billingAdmin, meterSync, auditTrail, config, registry,
-        clock);
+    this.console = new Console(accountService, usage, notifications, billingAdmin, meterSync, auditTrail,
+        new Revocations(pool, audit, clock), config, registry, clock);
     if (config.secrets().alertWebhookSecret().isEmpty()) {
       log.info("TOLLGATE_ALERT_WEBHOOK_SECRET is not set: usage alerts are recorded and listed by the admin API, "
           + "but not posted to accounts' webhooks");

@@ -297,15 +297,62 @@ class ConsoleHttpTest {
   }
 
   @Test
-  @DisplayName("sign-out clears the cookie and needs the form's CSRF token")
+  @DisplayName("sign-out needs the form's CSRF token, clears the cookie, and a copy of the cookie no longer works")
   void signOut() {
     ConsoleClient c = signedIn();
     assertThat(c.post("/console/sign-out", Map.of()).status()).isEqualTo(403);
     assertThat(c.get("/console/accounts").status()).isEqualTo(200);
+    String copy = c.cookies.get("tollgate_console");
     HttpTestClient.Reply out = c.post("/console/sign-out", Map.of("_csrf", c.csrf()));
     assertThat(out.status()).isEqualTo(303);
     assertThat(c.setCookie("tollgate_console")).contains("Max-Age=0");
     assertThat(c.get("/console/accounts").status()).isEqualTo(303);
+
+    ConsoleClient thief = new ConsoleClient(vertx, gateway.adminPort());
+    thief.cookies.put("tollgate_console", copy);
+    HttpTestClient.Reply stolen = thief.get("/console/accounts");
+    assertThat(stolen.status()).isEqualTo(303);
+    assertThat(stolen.headers().get("location")).isEqualTo("/console/sign-in");
+    assertThat(audit("actor=console&action=console.sign_out").size()).isGreaterThanOrEqualTo(1);
+  }
+
+  @Test
+  @DisplayName("a revoked customer link shows nothing any more; a link of another account cannot be revoked from this account's page")
+  void customerLinkRevocation() {
+    long id = account("Revoked Link Co", 1);
+    long other = account("Other Link Co", 1);
+    String path = GatewayHarness.adminCall(gateway, vertx, HttpMethod.POST, "/admin/v1/accounts/" + id + "/customer-link",
+        new JsonObject()).json().getString("path");
+    String kept = GatewayHarness.adminCall(gateway, vertx, HttpMethod.POST, "/admin/v1/accounts/" + id + "/customer-link",
+        new JsonObject()).json().getString("path");
+    String otherPath = GatewayHarness.adminCall(gateway, vertx, HttpMethod.POST, "/admin/v1/accounts/" + other + "/customer-link",
+        new JsonObject()).json().getString("path");
+    ConsoleClient customer = new ConsoleClient(vertx, gateway.adminPort());
+    assertThat(customer.get(path).status()).isEqualTo(200);
+
+    HttpTestClient.Reply revoked = GatewayHarness.adminCall(gateway, vertx, HttpMethod.POST, "/admin/v1/customer-links/revoke",
+        new JsonObject().put("link", "https://console.example.com" + path + "?utm=x"));
+    assertThat(revoked.status()).isEqualTo(200);
+    assertThat(revoked.json().getLong("accountId")).isEqualTo(id);
+    HttpTestClient.Reply gone = customer.get(path);
+    assertThat(gone.status()).isEqualTo(404);
+    assertThat(gone.text()).contains("not valid").doesNotContain("Revoked Link Co");
+    assertThat(customer.post(path + "/portal", Map.of()).status()).isEqualTo(404);
+    // Only that link: another link of the same account still works.
+    assertThat(customer.get(kept).text()).contains("Revoked Link Co");
+
+    ConsoleClient c = signedIn();
+    HttpTestClient.Reply wrongAccount = c.post("/console/accounts/" + id + "/customer-link/revoke", Map.of("_csrf", c.csrf(), "link", otherPath));
+    assertThat(wrongAccount.status()).isEqualTo(400);
+    assertThat(customer.get(otherPath).status()).isEqualTo(200);
+    assertThat(c.post("/console/accounts/" + other + "/customer-link/revoke", Map.of("_csrf", c.csrf(), "link", otherPath)).status())
+        .isEqualTo(303);
+    assertThat(customer.get(otherPath).status()).isEqualTo(404);
+
+    assertThat(GatewayHarness.adminCall(gateway, vertx, HttpMethod.POST, "/admin/v1/customer-links/revoke",
+        new JsonObject().put("link", "/console/customer/c1." + id + ".9999999999.forged")).status()).isEqualTo(400);
+    assertThat(audit("action=customer_link.revoke&resourceId=" + id).size()).isEqualTo(1);
+    assertThat(audit("action=customer_link.revoke&actor=console&resourceId=" + other).size()).isEqualTo(1);
   }
 
   @Test

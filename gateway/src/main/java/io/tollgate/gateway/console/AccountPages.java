@@ -32,6 +32,7 @@ final class AccountPages {
   private final TollgateConfig config;
   private final AuditTrail audit;
   private final PortalSessions portals;
+  private CustomerPage customerPage;
 
   AccountPages(Console console, AccountService accounts, AccountData data, TollgateConfig config, AuditTrail audit,
                PortalSessions portals) {
@@ -52,6 +53,7 @@ final class AccountPages {
     router.post("/console/accounts/:id/keys/:keyId/rotate").handler(this::rotateKey);
     router.post("/console/accounts/:id/credits").handler(this::changeCredits);
     router.post("/console/accounts/:id/customer-link").handler(this::customerLink);
+    router.post("/console/accounts/:id/customer-link/revoke").handler(this::revokeCustomerLink);
     router.post("/console/accounts/:id/portal").handler(this::portal);
   }
 
@@ -197,6 +199,19 @@ final class AccountPages {
       String once = FormError.text(ctx, "idempotencyKey", "Idempotency key", false, 100);
       accounts.changeCredits(id, amount, reason, once == null ? null : "console-" + once, Console.actor(ctx)).map(id).onComplete(p);
     }).onSuccess(id -> Console.redirect(ctx, "/console/accounts/" + id + "?done=Credits+changed"))
+        .onFailure(err -> console.fail(ctx, err));
+  }
+
+  void customerPage(CustomerPage page) {
+    this.customerPage = page;
+  }
+
+  private void revokeCustomerLink(RoutingContext ctx) {
+    Future.<Long>future(p -> {
+      long id = FormError.pathId(ctx, "id", "account");
+      String link = FormError.text(ctx, "link", "Link", true, 2_000);
+      customerPage.revoke(link, id, Console.actor(ctx)).onComplete(p);
+    }).onSuccess(id -> Console.redirect(ctx, "/console/accounts/" + id + "?done=Customer+link+revoked"))
         .onFailure(err -> console.fail(ctx, err));
   }
 

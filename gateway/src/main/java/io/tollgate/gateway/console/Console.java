@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.Secret;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.metering.Refusal;
+import io.tollgate.metering.access.Revocations;
 import io.tollgate.metering.accounts.AccountService;
 import io.tollgate.metering.alerts.NotificationStore;
 import io.tollgate.metering.audit.Actor;
@@ -55,10 +56,13 @@ public final class Console {
   private final SignInPage signIn;
   private final StripePage stripe;
   private final NotificationsPage notifications;
+  private final Revocations revocations;
   private Supplier<Future<CheckResult>> readiness = () -> Future.succeededFuture(new CheckResult());
 
   public Console(AccountService accountService, UsageQueries usage, NotificationStore notifications, BillingAdmin billing,
-                 MeterSyncJobs meterSync, AuditTrail auditTrail, TollgateConfig config, MeterRegistry registry, Clock clock) {
+                 MeterSyncJobs meterSync, AuditTrail auditTrail, Revocations revocations, TollgateConfig config,
+                 MeterRegistry registry, Clock clock) {
+    this.revocations = revocations;
     this.adminToken = config.secrets().adminToken();
     this.sessions = adminToken.map(t -> new ConsoleSessions(t.reveal(), clock));
     this.links = adminToken.map(t -> new CustomerLinks(t.reveal(), clock));
@@ -68,6 +72,7 @@ public final class Console {
     this.audit = new AuditPage(this, auditTrail);
     this.overview = new OverviewPage(this, registry);
     this.customer = new CustomerPage(this, data, auditTrail, portals);
+    this.accounts.customerPage(customer);
     this.signIn = new SignInPage(this);
     this.stripe = new StripePage(this, meterSync, billing, auditTrail, clock);
     this.notifications = new NotificationsPage(this, notifications, auditTrail);
@@ -104,6 +109,7 @@ public final class Console {
     router.route("/console/*").handler(ctx -> chrome(ctx, "Not found", "").onSuccess(c ->
         render(ctx, 404, "problem.jte", new View.Problem(c, 404, "There is no console page at " + ctx.request().path() + "."))));
     router.post("/admin/v1/accounts/:id/customer-link").handler(customer::createLinkApi);
+    router.post("/admin/v1/customer-links/revoke").handler(customer::revokeLinkApi);
   }
 
   Optional<ConsoleSessions> sessions() {
@@ -133,18 +139,35 @@ public final class Console {
   }
 
   private void requireSession(RoutingContext ctx) {
-    Optional<String> session = sessions.flatMap(s -> s.session(ctx));
+    Optional<ConsoleSessions.Session> session = sessions.flatMap(s -> s.session(ctx));
     if (session.isEmpty()) {
-      if (ctx.request().method() == io.vertx.core.http.HttpMethod.GET) {
-        redirect(ctx, "/console/sign-in");
-      } else {
-        ctx.response().putHeader("hx-redirect", "/console/sign-in");
-        problem(ctx, 401, "Your console session has ended: sign in again.");
-      }
+      signInAgain(ctx);
       return;
     }
-    ctx.put("console.session", session.get());
-    ctx.next();
+    // A signed-out session stays refused while its cookie could still be presented. Unable to
+    // tell (Postgres down), the console fails closed: a 503 page with the banner.
+    revocations.isRevoked(session.get().tokenId()).onSuccess(revoked -> {
+      if (revoked) {
+        signInAgain(ctx);
+      } else {
+        ctx.put("console.session", session.get().id());
+        ctx.put("console.session.expires", session.get().expiresAt());
+        ctx.next();
+      }
+    }).onFailure(err -> fail(ctx, err));
+  }
+
+  private void signInAgain(RoutingContext ctx) {
+    if (ctx.request().method() == io.vertx.core.http.HttpMethod.GET) {
+      redirect(ctx, "/console/sign-in");
+    } else {
+      ctx.response().putHeader("hx-redirect", "/console/sign-in");
+      problem(ctx, 401, "Your console session has ended: sign in again.");
+    }
+  }
+
+  Revocations revocations() {
+    return revocations;
   }
 
   private void requireCsrf(RoutingContext ctx) {

@@ -11,8 +11,9 @@ import java.util.Optional;
  * Console sessions without server state: the cookie holds a random session id and its expiry,
  * signed with a key derived from the admin token. The CSRF token of a session is the signature
  * of its id for another purpose: forms carry it, and a request from another site can neither
- * read it nor (SameSite=Strict) send the cookie. Signing out clears the cookie; a copy of it
- * stays valid until it expires ({@link #TTL}) or the admin token changes.
+ * read it nor (SameSite=Strict) send the cookie. Signing out clears the cookie and lists the
+ * session as revoked until it would have expired ({@link #TTL}), so a copy of the cookie stops
+ * working too; changing the admin token ends every session.
  */
 final class ConsoleSessions {
 
@@ -44,8 +45,16 @@ final class ConsoleSessions {
     return cookie(ctx, COOKIE, "", 0);
   }
 
-  /** The id of the request's valid session, if it has one. */
-  Optional<String> session(RoutingContext ctx) {
+  /** A session as its cookie says: its id and when it expires. */
+  record Session(String id, java.time.Instant expiresAt) {
+    /** Its name in the revocation list. */
+    String tokenId() {
+      return "session:" + id;
+    }
+  }
+
+  /** The request's session, if its cookie is signed and unexpired (whether it was signed out is checked apart). */
+  Optional<Session> session(RoutingContext ctx) {
     Cookie c = ctx.request().getCookie(COOKIE);
     if (c == null) {
       return Optional.empty();
@@ -55,13 +64,14 @@ final class ConsoleSessions {
       return Optional.empty();
     }
     try {
-      if (Long.parseLong(parts[1]) <= clock.instant().getEpochSecond()) {
+      long expires = Long.parseLong(parts[1]);
+      if (expires <= clock.instant().getEpochSecond()) {
         return Optional.empty();
       }
+      return Optional.of(new Session(parts[0], java.time.Instant.ofEpochSecond(expires)));
     } catch (NumberFormatException e) {
       return Optional.empty();
     }
-    return Optional.of(parts[0]);
   }
 
   String csrfToken(String sessionId) {

@@ -41,6 +41,25 @@ final class CustomerPage {
     router.route("/console/customer/*").handler(ctx -> notFound(ctx));
   }
 
+  /** Fails with not-found (the page says "not valid") when the link was revoked. */
+  private Future<Void> notRevoked(CustomerLinks.Verified link) {
+    return console.revocations().isRevoked(link.tokenId())
+        .compose(revoked -> revoked ? Future.failedFuture(Refusal.notFound("customer link")) : Future.succeededFuture());
+  }
+
+  /** Revokes a link (given whole, as a URL or path, or as its token) of any account, or of {@code onlyAccount} when given. */
+  Future<Long> revoke(String given, Long onlyAccount, Actor actor) {
+    String path = given == null ? "" : given.strip().replaceAll("[?#].*$", "");
+    String token = path.substring(path.lastIndexOf('/') + 1);
+    Optional<CustomerLinks.Verified> link = console.links().flatMap(l -> l.verify(token));
+    if (link.isEmpty() || (onlyAccount != null && link.get().accountId() != onlyAccount)) {
+      return Future.failedFuture(Refusal.invalid("link", onlyAccount == null ? "is not a valid, unexpired customer link"
+          : "is not a valid, unexpired customer link of account " + onlyAccount));
+    }
+    return console.revocations().revoke(link.get().tokenId(), link.get().accountId(), link.get().expiresAt(), "customer_link.revoke", actor)
+        .map(link.get().accountId());
+  }
+
   static Future<Void> audit(AuditTrail audit, Actor actor, CustomerLinks.Link link) {
     return audit.record(actor, "customer_link.create", "account", Long.toString(link.accountId()), null,
         new JsonObject().put("expiresAt", link.expiresAt().toString()));
@@ -57,14 +76,14 @@ final class CustomerPage {
 
   private void page(RoutingContext ctx) {
     ctx.response().putHeader("x-robots-tag", "noindex").putHeader("content-security-policy", EMBEDDABLE_CSP);
-    Optional<Long> account = console.links().flatMap(l -> l.verify(ctx.pathParam("token")));
-    if (account.isEmpty()) {
+    Optional<CustomerLinks.Verified> link = console.links().flatMap(l -> l.verify(ctx.pathParam("token")));
+    if (link.isEmpty()) {
       notFound(ctx);
       return;
     }
-    long id = account.get();
-    String expires = View.time(java.time.Instant.ofEpochSecond(Long.parseLong(ctx.pathParam("token").split("\\.")[2])));
-    data.account(id).compose(a -> Future.all(List.of(data.balance(a), data.usage(a), data.keys(id), data.invoices(id), console.down()))
+    long id = link.get().accountId();
+    String expires = View.time(link.get().expiresAt());
+    notRevoked(link.get()).compose(v -> data.account(id)).compose(a -> Future.all(List.of(data.balance(a), data.usage(a), data.keys(id), data.invoices(id), console.down()))
             .map(all -> {
               View.Usage usage = all.resultAt(1);
               return new View.Customer(a.name(), a.name(), a.plan(), a.status(), View.credits(all.<Long>resultAt(0)),
@@ -96,13 +115,13 @@ final class CustomerPage {
    * The token in the path is the capability (as for the page): no other account can be named.
    */
   private void portal(RoutingContext ctx) {
-    Optional<Long> account = console.links().flatMap(l -> l.verify(ctx.pathParam("token")));
-    if (account.isEmpty()) {
+    Optional<CustomerLinks.Verified> link = console.links().flatMap(l -> l.verify(ctx.pathParam("token")));
+    if (link.isEmpty()) {
       notFound(ctx);
       return;
     }
     String page = ctx.request().path().substring(0, ctx.request().path().length() - "/portal".length());
-    data.account(account.get()).compose(a -> {
+    notRevoked(link.get()).compose(v -> data.account(link.get().accountId())).compose(a -> {
       if (!canManageBilling(a)) {
         return Future.succeededFuture(page + "?billing=unavailable");
       }
@@ -117,6 +136,39 @@ final class CustomerPage {
             Console.redirect(ctx, page + "?billing=failed");
           }
         });
+  }
+
+  /** {@code POST /admin/v1/customer-links/revoke} (admin bearer token): {@code {link}} → {@code {accountId, revoked: true}}. */
+  void revokeLinkApi(RoutingContext ctx) {
+    String given;
+    try {
+      JsonObject body = ctx.body() == null || ctx.body().length() == 0 ? new JsonObject() : ctx.body().asJsonObject();
+      Object raw = body == null ? null : body.getValue("link");
+      if (!(raw instanceof String s) || s.isBlank() || s.length() > 2_000) {
+        Problems.send(ctx, 400, "invalid-request", "Invalid request", "'link' must be the customer link (its URL, path or token)");
+        return;
+      }
+      given = (String) raw;
+    } catch (DecodeException | ClassCastException e) {
+      Problems.send(ctx, 400, "invalid-json", "Invalid request", "request body is not a JSON object");
+      return;
+    }
+    revoke(given, null, apiActor(ctx))
+        .onSuccess(account -> ctx.response().setStatusCode(200).putHeader("content-type", "application/json")
+            .end(new JsonObject().put("accountId", account).put("revoked", true).toBuffer()))
+        .onFailure(err -> {
+          if (err instanceof Refusal r) {
+            Problems.send(ctx, 400, "invalid-request", "Invalid request", r.getMessage());
+          } else {
+            ctx.fail(err);
+          }
+        });
+  }
+
+  private static Actor apiActor(RoutingContext ctx) {
+    String actorHeader = ctx.request().getHeader("x-tollgate-actor");
+    return new Actor(actorHeader == null || actorHeader.isBlank() ? "admin-token" : actorHeader.substring(0, Math.min(200, actorHeader.length())),
+        ctx.request().remoteAddress() == null ? null : ctx.request().remoteAddress().hostAddress());
   }
 
   /**
@@ -160,9 +212,7 @@ final class CustomerPage {
       Problems.send(ctx, 503, "admin-disabled", "Admin API disabled", "set TOLLGATE_ADMIN_TOKEN to sign customer links");
       return;
     }
-    String actorHeader = ctx.request().getHeader("x-tollgate-actor");
-    Actor actor = new Actor(actorHeader == null || actorHeader.isBlank() ? "admin-token" : actorHeader.substring(0, Math.min(200, actorHeader.length())),
-        ctx.request().remoteAddress() == null ? null : ctx.request().remoteAddress().hostAddress());
+    Actor actor = apiActor(ctx);
     long ttlDays = days;
     data.account(id).map(a -> console.links().get().create(a.id(), Duration.ofDays(ttlDays)))
         .compose(link -> audit(audit, actor, link).map(link))

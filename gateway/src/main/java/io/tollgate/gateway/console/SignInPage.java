@@ -75,11 +75,18 @@ final class SignInPage {
     var sessions = console.sessions();
     var session = sessions.flatMap(s -> s.session(ctx));
     String token = ctx.request().getFormAttribute(Console.CSRF_FIELD);
-    if (session.isPresent() && !sessions.get().csrfValid(session.get(), token)) {
+    if (session.isPresent() && !sessions.get().csrfValid(session.get().id(), token)) {
       console.problem(ctx, 403, "Sign-out needs the console's form token: reload the page and try again.");
       return;
     }
     sessions.ifPresent(s -> ctx.response().addCookie(s.close(ctx)));
-    Console.redirect(ctx, "/console/sign-in");
+    if (session.isEmpty()) {
+      Console.redirect(ctx, "/console/sign-in");
+      return;
+    }
+    // Listed until the cookie would have expired: a copy of it stops working too.
+    console.revocations().revoke(session.get().tokenId(), null, session.get().expiresAt(), "console.sign_out", Console.actor(ctx))
+        .onSuccess(v -> Console.redirect(ctx, "/console/sign-in"))
+        .onFailure(err -> console.fail(ctx, err));
   }
 }
