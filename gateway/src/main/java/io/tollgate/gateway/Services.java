@@ -13,8 +13,10 @@ import io.tollgate.gateway.admin.NotificationsApi;
 import io.tollgate.gateway.admin.PlansApi;
 import io.tollgate.gateway.admin.StripeApi;
 import io.tollgate.gateway.admin.UsageApi;
+import io.tollgate.gateway.console.Console;
 import io.tollgate.gateway.webhooks.AlertWebhooks;
 import io.tollgate.gateway.webhooks.WebhookIntake;
+import io.tollgate.metering.access.Revocations;
 import io.tollgate.metering.accounts.AccountService;
 import io.tollgate.metering.accounts.AccountStore;
 import io.tollgate.metering.admission.AdmissionService;
@@ -76,6 +78,7 @@ public final class Services {
   private final BillingSync billing;
   private final WebhookIntake webhookIntake;
   private final AdminApi adminApi;
+  private final Console console;
   private final AtomicBoolean delivering = new AtomicBoolean();
   private long deliveryTimer = -1;
 
@@ -119,11 +122,14 @@ public final class Services {
         keyEvents, clock);
     AuditTrail auditTrail = new AuditTrail(pool, audit);
     UsageQueries usage = new UsageQueries(pool);
+    BillingAdmin billingAdmin = new BillingAdmin(pool, billing, accounts, audit, clock);
     this.adminApi = new AdminApi(accountService, auditTrail, config, clock,
         new UsageApi(accountService, usage, config, clock), new NotificationsApi(notifications),
         new StripeApi(meterSync, auditTrail, clock),
-        new BillingApi(accountService, new BillingAdmin(pool, billing, accounts, audit, clock), usage, auditTrail, config, vertx),
+        new BillingApi(accountService, billingAdmin, usage, auditTrail, config, vertx),
         new PlansApi(config, billing.stripe(), clock, vertx));
+    this.console = new Console(accountService, usage, notifications, billingAdmin, meterSync, auditTrail,
+        new Revocations(pool, audit, clock), config, registry, clock);
     if (config.secrets().alertWebhookSecret().isEmpty()) {
       log.info("TOLLGATE_ALERT_WEBHOOK_SECRET is not set: usage alerts are recorded and listed by the admin API, "
           + "but not posted to accounts' webhooks");
@@ -180,6 +186,10 @@ public final class Services {
 
   AdminApi adminApi() {
     return adminApi;
+  }
+
+  Console console() {
+    return console;
   }
 
   // Read by tests, which drive the background jobs by hand.

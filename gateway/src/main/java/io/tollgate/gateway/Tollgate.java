@@ -102,7 +102,7 @@ public final class Tollgate implements AutoCloseable {
               proxyGuard),
               new DeploymentOptions().setInstances(eventLoops)))
           .compose(id -> started.deployVerticle(admin[0] = new AdminVerticle(config, registry, backing.redisUrl(),
-              backing.postgresUrl(), services.adminApi())))
+              backing.postgresUrl(), services.adminApi(), services.console())))
           .await(60, TimeUnit.SECONDS);
       startedServices = services;
       log.info("Tollgate listening: proxy on {}:{} ({} event loop(s), routes {}), admin and metrics on {}:{}",

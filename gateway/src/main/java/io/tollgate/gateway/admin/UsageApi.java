@@ -162,14 +162,7 @@ public final class UsageApi {
     long credits = r.credits();
     Instant start = account.periodStart();
     Instant end = account.periodEnd();
-    long periodSeconds = Math.max(1, Duration.between(start, end).toSeconds());
-    // Linear projection; the first hour is extrapolated from at least an hour so that one early
-    // request does not project a fantasy total.
-    long elapsed = Math.max(3_600, Math.min(periodSeconds, Duration.between(start, now).toSeconds()));
-    // In units, rounded up to a unit, exactly (no floating point on money).
-    long projected = elapsed >= periodSeconds ? credits : java.math.BigInteger.valueOf(credits)
-        .multiply(java.math.BigInteger.valueOf(periodSeconds)).add(java.math.BigInteger.valueOf(elapsed - 1))
-        .divide(java.math.BigInteger.valueOf(elapsed)).min(java.math.BigInteger.valueOf(Credits.MAX_UNITS)).longValueExact();
+    long projected = r.projectedCredits(start, end, now);
     long previous = r.previousCredits();
     Instant recordedStart = r.previousStart();
     PlanConfig plan = config.plan(account.plan());

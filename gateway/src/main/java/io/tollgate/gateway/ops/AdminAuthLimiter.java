@@ -11,10 +11,10 @@ import java.time.Duration;
  * left in its window. It only ever slows wrong tokens: the right token is checked first and
  * always passes, so a misbehaving script next to the operator cannot lock the operator out.
  */
-final class AdminAuthLimiter {
+public final class AdminAuthLimiter {
 
   /** Wrong admin tokens per client IP per minute answered 401; the ones after that get 429. */
-  static final int PER_MINUTE = 10;
+  public static final int PER_MINUTE = 10;
   private static final long WINDOW_MILLIS = 60_000;
   /** Bounds the memory one attacker with many source addresses can take. */
   private static final int MAX_TRACKED = 100_000;
@@ -28,7 +28,7 @@ final class AdminAuthLimiter {
       .maximumSize(MAX_TRACKED)
       .build();
 
-  AdminAuthLimiter(Clock clock) {
+  public AdminAuthLimiter(Clock clock) {
     this.clock = clock;
   }
 
@@ -36,7 +36,7 @@ final class AdminAuthLimiter {
    * Records one wrong token from {@code ip}. Returns 0 while the IP is within its allowance,
    * otherwise the whole seconds (at least 1) until its window ends.
    */
-  long failed(String ip) {
+  public long failed(String ip) {
     long now = clock.millis();
     Window window = windows.asMap().compute(ip, (k, w) -> w == null || now - w.startedAt() >= WINDOW_MILLIS
         ? new Window(now, 1) : new Window(w.startedAt(), w.failures() + 1));

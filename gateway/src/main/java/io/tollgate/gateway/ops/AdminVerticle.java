@@ -4,6 +4,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.proxy.ConnectionGuard;
 import io.tollgate.gateway.admin.AdminApi;
+import io.tollgate.gateway.console.Console;
 import io.tollgate.metering.store.PostgresUrls;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -25,8 +26,8 @@ import java.io.UncheckedIOException;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The operations port: health, Prometheus metrics, the OpenAPI document and the admin API
- * (bearer token). Kept off the public port, on its own bind address ({@code server.adminHost}, loopback
+ * The operations port: health, Prometheus metrics, the OpenAPI document, the admin API
+ * (bearer token) and the operator console ({@code /console/}, session cookie). Kept off the public port, on its own bind address ({@code server.adminHost}, loopback
  * by default), so that only what an operator lets through can reach it.
  */
 public final class AdminVerticle extends VerticleBase {
@@ -45,11 +46,13 @@ public final class AdminVerticle extends VerticleBase {
   private Buffer openApi;
 
   private final AdminApi adminApi;
+  private final Console console;
 
   public AdminVerticle(TollgateConfig config, PrometheusMeterRegistry registry, String redisUrl, String postgresUrl,
-                       AdminApi adminApi) {
+                       AdminApi adminApi, Console console) {
     this.config = config;
     this.adminApi = adminApi;
+    this.console = console;
     this.registry = registry;
     this.redisUrl = redisUrl;
     this.postgresUrl = postgresUrl;
@@ -74,6 +77,7 @@ public final class AdminVerticle extends VerticleBase {
         ctx.response().putHeader("content-type", "application/yaml").end(openApi));
     router.route("/admin/v1/*").handler(new AdminAuth(config.secrets().adminToken()));
     adminApi.mount(router);
+    console.mount(router, readiness::check);
     router.route().last().handler(ctx -> Problems.send(ctx, 404, "not-found", "Not found",
         "no admin resource at " + ctx.request().method() + " " + ctx.request().path()));
     router.errorHandler(500, ctx -> {
@@ -88,11 +92,14 @@ public final class AdminVerticle extends VerticleBase {
     return server.listen(config.server().adminPort(), config.server().adminHost());
   }
 
-  /** Method and OpenAPI-style path of every mounted route, for checking the document against them. */
+  /**
+   * Method and OpenAPI-style path of every mounted route, for checking the document against them;
+   * the console's HTML pages ({@code /console/...}) are not API and are left out.
+   */
   public java.util.List<String> routes() {
     java.util.List<String> out = new java.util.ArrayList<>();
     for (io.vertx.ext.web.Route route : router.getRoutes()) {
-      if (route.getPath() == null || route.methods() == null || route.methods().isEmpty()) {
+      if (route.getPath() == null || route.methods() == null || route.methods().isEmpty() || route.getPath().startsWith("/console")) {
         continue;
       }
       String path = route.getPath().replaceAll(":([A-Za-z]+)", "{$1}");

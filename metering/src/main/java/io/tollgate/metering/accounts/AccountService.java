@@ -113,6 +113,11 @@ public final class AccountService {
     return accounts.page(pool, afterId, limit);
   }
 
+  /** Accounts after {@code afterId} whose name contains {@code text}, or whose id or Stripe customer id it is. */
+  public Future<List<Account>> search(String text, long afterId, int limit) {
+    return accounts.search(pool, text, afterId, limit);
+  }
+
   /** The account's spendable credits: the hot balance if Redis holds it, else the ledger's. */
   public Future<Long> spendable(Account account) {
     return balances.spendable(account);

@@ -18,6 +18,9 @@ public final class AccountStore {
   private static final String SELECT = "SELECT " + Account.COLUMNS + " FROM accounts WHERE id = $1";
   private static final String SELECT_FOR_UPDATE = SELECT + " FOR UPDATE";
   private static final String PAGE = "SELECT " + Account.COLUMNS + " FROM accounts WHERE id > $1 ORDER BY id LIMIT $2";
+  // Name contains the text (case-insensitive), or the id or Stripe customer is it; by id, so a page is an index range scan.
+  private static final String SEARCH = "SELECT " + Account.COLUMNS + " FROM accounts WHERE id > $1 AND (name ILIKE $3 ESCAPE '\\' "
+      + "OR id = $4 OR stripe_customer_id = $5) ORDER BY id LIMIT $2";
   private static final String UPDATE = "UPDATE accounts SET name = $2, plan = $3, billing_mode = $4, spend_cap = $5, "
       + "requests_per_minute = $6, tokens_per_minute = $7, alert_webhook_url = $8, status = $9, "
       + "alert_thresholds = $10, low_balance_credits = $11, stripe_customer_id = $12, trial_ends_at = $13, updated_at = now() WHERE id = $1 RETURNING " + Account.COLUMNS;
@@ -50,6 +53,17 @@ public final class AccountStore {
 
   public Future<List<Account>> page(Pool pool, long afterId, int limit) {
     return pool.preparedQuery(PAGE).execute(Tuple.of(afterId, limit)).map(rows -> {
+      List<Account> out = new ArrayList<>();
+      rows.forEach(r -> out.add(Account.from(r)));
+      return out;
+    });
+  }
+
+  /** Accounts after {@code afterId} whose name contains {@code text} (case-insensitive), or whose id or Stripe customer id it is. */
+  public Future<List<Account>> search(Pool pool, String text, long afterId, int limit) {
+    String pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%";
+    Long id = text.matches("[0-9]{1,18}") ? Long.valueOf(text) : null;
+    return pool.preparedQuery(SEARCH).execute(Tuple.from(java.util.Arrays.asList(afterId, limit, pattern, id, text))).map(rows -> {
       List<Account> out = new ArrayList<>();
       rows.forEach(r -> out.add(Account.from(r)));
       return out;

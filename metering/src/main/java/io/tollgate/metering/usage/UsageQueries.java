@@ -65,6 +65,23 @@ public final class UsageQueries {
    * that period's recorded start (null when none was recorded).
    */
   public record PeriodSummary(long requests, long credits, long previousCredits, Instant previousStart) {
+
+    /**
+     * The period's credits projected linearly to its end from its use up to {@code now}. The first
+     * hour is extrapolated from at least an hour so that one early request does not project a
+     * fantasy total; a period that has ended projects what it used. In units, rounded up to a
+     * unit, exactly (no floating point on money), capped at {@link io.tollgate.config.Credits#MAX_UNITS}.
+     */
+    public long projectedCredits(Instant start, Instant end, Instant now) {
+      long periodSeconds = Math.max(1, java.time.Duration.between(start, end).toSeconds());
+      long elapsed = Math.max(3_600, Math.min(periodSeconds, java.time.Duration.between(start, now).toSeconds()));
+      if (elapsed >= periodSeconds) {
+        return credits;
+      }
+      return java.math.BigInteger.valueOf(credits).multiply(java.math.BigInteger.valueOf(periodSeconds))
+          .add(java.math.BigInteger.valueOf(elapsed - 1)).divide(java.math.BigInteger.valueOf(elapsed))
+          .min(java.math.BigInteger.valueOf(io.tollgate.config.Credits.MAX_UNITS)).longValueExact();
+    }
   }
 
   /**
