@@ -197,6 +197,25 @@ class ConsoleHttpTest {
   }
 
   @Test
+  @DisplayName("credits are entered and shown as exact decimals: 2.5 and 0.001 are granted exactly, a fourth decimal is refused")
+  void decimalCredits() {
+    ConsoleClient c = signedIn();
+    long id = account("Decimal Co", 0);
+    assertThat(c.post("/console/accounts/" + id + "/credits", Map.of("_csrf", c.csrf(), "amount", "2.5", "reason", "half",
+        "idempotencyKey", "dec-1")).status()).isEqualTo(303);
+    assertThat(c.post("/console/accounts/" + id + "/credits", Map.of("_csrf", c.csrf(), "amount", "0.001", "reason", "milli",
+        "idempotencyKey", "dec-2")).status()).isEqualTo(303);
+    HttpTestClient.Reply tooPrecise = c.post("/console/accounts/" + id + "/credits", Map.of("_csrf", c.csrf(), "amount", "1.2345",
+        "reason", "x", "idempotencyKey", "dec-3"));
+    assertThat(tooPrecise.status()).isEqualTo(400);
+    assertThat(tooPrecise.text()).contains("more than 3 decimals");
+    JsonObject credits = GatewayHarness.adminCall(gateway, vertx, HttpMethod.GET, "/admin/v1/accounts/" + id + "/credits", null).json();
+    // The free plan's 1,000 included credits + 2.5 + 0.001, exactly; nothing from the refused form.
+    assertThat(new java.math.BigDecimal(credits.getValue("ledgerSpendable").toString())).isEqualByComparingTo("1002.501");
+    assertThat(c.get("/console/accounts/" + id).text()).contains("<dd id=\"balance\">1,002.501");
+  }
+
+  @Test
   @DisplayName("a key of another account cannot be revoked through this account's page")
   void revokeStaysInAccount() {
     ConsoleClient c = signedIn();
@@ -374,7 +393,7 @@ class ConsoleHttpTest {
     long id = account("form errors", 0);
     HttpTestClient.Reply bad = c.post("/console/accounts/" + id + "/credits", Map.of("_csrf", c.csrf(), "amount", "lots", "reason", "x"));
     assertThat(bad.status()).isEqualTo(400);
-    assertThat(bad.text()).contains("Amount must be a whole number");
+    assertThat(bad.text()).contains("Amount: ").contains("is not a decimal number of credits");
     HttpTestClient.Reply audit = c.get("/console/audit.csv?actor=console");
     assertThat(audit.headers().get("content-type")).startsWith("text/csv");
     assertThat(audit.text()).startsWith("id,created_at,actor,action,resource_type,resource_id,ip");

@@ -66,12 +66,13 @@ class ConsoleScaleTest {
     await(pg.query("INSERT INTO accounts (name) SELECT 'scale account ' || g FROM generate_series(1, " + (ACCOUNTS - 1) + ") g").execute());
     Instant periodStart = await(pg.preparedQuery("SELECT period_start FROM accounts WHERE id = $1").execute(Tuple.of(target)))
         .iterator().next().getOffsetDateTime(0).toInstant();
-    // One event every 30 s from the period's start up to a minute ago, rotating over three models.
+    // One event every 30 s from the period's start up to a minute ago, rotating over three models
+    // (usage rows hold units: millicredits).
     long events = Duration.between(periodStart, Instant.now().minusSeconds(60)).toSeconds() / 30;
     await(pg.preparedQuery("INSERT INTO usage_events (event_id, account_id, route, model, input_tokens, output_tokens, credits, status, occurred_at) "
         + "SELECT gen_random_uuid(), $1, '/v1/', (ARRAY['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku'])[1 + g % 3], 10, 20, $2, 200, "
         + "$3 + g * interval '30 seconds' FROM generate_series(0, $4) g")
-        .execute(Tuple.of(target, CREDITS_PER_EVENT, OffsetDateTime.ofInstant(periodStart, ZoneOffset.UTC), events - 1)));
+        .execute(Tuple.of(target, CREDITS_PER_EVENT * io.tollgate.config.Credits.UNITS_PER_CREDIT, OffsetDateTime.ofInstant(periodStart, ZoneOffset.UTC), events - 1)));
     await(pg.preparedQuery("INSERT INTO usage_rollups_hourly (account_id, key_id, route, model, hour, requests, input_tokens, output_tokens, credits) "
         + "SELECT account_id, 0, route, model, date_trunc('hour', occurred_at), count(*), sum(input_tokens), sum(output_tokens), sum(credits) "
         + "FROM usage_events WHERE account_id = $1 GROUP BY 1, 2, 3, 4, 5").execute(Tuple.of(target)));

@@ -75,7 +75,7 @@ final class AccountData {
         long day = b.start().getEpochSecond();
         days.add(day);
         perModel.computeIfAbsent(model, m -> new TreeMap<>()).merge(day, b.credits(), Long::sum);
-        rows.add(new View.UsageRow(View.day(b.start()), model, b.requests(), View.credits(b.credits())));
+        rows.add(new View.UsageRow(View.day(b.start()), model, b.requests(), View.units(b.credits())));
         requests += b.requests();
         credits += b.credits();
       }
@@ -88,13 +88,14 @@ final class AccountData {
       JsonArray series = new JsonArray();
       perModel.forEach((model, values) -> {
         JsonArray ys = new JsonArray();
-        days.forEach(d -> ys.add(values.getOrDefault(d, 0L)));
+        // Credits (exact decimals) on the chart, from the units the rollups keep.
+        days.forEach(d -> ys.add(io.tollgate.config.Credits.json(values.getOrDefault(d, 0L))));
         series.add(new JsonObject().put("label", model).put("values", ys));
       });
       String json = new JsonObject().put("days", x).put("series", series).encode();
       long projected = new UsageQueries.PeriodSummary(requests, credits, 0, null)
           .projectedCredits(account.periodStart(), account.periodEnd(), now);
-      return new View.Usage(json, rows, credits, View.credits(credits), View.credits(projected), View.time(account.periodEnd()));
+      return new View.Usage(json, rows, credits, View.units(credits), View.units(projected), View.time(account.periodEnd()));
     });
   }
 
@@ -108,7 +109,7 @@ final class AccountData {
     }
     int percent = (int) Math.min(100, used * 100 / basis);
     String label = account.spendCap() != null && account.spendCap() > 0 ? "Spend cap this period" : "Included credits this period";
-    return List.of(new View.Gauge(label, usage.toDate(), View.credits(basis), percent, used > basis));
+    return List.of(new View.Gauge(label, usage.toDate(), View.units(basis), percent, used > basis));
   }
 
   Future<List<View.KeyRow>> keys(long accountId) {
@@ -128,9 +129,7 @@ final class AccountData {
     return billing.invoices(accountId, LATEST).map(rows -> {
       List<View.Invoice> out = new ArrayList<>();
       for (JsonObject r : rows) {
-        Object amount = r.getValue("amountDue");
-        String currency = r.getString("currency") == null ? "" : " " + r.getString("currency").toUpperCase(java.util.Locale.ROOT);
-        out.add(new View.Invoice(r.getString("id"), r.getString("status"), View.credits(amount) + currency,
+        out.add(new View.Invoice(r.getString("id"), r.getString("status"), View.money(r.getValue("amountDue"), r.getString("currency")),
             r.getString("created") == null ? "—" : View.time(Instant.parse(r.getString("created"))), safeUrl(r.getString("hostedInvoiceUrl"))));
       }
       return out;

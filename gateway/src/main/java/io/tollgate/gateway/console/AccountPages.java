@@ -90,7 +90,7 @@ final class AccountPages {
         throw new FormError("Plan must be one of " + String.join(", ", config.plans().keySet()) + ".");
       }
       String mode = FormError.oneOf(ctx, "billingMode", "Billing mode", BILLING_MODES, "prepaid");
-      Long initial = FormError.number(ctx, "initialCredits", "Initial credits", false, 0, Long.MAX_VALUE / 4);
+      Long initial = FormError.credits(ctx, "initialCredits", "Initial credits", false, false);
       accounts.create(new NewAccount(name, plan, mode, null, null, null, null), initial == null ? 0 : initial, Console.actor(ctx))
           .onComplete(p);
     }).onSuccess(a -> Console.redirect(ctx, "/console/accounts/" + a.id() + "?done=Account+created"))
@@ -125,7 +125,7 @@ final class AccountPages {
             ledger.add(new View.CreditRow(View.time(java.time.Instant.parse(t.getString("createdAt"))), t.getString("kind"),
                 View.credits(t.getValue("amount")), t.getString("reason"), t.getString("actor")));
           }
-          return new View.AccountPage(all.resultAt(0), account, View.credits(all.<Long>resultAt(1)), account.enforcesCredits(),
+          return new View.AccountPage(all.resultAt(0), account, View.units(all.<Long>resultAt(1)), account.enforcesCredits(),
               data.gauges(account, usage), usage, all.resultAt(3), newKey, ledger, all.resultAt(5),
               all.resultAt(6), link, linkExpires, plans(), Signer.random(12), portals.available(account), portalUrl);
         }))
@@ -190,7 +190,7 @@ final class AccountPages {
   private void changeCredits(RoutingContext ctx) {
     Future.<Long>future(p -> {
       long id = FormError.pathId(ctx, "id", "account");
-      Long amount = FormError.number(ctx, "amount", "Amount", true, -Long.MAX_VALUE / 4, Long.MAX_VALUE / 4);
+      Long amount = FormError.credits(ctx, "amount", "Amount", true, true);
       if (amount == 0) {
         throw new FormError("Amount must not be 0: give a positive number to grant, a negative one to take credits away.");
       }

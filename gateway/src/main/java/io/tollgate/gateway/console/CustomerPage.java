@@ -86,7 +86,7 @@ final class CustomerPage {
     notRevoked(link.get()).compose(v -> data.account(id)).compose(a -> Future.all(List.of(data.balance(a), data.usage(a), data.keys(id), data.invoices(id), console.down()))
             .map(all -> {
               View.Usage usage = all.resultAt(1);
-              return new View.Customer(a.name(), a.name(), a.plan(), a.status(), View.credits(all.<Long>resultAt(0)),
+              return new View.Customer(a.name(), a.name(), a.plan(), a.status(), View.units(all.<Long>resultAt(0)),
                   data.gauges(a, usage), usage, all.resultAt(2), all.resultAt(3), expires, all.resultAt(4),
                   canManageBilling(a) ? ctx.request().path() + "/portal" : null, ctx.queryParams().get("billing"));
             }))

@@ -47,6 +47,27 @@ final class FormError extends RuntimeException {
     throw new FormError(label + " must be a whole number from " + min + " to " + max + ".");
   }
 
+  /**
+   * A credit amount typed as a decimal ({@code 2.5}, {@code 1,000}), in units (millicredits);
+   * null when empty and not required. At most three decimals, as everywhere credits are entered.
+   */
+  static Long credits(RoutingContext ctx, String field, String label, boolean required, boolean negativeAllowed) {
+    String v = text(ctx, field, label, required, 30);
+    if (v == null) {
+      return null;
+    }
+    long units;
+    try {
+      units = io.tollgate.config.Credits.units(v.replace(",", "").replace("_", ""));
+    } catch (IllegalArgumentException e) {
+      throw new FormError(label + ": " + e.getMessage() + ".");
+    }
+    if (units < 0 && !negativeAllowed) {
+      throw new FormError(label + " must not be negative.");
+    }
+    return units;
+  }
+
   /** One of the allowed values, else {@code fallback} when empty. */
   static String oneOf(RoutingContext ctx, String field, String label, java.util.Collection<String> allowed, String fallback) {
     String v = text(ctx, field, label, false, 100);
