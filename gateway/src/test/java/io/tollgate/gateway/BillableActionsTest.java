@@ -362,6 +362,51 @@ class BillableActionsTest {
     assertThat(balance(key).getLong("credits")).isEqualTo(2);
   }
 
+  @Test
+  @DisplayName("queries: usage by action and tier in the admin usage API and both CSV exports; the summary shows allowance used per tier")
+  void queriesByActionAndTier() {
+    long account = account(100);
+    String key = key(account, new JsonObject());
+    JsonObject answer = events(key, new JsonArray()
+        .add(new JsonObject().put("id", "q-1").put("action", "agent_run").put("quantity", 12))   // 10 allowed + 2 credits
+        .add(new JsonObject().put("id", "q-2").put("action", "image").put("quantity", 3))        // 3 allowed
+        .add(new JsonObject().put("id", "q-3").put("action", "export").put("quantity", 2)));     // 6 credits
+    assertThat(answer.getLong("accepted")).isEqualTo(3);
+    eventually("3 rollups", () -> count("SELECT coalesce(sum(requests), 0) FROM usage_rollups_hourly WHERE account_id = $1", account) == 3);
+
+    String range = "&from=" + clock.instant().minus(Duration.ofHours(2)) + "&to=" + clock.instant().plus(Duration.ofHours(2));
+    JsonObject usage = GatewayHarness.adminCall(gateway, vertx, HttpMethod.GET, "/admin/v1/usage?accountId=" + account
+        + "&groupBy=action,tier&granularity=hour" + range, null).json();
+    Map<String, JsonObject> byAction = new HashMap<>();
+    usage.getJsonArray("data").forEach(o -> byAction.put(((JsonObject) o).getString("action"), (JsonObject) o));
+    assertThat(byAction.keySet()).containsExactlyInAnyOrder("agent_run", "image", "export");
+    assertThat(byAction.get("agent_run").getString("tier")).isEqualTo("small");
+    assertThat(byAction.get("agent_run").getLong("quantity")).isEqualTo(12);
+    assertThat(byAction.get("agent_run").getLong("allowanceUnits")).isEqualTo(10);
+    assertThat(byAction.get("agent_run").getLong("credits")).isEqualTo(2);
+    assertThat(byAction.get("image").getLong("allowanceUnits")).isEqualTo(3);
+    assertThat(byAction.get("export").getString("tier")).isEqualTo("");
+    assertThat(byAction.get("export").getLong("credits")).isEqualTo(6);
+
+    List<String> events = GatewayHarness.adminCall(gateway, vertx, HttpMethod.GET, "/admin/v1/usage/events.csv?accountId=" + account
+        + range, null).text().lines().toList();
+    assertThat(events.get(0)).endsWith(",outcome,action,tier,quantity,allowance_units,ingest_id");
+    assertThat(events.subList(1, events.size())).hasSize(3)
+        .anyMatch(l -> l.endsWith(",ok,agent_run,small,12,10,q-1") && l.contains(",/tollgate/v1/events,"))
+        .anyMatch(l -> l.endsWith(",ok,export,,2,0,q-3"));
+    List<String> daily = GatewayHarness.adminCall(gateway, vertx, HttpMethod.GET, "/admin/v1/usage/daily.csv?accountId=" + account
+        + range, null).text().lines().toList();
+    assertThat(daily.get(0)).isEqualTo("day,account_id,route,model,requests,input_tokens,output_tokens,credits,action,tier,quantity,allowance_units");
+    assertThat(daily).anyMatch(l -> l.endsWith("," + account + ",/tollgate/v1/events,,1,0,0,2,agent_run,small,12,10"));
+
+    JsonObject summary = GatewayHarness.adminCall(gateway, vertx, HttpMethod.GET, "/admin/v1/accounts/" + account + "/usage/summary",
+        null).json();
+    assertThat(summary.getJsonObject("allowances")).isEqualTo(new JsonObject()
+        .put("large", new JsonObject().put("included", 0).put("used", 0).put("remaining", 0))
+        .put("medium", new JsonObject().put("included", 4).put("used", 3).put("remaining", 1))
+        .put("small", new JsonObject().put("included", 10).put("used", 10).put("remaining", 0)));
+  }
+
   // ---- helpers
 
   private static long account(long credits) {
