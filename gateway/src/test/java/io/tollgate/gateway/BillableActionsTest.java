@@ -407,6 +407,31 @@ class BillableActionsTest {
         .put("small", new JsonObject().put("included", 10).put("used", 10).put("remaining", 0)));
   }
 
+  @Test
+  @DisplayName("the public OpenAPI document describes exactly the ingest endpoints the public port serves")
+  @SuppressWarnings("unchecked")
+  void openApiDocumentMatchesEndpoints() throws Exception {
+    Map<String, Object> doc;
+    try (java.io.InputStream in = getClass().getClassLoader().getResourceAsStream("openapi/tollgate-ingest.yaml")) {
+      doc = new org.yaml.snakeyaml.Yaml().load(in);
+    }
+    List<String> documented = new ArrayList<>();
+    ((Map<String, Map<String, Object>>) doc.get("paths")).forEach((path, item) -> item.keySet().stream()
+        .filter(k -> List.of("get", "post", "put", "patch", "delete").contains(k))
+        .forEach(method -> documented.add(method.toUpperCase(java.util.Locale.ROOT) + " " + path)));
+    assertThat(documented).containsExactlyInAnyOrder("POST /tollgate/v1/events", "POST /tollgate/v1/reservations",
+        "POST /tollgate/v1/reservations/{id}/commit", "POST /tollgate/v1/reservations/{id}/cancel", "GET /tollgate/v1/balance");
+    String key = key(account(0), new JsonObject());
+    for (String endpoint : documented) {
+      String[] parts = endpoint.split(" ");
+      HttpTestClient.Reply reply = send(key, HttpMethod.valueOf(parts[0]), parts[1].replace("{id}", "rsv_x"), null);
+      assertThat(reply.json().getString("code")).as(endpoint).isNotEqualTo("not_found");
+    }
+    HttpTestClient.Reply undocumented = send(key, HttpMethod.GET, "/tollgate/v1/events", null);
+    assertThat(undocumented.status()).isEqualTo(404);
+    assertThat(undocumented.json().getString("code")).isEqualTo("not_found");
+  }
+
   // ---- helpers
 
   private static long account(long credits) {

@@ -62,11 +62,10 @@ public final class IngestApi {
     router.post(PREFIX + "reservations/:id/commit").handler(ctx -> answer(ctx, this::commit));
     router.post(PREFIX + "reservations/:id/cancel").handler(ctx -> answer(ctx, this::cancel));
     router.get(PREFIX + "balance").handler(ctx -> answer(ctx, this::balance));
-    router.route(PREFIX + "*").handler(ctx -> Problems.send(ctx, 404, "not_found", "Not found",
+    router.route(PREFIX + "*").handler(ctx -> send(ctx, new Failure(404, "not_found",
         "no ingest endpoint " + ctx.request().method() + " " + abbreviate(ctx.request().path())
-            + " (POST events, POST reservations, POST reservations/{id}/commit|cancel, GET balance)"));
-    router.errorHandler(413, ctx -> Problems.send(ctx, 413, "request_too_large", "Request too large",
-        "the body exceeds " + MAX_BODY_BYTES + " bytes"));
+            + " (POST events, POST reservations, POST reservations/{id}/commit|cancel, GET balance)")));
+    router.errorHandler(413, ctx -> send(ctx, new Failure(413, "request_too_large", "the body exceeds " + MAX_BODY_BYTES + " bytes")));
   }
 
   /** Whether a path on the public port belongs to this API rather than to a proxy route. */
