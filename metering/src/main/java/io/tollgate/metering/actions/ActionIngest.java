@@ -129,9 +129,14 @@ public final class ActionIngest {
         return Future.succeededFuture(refusal(decision, a));
       }
       Reservation r = decision.reservation().orElseThrow();
+      String retry = "nothing was charged; its hold is released within " + admission.reservationTtl().toSeconds()
+          + " s, after which the same id can be sent again";
       return settle(r, EVENTS_ROUTE, event.quantity(), event.id(), event.timestamp(), event.properties())
           .map(settled -> settled.<Outcome>map(x -> x).orElseGet(() -> new Refused("unavailable",
-              "the event's hold expired before it could be charged; nothing was charged", 0)));
+              "the event's hold expired before it could be charged: " + retry, 0)))
+          // Admitted but not settled (Redis lost mid-event): the id's marker lives as long as the hold.
+          .recover(err -> Future.succeededFuture(new Refused("unavailable", "the event could not be settled: " + retry,
+              admission.reservationTtl().toMillis())));
     });
   }
 
