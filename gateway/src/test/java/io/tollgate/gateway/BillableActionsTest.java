@@ -432,6 +432,33 @@ class BillableActionsTest {
     assertThat(undocumented.json().getString("code")).isEqualTo("not_found");
   }
 
+  @Test
+  @DisplayName("allowance counters Redis lost are rebuilt from the period's usage events before the next action is admitted")
+  void countersRebuiltAfterRedisLosesThem() {
+    long account = account(10);
+    String key = key(account, new JsonObject());
+    assertThat(events(key, new JsonArray().add(new JsonObject().put("id", "l-1").put("action", "agent_run").put("quantity", 7)))
+        .getLong("accepted")).isEqualTo(1);
+    eventually("the row", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1", account) == 1);
+
+    io.tollgate.metering.redis.RedisKeys keys = new io.tollgate.metering.redis.RedisKeys(gateway.config().metering().shards());
+    io.vertx.redis.client.Redis redis = io.vertx.redis.client.Redis.createClient(vertx,
+        io.tollgate.metering.testing.TestServices.get().redisUrl());
+    try {
+      await(redis.send(io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.DEL)
+          .arg(keys.allowances(account)).arg(keys.credits(account))));
+    } finally {
+      redis.close();
+    }
+    // Read from Postgres while Redis has nothing...
+    assertThat(balance(key).getJsonObject("allowances").getJsonObject("small").getLong("used")).isEqualTo(7);
+    // ...and loaded from it by the next admission: 3 allowed units are left, the 4th costs a credit.
+    JsonObject next = events(key, new JsonArray().add(new JsonObject().put("id", "l-2").put("action", "agent_run").put("quantity", 4)));
+    assertThat(next.getJsonArray("data").getJsonObject(0).getLong("allowanceUnits")).isEqualTo(3);
+    assertThat(next.getJsonArray("data").getJsonObject(0).getLong("credits")).isEqualTo(1);
+    assertThat(balance(key).getLong("credits")).isEqualTo(9);
+  }
+
   // ---- helpers
 
   private static long account(long credits) {
