@@ -459,6 +459,60 @@ class BillableActionsTest {
     assertThat(balance(key).getLong("credits")).isEqualTo(9);
   }
 
+  @Test
+  @DisplayName("steady state: an event costs exactly two Redis round trips (admit and settle), like a proxied request")
+  void twoRoundTripsPerEvent() {
+    long account = account(10);
+    String key = key(account, new JsonObject());
+    // Warm: the key's grant is cached, the balance and allowance counters loaded.
+    assertThat(post(key, "/tollgate/v1/events", new JsonObject().put("id", "t-0").put("action", "agent_run")).status()).isEqualTo(200);
+    eventually("the warm-up row", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1", account) == 1);
+    io.vertx.redis.client.Redis redis = io.vertx.redis.client.Redis.createClient(vertx,
+        io.tollgate.metering.testing.TestServices.get().redisUrl());
+    try {
+      Map<String, Long> before = commandCalls(redis);
+      int n = 9;
+      for (int i = 1; i <= n; i++) {
+        assertThat(post(key, "/tollgate/v1/events", new JsonObject().put("id", "t-" + i).put("action", "agent_run")).json()
+            .getString("status")).isEqualTo("accepted");
+      }
+      eventually("the rows", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1", account) == 1 + n);
+      Map<String, Long> delta = new HashMap<>();
+      commandCalls(redis).forEach((name, calls) -> {
+        long d = calls - before.getOrDefault(name, 0L);
+        if (d > 0) {
+          delta.put(name, d);
+        }
+      });
+      // Background jobs and this test's own INFO, as in MeteredProxyTest.
+      for (String background : List.of("info", "xrange", "xreadgroup", "xautoclaim", "xack", "xdel", "xgroup", "xlen", "xpending",
+          "zrangebyscore")) {
+        delta.remove(background);
+      }
+      // Per event (within the allowance, no rate limits): two EVALSHAs; inside admit GET of the id's
+      // marker, HMGET of the allowance counters, GET of the balance, ZADD, HINCRBY of the counter and
+      // SET of the marker; inside settle ZREM, SET of the marker for 36 days, INCRBY of the balance, XADD.
+      assertThat(delta).containsExactlyInAnyOrderEntriesOf(Map.of(
+          "evalsha", 2L * n, "get", 2L * n, "hmget", (long) n, "zadd", (long) n, "hincrby", (long) n, "set", 2L * n,
+          "zrem", (long) n, "incrby", (long) n, "xadd", (long) n));
+    } finally {
+      redis.close();
+    }
+  }
+
+  private static Map<String, Long> commandCalls(io.vertx.redis.client.Redis redis) {
+    String info = await(redis.send(io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.INFO).arg("commandstats"))).toString();
+    Map<String, Long> calls = new HashMap<>();
+    for (String line : info.split("\\r?\\n")) {
+      if (line.startsWith("cmdstat_")) {
+        String name = line.substring(8, line.indexOf(':'));
+        String count = line.substring(line.indexOf("calls=") + 6, line.indexOf(',', line.indexOf("calls=")));
+        calls.put(name, Long.parseLong(count));
+      }
+    }
+    return calls;
+  }
+
   // ---- helpers
 
   private static long account(long credits) {
