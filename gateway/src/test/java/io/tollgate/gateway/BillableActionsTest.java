@@ -52,6 +52,12 @@ class BillableActionsTest {
           tokensPerMinute: 0
           includedCredits: 0
           allowances: { small: 10, medium: 4 }
+        scale:
+          requestsPerMinute: 0
+          tokensPerMinute: 0
+          includedCredits: 0
+          overage: bill
+          allowances: { small: 2 }
       """;
 
   private static GatewayHarness harness;
@@ -511,6 +517,21 @@ class BillableActionsTest {
       }
     }
     return calls;
+  }
+
+  @Test
+  @DisplayName("a hybrid account's actions beyond allowance and credits are accepted and recorded as overage, the part the meter bills")
+  void hybridOverage() {
+    long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "hybrid actions").put("plan", "scale")
+        .put("billingMode", "hybrid").put("initialCredits", 5));
+    String key = key(account, new JsonObject());
+    // 10 agent runs: 2 from the allowance, 8 credits of which the balance pays 5 and 3 are overage.
+    JsonObject answer = events(key, new JsonArray().add(new JsonObject().put("id", "h-1").put("action", "agent_run").put("quantity", 10)));
+    assertThat(answer.getJsonArray("data").getJsonObject(0).getLong("allowanceUnits")).isEqualTo(2);
+    assertThat(answer.getJsonArray("data").getJsonObject(0).getLong("credits")).isEqualTo(8);
+    assertThat(balance(key).getLong("credits")).isEqualTo(0);
+    eventually("the row", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1", account) == 1);
+    assertThat(count("SELECT overage_credits FROM usage_events WHERE account_id = $1", account)).isEqualTo(3);
   }
 
   // ---- helpers
