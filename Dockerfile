@@ -10,11 +10,13 @@ FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY pom.xml ./
 COPY config/pom.xml config/
+COPY embedded/pom.xml embedded/
 COPY metering/pom.xml metering/
 COPY stripe-sync/pom.xml stripe-sync/
 COPY load-tests/pom.xml load-tests/
 COPY gateway/pom.xml gateway/
 COPY config/src config/src
+COPY embedded/src embedded/src
 COPY metering/src metering/src
 COPY stripe-sync/src stripe-sync/src
 COPY load-tests/src load-tests/src

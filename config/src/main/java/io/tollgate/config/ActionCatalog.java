@@ -5,10 +5,10 @@ import java.util.Optional;
 
 /**
  * Billable actions an application reports itself (an agent run, an image, an export), priced in
- * tiers ({@code tiers:} and {@code actions:} in the file). Prices are in the ledger's integer unit
- * of credits; allowances per tier live on each plan ({@link PlanConfig#allowances()}).
+ * tiers ({@code tiers:} and {@code actions:} in the file). Prices are ledger units (millicredits,
+ * {@link Credits}); allowances per tier live on each plan ({@link PlanConfig#allowances()}).
  *
- * @param tiers   tier name → credits one unit of an action of that tier costs
+ * @param tiers   tier name → units one action of that tier costs
  * @param actions action name → its price: a tier, or credits of its own (then no allowance covers it)
  */
 public record ActionCatalog(Map<String, Long> tiers, Map<String, Action> actions) {

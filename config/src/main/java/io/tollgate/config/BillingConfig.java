@@ -32,7 +32,7 @@ public record BillingConfig(Duration webhookTolerance, int webhookMaxAttempts, D
   /**
    * A pack of credits sold for a one-off payment.
    *
-   * @param credits     credits granted once the payment succeeds
+   * @param credits     credits granted once the payment succeeds, in units ({@link Credits})
    * @param stripePrice the one-off Stripe price Checkout sells it with
    * @param amount      its price in the currency's smallest unit, charged off-session by auto top-up
    * @param currency    ISO code, lower case (usd)

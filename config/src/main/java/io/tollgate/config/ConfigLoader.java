@@ -1,6 +1,7 @@
 package io.tollgate.config;
 
 import java.io.IOException;
+import java.math.BigDecimal;
 import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,10 +12,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.AbstractConstruct;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
 import org.yaml.snakeyaml.error.Mark;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.Tag;
 
 /**
  * The one way to get a {@link TollgateConfig}: finds and reads {@code tollgate.yaml}, applies
@@ -142,7 +147,7 @@ public final class ConfigLoader {
     options.setAllowDuplicateKeys(false);
     try {
       // SafeConstructor: plain maps, lists and scalars only; a config file never instantiates classes.
-      Object loaded = new Yaml(new SafeConstructor(options)).load(yaml);
+      Object loaded = new Yaml(new ExactDecimals(options)).load(yaml);
       if (loaded == null) {
         return Map.of();
       }
@@ -156,6 +161,31 @@ public final class ConfigLoader {
       problems.at(source, "", "invalid YAML: " + e.getMessage());
     }
     return Map.of();
+  }
+
+  /**
+   * SafeConstructor whose decimal numbers are BigDecimals read from the text as written, not
+   * doubles: {@code 2.5} credits must reach {@link Credits} as exactly 2.5, and {@code 0.0015} must
+   * be refused for its fourth decimal rather than rounded by binary floating point first.
+   * {@code .inf} and {@code .nan} stay doubles (and are refused wherever a number is expected).
+   */
+  private static final class ExactDecimals extends SafeConstructor {
+
+    ExactDecimals(LoaderOptions options) {
+      super(options);
+      AbstractConstruct doubles = (AbstractConstruct) yamlConstructors.get(Tag.FLOAT);
+      yamlConstructors.put(Tag.FLOAT, new AbstractConstruct() {
+        @Override
+        public Object construct(Node node) {
+          String text = constructScalar((ScalarNode) node).replace("_", "");
+          try {
+            return new BigDecimal(text);
+          } catch (NumberFormatException notPlainDecimal) {
+            return doubles.construct(node);
+          }
+        }
+      });
+    }
   }
 
   /**

@@ -175,8 +175,8 @@ final class ConfigReader {
 
   /** Both sides are required: a price silently defaulting to 0 would give tokens away. */
   private static ModelPrice price(YamlSection p) {
-    long input = p.integer("input", 0, 0, Long.MAX_VALUE);
-    long output = p.integer("output", 0, 0, Long.MAX_VALUE);
+    long input = p.credits("input", 0, 0);
+    long output = p.credits("output", 0, 0);
     if (!p.has("input") && !p.misshapen()) {
       p.problem("input", "is required (credits per 1M input tokens)");
     }
@@ -203,7 +203,10 @@ final class ConfigReader {
   private static PlanConfig plan(String name, YamlSection p, ActionCatalog actions) {
     long rpm = required(p, "requestsPerMinute", "requests per minute, 0 = unlimited");
     long tpm = required(p, "tokensPerMinute", "tokens per minute, 0 = unlimited");
-    long included = required(p, "includedCredits", "credits granted each period");
+    if (!p.has("includedCredits") && !p.misshapen()) {
+      p.problem("includedCredits", "is required (credits granted each period)");
+    }
+    long included = p.credits("includedCredits", 0, 0);
     List<Integer> thresholds = alertThresholds(p);
     List<String> prices = names(p, "stripePrices", STRIPE_PRICE, "Stripe price ids (price_...)");
     List<String> models = names(p, "models", NAME, "model names");
@@ -234,8 +237,11 @@ final class ConfigReader {
 
   /** Bounds a tier's allowance so that allowance × price stays exact in the Lua scripts (below 2^53). */
   static final long MAX_ALLOWANCE = 1_000_000_000L;
-  /** Bounds a unit price, for the same reason (a quantity is at most {@code 1,000,000}). */
-  static final long MAX_UNIT_CREDITS = 1_000_000_000L;
+  /**
+   * Bounds a unit price, for the same reason (a quantity is at most 1,000,000): 1,000,000 credits,
+   * in units ({@link Credits}).
+   */
+  static final long MAX_UNIT_CREDITS = Credits.ofWhole(1_000_000);
 
   /**
    * {@code tiers:} (name → credits per unit) and {@code actions:} (name → a tier's name, or
@@ -291,15 +297,24 @@ final class ConfigReader {
   }
 
   /**
-   * A price in credits, as the ledger's integer unit: today a whole number of credits. The one
-   * place where a configured credit amount is turned into ledger units.
+   * A price in credits (an exact decimal, at most three places: {@code 2.5}) as ledger units: the
+   * one place where a configured action price is turned into units ({@link Credits}).
    */
   private static Optional<Long> creditAmount(YamlSection at, String path, Object value) {
-    if ((value instanceof Integer || value instanceof Long) && ((Number) value).longValue() >= 0
-        && ((Number) value).longValue() <= MAX_UNIT_CREDITS) {
-      return Optional.of(((Number) value).longValue());
+    String expected = "expected credits 0-" + Credits.format(MAX_UNIT_CREDITS) + " with at most " + Credits.SCALE + " decimals, got ";
+    if (!(value instanceof Number n)) {
+      at.problem(path, expected + YamlSection.describe(value));
+      return Optional.empty();
     }
-    at.problem(path, "expected credits 0-" + MAX_UNIT_CREDITS + ", got " + YamlSection.describe(value));
+    try {
+      long units = Credits.units(n);
+      if (units >= 0 && units <= MAX_UNIT_CREDITS) {
+        return Optional.of(units);
+      }
+      at.problem(path, expected + YamlSection.describe(value));
+    } catch (IllegalArgumentException e) {
+      at.problem(path, expected + e.getMessage());
+    }
     return Optional.empty();
   }
 
@@ -364,7 +379,7 @@ final class ConfigReader {
       if (!NAME.matcher(name).matches()) {
         s.problem("creditPacks." + name, "expected a pack name (letters, digits, '_', '-', '.')");
       }
-      long credits = p.integer("credits", 0, 1, Long.MAX_VALUE);
+      long credits = p.credits("credits", 0, 1);
       String price = p.string("stripePrice").orElse("");
       long amount = p.integer("amount", 0, 1, Long.MAX_VALUE);
       String currency = p.string("currency").orElse("usd");

@@ -26,8 +26,10 @@ final class Defaults {
   static final long RESPONSE_TIMEOUT_MS = 120_000;
   static final int MAX_CONNECTIONS = 256;
   static final boolean HTTP2 = false;
+  /** In units (millicredits, {@link Credits}). */
   static final long FLAT_COST = 0;
-  static final long DEFAULT_PRICE = 1_000;
+  /** 1,000 credits per million tokens, in units. */
+  static final long DEFAULT_PRICE = 1_000 * Credits.UNITS_PER_CREDIT;
   static final int SHARDS = 16;
   /** Longer than any upstream call may take (responseTimeout + a long stream), so only dead gateways' holds expire. */
   static final long RESERVATION_TTL_SECONDS = 900;
@@ -61,7 +63,7 @@ final class Defaults {
   static final long AUTO_TOP_UP_COOLDOWN_MINUTES = 10;
   static final long TRIAL_DAYS = 14;
   static final String FREE_PLAN_NAME = "free";
-  static final PlanConfig FREE_PLAN = new PlanConfig(FREE_PLAN_NAME, 60, 40_000, 100_000);
+  static final PlanConfig FREE_PLAN = new PlanConfig(FREE_PLAN_NAME, 60, 40_000, Credits.ofWhole(100_000));
 
   private Defaults() {
   }

@@ -8,7 +8,7 @@ import java.util.List;
  *
  * @param requestsPerMinute token-bucket rate of requests, per key and per account
  * @param tokensPerMinute   token-bucket rate of model tokens, per key and per account
- * @param includedCredits   credits granted at the start of each billing period
+ * @param includedCredits   credits granted at the start of each billing period, in units ({@link Credits})
  * @param alertThresholds   usage alerts, in percent of the included credits (or of the account's
  *                          spend cap), ascending; each fires once per period
  * @param stripePrices      Stripe price ids that sell this plan: a subscription holding one of them

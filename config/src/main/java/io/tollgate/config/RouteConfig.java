@@ -13,7 +13,7 @@ import java.util.Optional;
  * @param upstreamKey    the credential itself, present exactly when {@code upstreamKeyEnv} is
  * @param upstreamAuth   how the credential is sent
  * @param usage          where usage is read from the upstream's responses
- * @param flatCost       credits charged per request on top of token pricing, ≥ 0
+ * @param flatCost       credits charged per request on top of token pricing, in units ({@link Credits}), ≥ 0
  * @param metered        false: a plain pass-through route (no API key, no admission, no usage) —
  *                       for public endpoints and for measuring what metering costs
  * @param feature        a plan feature the route requires: keys of accounts whose plan lacks it get 403

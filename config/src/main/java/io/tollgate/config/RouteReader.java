@@ -55,7 +55,7 @@ final class RouteReader {
       r.problem("upstreamAuth", auth.yamlName() + " needs upstreamKeyEnv to name the variable holding the credential");
     }
     UsageFormat usage = enumValue(r, "usage", UsageFormat.values(), UsageFormat::yamlName).orElse(UsageFormat.NONE);
-    long flatCost = r.integer("flatCost", Defaults.FLAT_COST, 0, Long.MAX_VALUE);
+    long flatCost = r.credits("flatCost", Defaults.FLAT_COST, 0);
     boolean metered = r.bool("metered", true);
     Optional<String> feature = r.string("feature");
     feature.ifPresent(f -> {

@@ -106,6 +106,33 @@ final class YamlSection {
     return fallback;
   }
 
+  /**
+   * An amount of credits in units ({@link Credits}): a decimal number with at most three decimals,
+   * at least {@code minUnits}. More precision, a negative amount or one beyond what is kept
+   * exactly is a problem naming the key and the value.
+   */
+  long credits(String name, long fallback, long minUnits) {
+    if (!has(name)) {
+      return fallback;
+    }
+    Object value = map.get(name);
+    String expected = (minUnits > 0 ? "credits > 0" : "credits >= 0") + " with at most " + Credits.SCALE + " decimals";
+    if (!(value instanceof Number n)) {
+      problem(name, "expected " + expected + ", got " + describe(value));
+      return fallback;
+    }
+    try {
+      long units = Credits.units(n);
+      if (units >= minUnits) {
+        return units;
+      }
+      problem(name, "expected " + expected + ", got " + describe(value));
+    } catch (IllegalArgumentException e) {
+      problem(name, "expected " + expected + ", got " + e.getMessage());
+    }
+    return fallback;
+  }
+
   boolean bool(String name, boolean fallback) {
     if (!has(name)) {
       return fallback;

@@ -12,9 +12,9 @@ import org.junit.jupiter.api.Test;
 @DisplayName("Billable actions: tiers, actions and plan allowances")
 class ActionsConfigTest {
 
-  /** The seeds' catalog (004), with whole-credit prices. */
+  /** The seeds' catalog (004): small = 1 credit, medium = 2.5, large = 5, xl = 15. */
   private static final String CATALOG = """
-      tiers: { small: 1, medium: 2, large: 5, xl: 15 }
+      tiers: { small: 1, medium: 2.5, large: 5, xl: 15 }
       actions:
         agent_run: small
         image: { tier: medium }
@@ -28,10 +28,11 @@ class ActionsConfigTest {
   @DisplayName("actions take their tier's price or their own; plans include an allowance per tier, none for tiers they omit")
   void catalog() {
     TollgateConfig c = load(CATALOG);
-    assertThat(c.actions().tiers()).isEqualTo(Map.of("small", 1L, "medium", 2L, "large", 5L, "xl", 15L));
-    assertThat(c.actions().price("agent_run")).contains(new ActionCatalog.Price("agent_run", "small", 1));
-    assertThat(c.actions().price("image")).contains(new ActionCatalog.Price("image", "medium", 2));
-    assertThat(c.actions().price("export")).contains(new ActionCatalog.Price("export", null, 3));
+    // Prices in ledger units: 1 credit = 1,000.
+    assertThat(c.actions().tiers()).isEqualTo(Map.of("small", 1_000L, "medium", 2_500L, "large", 5_000L, "xl", 15_000L));
+    assertThat(c.actions().price("agent_run")).contains(new ActionCatalog.Price("agent_run", "small", 1_000));
+    assertThat(c.actions().price("image")).contains(new ActionCatalog.Price("image", "medium", 2_500));
+    assertThat(c.actions().price("export")).contains(new ActionCatalog.Price("export", null, 3_000));
     assertThat(c.actions().price("teleport")).isEqualTo(Optional.empty());
     assertThat(c.plan("free").allowance("medium")).isEqualTo(4);
     assertThat(c.plan("pro").allowance("xl")).isEqualTo(160);
@@ -61,10 +62,12 @@ class ActionsConfigTest {
   }
 
   @Test
-  @DisplayName("a negative or non-numeric price is refused naming the tier")
+  @DisplayName("a negative price, or one finer than 0.001 credit, is refused naming the tier")
   void badPrice() {
     assertThat(problemsOf("tiers: { small: -1 }\n"))
-        .containsExactly("tollgate.yaml: tiers.small: expected credits 0-1000000000, got -1");
+        .containsExactly("tollgate.yaml: tiers.small: expected credits 0-1000000 with at most 3 decimals, got -1");
+    assertThat(problemsOf("tiers: { small: 0.0005 }\n")).singleElement().asString()
+        .startsWith("tollgate.yaml: tiers.small: expected credits 0-1000000 with at most 3 decimals, got 0.0005 has more than 3 decimals");
   }
 
   @Test

@@ -83,7 +83,7 @@ class BillingConfigTest {
     assertThat(c.checkoutSuccessUrl()).contains(URI.create("https://app.example.com/billing/done"));
     assertThat(c.portalReturnUrl()).contains(URI.create("https://app.example.com/account"));
     assertThat(c.creditPacks()).containsOnlyKeys("small", "large");
-    assertThat(c.creditPacks().get("small")).isEqualTo(new BillingConfig.CreditPack("small", 100_000, "price_small", 1000, "usd"));
+    assertThat(c.creditPacks().get("small")).isEqualTo(new BillingConfig.CreditPack("small", 100_000_000, "price_small", 1000, "usd"));
     assertThat(c.creditPacks().get("large").currency()).isEqualTo("eur");
   }
 

@@ -59,8 +59,8 @@ class ConfigLoaderTest {
           Duration.ofSeconds(120), 256, false));
       assertThat(c.routes()).isEmpty();
       assertThat(c.pricing().models()).isEmpty();
-      assertThat(c.pricing().defaultPrice()).isEqualTo(new ModelPrice(1000, 1000));
-      assertThat(c.plans()).containsExactly(Map.entry("free", new PlanConfig("free", 60, 40_000, 100_000)));
+      assertThat(c.pricing().defaultPrice()).isEqualTo(new ModelPrice(1_000_000, 1_000_000));
+      assertThat(c.plans()).containsExactly(Map.entry("free", new PlanConfig("free", 60, 40_000, 100_000_000)));
       assertThat(c.metering()).isEqualTo(DOCUMENTED_METERING);
       assertThat(c.secrets().adminToken()).isEmpty();
       assertThat(c.source()).isEmpty();
@@ -106,10 +106,10 @@ class ConfigLoaderTest {
       assertThat(c.upstreamClient()).isEqualTo(new UpstreamClientConfig(Duration.ofMillis(100), Duration.ofMillis(200),
           Duration.ofMillis(300), 7, true));
       assertThat(c.routes()).containsExactly(new RouteConfig("/v1/", URI.create("http://127.0.0.1:9100/v1/"), Optional.empty(),
-          Optional.empty(), UpstreamAuth.NONE, UsageFormat.OPENAI, 2));
-      assertThat(c.pricing().priceOf("gpt-4o-mini")).isEqualTo(new ModelPrice(150, 600));
+          Optional.empty(), UpstreamAuth.NONE, UsageFormat.OPENAI, 2_000));
+      assertThat(c.pricing().priceOf("gpt-4o-mini")).isEqualTo(new ModelPrice(150_000, 600_000));
       assertThat(c.plans()).containsOnlyKeys("free", "pro");
-      assertThat(c.plan("pro")).isEqualTo(new PlanConfig("pro", 0, 0, 5));
+      assertThat(c.plan("pro")).isEqualTo(new PlanConfig("pro", 0, 0, 5_000));
       assertThat(c.metering().shards()).isEqualTo(4);
       assertThat(c.metering().flushBatchSize()).isEqualTo(50);
       assertThat(c.metering().claimIdle()).as("the documented default").isEqualTo(Duration.ofSeconds(60));
@@ -147,16 +147,16 @@ class ConfigLoaderTest {
     @DisplayName("an unknown or missing model costs the default price")
     void priceOf() {
       PricingConfig pricing = load("pricing: { models: { m: { input: 1, output: 2 } }, default: { input: 3, output: 4 } }").pricing();
-      assertThat(pricing.priceOf("m")).isEqualTo(new ModelPrice(1, 2));
-      assertThat(pricing.priceOf("other")).isEqualTo(new ModelPrice(3, 4));
-      assertThat(pricing.priceOf(null)).isEqualTo(new ModelPrice(3, 4));
+      assertThat(pricing.priceOf("m")).isEqualTo(new ModelPrice(1_000, 2_000));
+      assertThat(pricing.priceOf("other")).isEqualTo(new ModelPrice(3_000, 4_000));
+      assertThat(pricing.priceOf(null)).isEqualTo(new ModelPrice(3_000, 4_000));
     }
 
     @Test
     @DisplayName("an account on a plan that is no longer configured gets the free plan, not unlimited")
     void unknownPlanFallsBackToFree() {
       TollgateConfig c = load("plans: { free: { requestsPerMinute: 5, tokensPerMinute: 6, includedCredits: 7 } }");
-      assertThat(c.plan("gold")).isEqualTo(new PlanConfig("free", 5, 6, 7));
+      assertThat(c.plan("gold")).isEqualTo(new PlanConfig("free", 5, 6, 7_000));
       assertThat(c.plan(null)).isEqualTo(c.plan("free"));
     }
 

@@ -31,14 +31,14 @@ class ExampleFileTest {
       assertThat(route.upstreamKeyEnv()).isEmpty();
       assertThat(route.upstreamAuth()).isEqualTo(UpstreamAuth.NONE);
     });
-    assertThat(c.pricing().models()).containsEntry("gpt-4o-mini", new ModelPrice(150, 600)).hasSizeGreaterThanOrEqualTo(2);
-    assertThat(c.pricing().priceOf("unknown-model")).isEqualTo(new ModelPrice(1000, 1000));
+    assertThat(c.pricing().models()).containsEntry("gpt-4o-mini", new ModelPrice(150_000, 600_000)).hasSizeGreaterThanOrEqualTo(2);
+    assertThat(c.pricing().priceOf("unknown-model")).isEqualTo(new ModelPrice(1_000_000, 1_000_000));
     // The four plans of ../shared/seeds/004: Free, Starter, Pro and Max, their monthly allowances as included credits.
-    assertThat(c.plan("free")).isEqualTo(new PlanConfig("free", 60, 40_000, 45));
+    assertThat(c.plan("free")).isEqualTo(new PlanConfig("free", 60, 40_000, 45_000));
     assertThat(c.plans().keySet()).containsExactlyInAnyOrder("free", "starter", "pro", "max");
-    assertThat(c.plan("starter").includedCredits()).isEqualTo(250 + 250 + 250 + 225);
-    assertThat(c.plan("pro").includedCredits()).isEqualTo(2_500 + 2_500 + 2_500 + 2_400);
-    assertThat(c.plan("max").includedCredits()).isEqualTo(12_500 + 12_500 + 12_500 + 12_000);
+    assertThat(c.plan("starter").includedCredits()).isEqualTo(Credits.ofWhole(250 + 250 + 250 + 225));
+    assertThat(c.plan("pro").includedCredits()).isEqualTo(Credits.ofWhole(2_500 + 2_500 + 2_500 + 2_400));
+    assertThat(c.plan("max").includedCredits()).isEqualTo(Credits.ofWhole(12_500 + 12_500 + 12_500 + 12_000));
     assertThat(c.plan("pro").stripePrices()).containsExactly("price_pro_monthly");
     assertThat(c.redis().embedded()).isTrue();
     assertThat(c.postgres().embedded()).isTrue();

@@ -116,8 +116,50 @@ class ValidationRulesTest {
     @Test
     @DisplayName("a fraction where an integer is expected is refused")
     void fraction() {
-      assertThat(problemsOf("routes: [ { prefix: /v1/, upstream: 'http://x/', flatCost: 0.5 } ]")).containsExactly(
-          "tollgate.yaml: routes[0].flatCost: expected a non-negative integer, got 0.5");
+      assertThat(problemsOf("server: { eventLoops: 1.5 }")).containsExactly(
+          "tollgate.yaml: server.eventLoops: expected an integer 1-256, got 1.5");
+    }
+
+    @Test
+    @DisplayName("credits take up to three decimals, exactly: 2.5 is 2,500 units, 0.001 is 1")
+    void decimalCredits() {
+      TollgateConfig c = ConfigLoader.fromYaml("""
+          routes: [ { prefix: /v1/, upstream: 'http://x/', flatCost: 2.5 } ]
+          pricing: { default: { input: 0.001, output: 1_000.125 } }
+          plans: { free: { requestsPerMinute: 1, tokensPerMinute: 1, includedCredits: 10.25 } }
+          billing: { creditPacks: { tiny: { credits: 0.5, stripePrice: price_tiny, amount: 50 } } }
+          """, "tollgate.yaml", Map.of());
+      assertThat(c.routes().get(0).flatCost()).isEqualTo(2_500);
+      assertThat(c.pricing().defaultPrice()).isEqualTo(new ModelPrice(1, 1_000_125));
+      assertThat(c.plan("free").includedCredits()).isEqualTo(10_250);
+      assertThat(c.billing().creditPacks().get("tiny").credits()).isEqualTo(500);
+    }
+
+    @Test
+    @DisplayName("credits with a fourth decimal are refused, naming the key and the value, never rounded")
+    void fourDecimals() {
+      assertThat(problemsOf("""
+          routes: [ { prefix: /v1/, upstream: 'http://x/', flatCost: 0.0005 } ]
+          pricing: { default: { input: 2.5001, output: 1 } }
+          plans: { free: { requestsPerMinute: 1, tokensPerMinute: 1, includedCredits: 0.1234 } }
+          billing: { creditPacks: { tiny: { credits: 1.0001, stripePrice: price_tiny, amount: 50 } } }
+          """)).containsExactlyInAnyOrder(
+          "tollgate.yaml: routes[0].flatCost: expected credits >= 0 with at most 3 decimals, got 0.0005 has more than 3 decimals"
+              + " (credits are exact to 0.001, the smallest unit)",
+          "tollgate.yaml: pricing.default.input: expected credits >= 0 with at most 3 decimals, got 2.5001 has more than 3 decimals"
+              + " (credits are exact to 0.001, the smallest unit)",
+          "tollgate.yaml: plans.free.includedCredits: expected credits >= 0 with at most 3 decimals, got 0.1234 has more than 3"
+              + " decimals (credits are exact to 0.001, the smallest unit)",
+          "tollgate.yaml: billing.creditPacks.tiny.credits: expected credits > 0 with at most 3 decimals, got 1.0001 has more than 3"
+              + " decimals (credits are exact to 0.001, the smallest unit)");
+    }
+
+    @Test
+    @DisplayName("credits beyond what a Redis script holds exactly (2^53 units) are refused")
+    void creditsOutOfRange() {
+      assertThat(problemsOf("plans: { free: { requestsPerMinute: 1, tokensPerMinute: 1, includedCredits: 9007199254741 } }"))
+          .containsExactly("tollgate.yaml: plans.free.includedCredits: expected credits >= 0 with at most 3 decimals, got"
+              + " 9007199254741 is beyond ±9007199254740.992 credits, the largest amount kept exactly");
     }
 
     @Test
@@ -377,7 +419,7 @@ class ValidationRulesTest {
     @DisplayName("a negative flat cost is refused")
     void negativeFlatCost() {
       assertThat(problemsOf("routes: [ { prefix: /v1/, upstream: 'http://x/', flatCost: -1 } ]")).containsExactly(
-          "tollgate.yaml: routes[0].flatCost: expected a non-negative integer, got -1");
+          "tollgate.yaml: routes[0].flatCost: expected credits >= 0 with at most 3 decimals, got -1");
     }
   }
 
@@ -396,7 +438,7 @@ class ValidationRulesTest {
     @DisplayName("a negative price is refused")
     void negativePrice() {
       assertThat(problemsOf("pricing: { default: { input: -1, output: 5 } }")).containsExactly(
-          "tollgate.yaml: pricing.default.input: expected a non-negative integer, got -1");
+          "tollgate.yaml: pricing.default.input: expected credits >= 0 with at most 3 decimals, got -1");
     }
 
     @Test

@@ -107,7 +107,7 @@ class AdminApiTest {
     assertProblem(call(HttpMethod.POST, "/admin/v1/accounts", new JsonObject().put("name", "x").put("plan", "platinum")),
         400, "'plan' must be a configured plan");
     assertProblem(call(HttpMethod.POST, "/admin/v1/accounts", new JsonObject().put("name", "x").put("spendCap", -5)),
-        400, "'spendCap' must be an integer from 0 to 9007199254740991");
+        400, "'spendCap' must be credits from 0 to 9007199254740.992, got -5");
     assertProblem(call(HttpMethod.POST, "/admin/v1/accounts", "{not json"), 400, "not a JSON object");
     assertProblem(call(HttpMethod.GET, "/admin/v1/accounts/999999999", null), 404, "account 999999999 not found");
     assertProblem(call(HttpMethod.GET, "/admin/v1/accounts/abc", null), 404, "not found");
@@ -200,13 +200,14 @@ class AdminApiTest {
 
     // Redis loses the balance; the rebuild restores it from the ledger.
     await(io.vertx.redis.client.Redis.createClient(vertx, gateway.redisUrl())
-        .send(io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.SET).arg("tg:{s" + (id % 16) + "}:acct:" + id + ":credits").arg(7)));
+        .send(io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.SET).arg("tg:{s" + (id % 16) + "}:acct:" + id + ":credits:mc").arg(7_000)));
     HttpTestClient.Reply rebuilt = call(HttpMethod.POST, uri + "/rebuild", "{}");
     assertThat(rebuilt.json().getLong("previous")).isEqualTo(7);
     assertThat(rebuilt.json().getLong("balance")).isEqualTo(1_300);
 
     assertProblem(call(HttpMethod.POST, uri, new JsonObject().put("amount", 0).put("reason", "x")), 400, "'amount' must not be 0");
-    assertProblem(call(HttpMethod.POST, uri, new JsonObject().put("amount", 1.5).put("reason", "x")), 400, "'amount' must be an integer from -9007199254740991 to 9007199254740991");
+    assertProblem(call(HttpMethod.POST, uri, "{\"amount\": 1.5005, \"reason\": \"x\"}"), 400,
+        "'amount' must be a number of credits with at most 3 decimals: 1.5005 has more than 3 decimals (credits are exact to 0.001, the smallest unit)");
     assertProblem(call(HttpMethod.POST, uri, new JsonObject().put("amount", 5)), 400, "'reason' is required");
   }
 

@@ -49,6 +49,11 @@ class AdminHostileInputTest {
         body == null ? null : Buffer.buffer(body.encode())));
   }
 
+  /** A call with the body exactly as written (a JsonObject would turn 9007199254740.993 into a double first). */
+  private static HttpTestClient.Reply call(HttpMethod method, String uri, String rawBody) {
+    return await(client.send(method, gateway.adminPort(), uri, GatewayHarness.adminHeaders(), Buffer.buffer(rawBody)));
+  }
+
   private static void assertProblem(HttpTestClient.Reply reply, int status, String detail) {
     assertThat(reply.status()).as(reply.text()).isEqualTo(status);
     assertThat(reply.headers().get("content-type")).isEqualTo("application/problem+json");
@@ -62,7 +67,7 @@ class AdminHostileInputTest {
         400, "'name' must not contain control characters (found U+0000)");
     assertProblem(call(HttpMethod.POST, "/admin/v1/accounts", new JsonObject().put("name", "x".repeat(1_001))),
         400, "'name' must be at most 1000 characters");
-    assertProblem(call(HttpMethod.GET, "/admin/v1/audit-log?actor=a%00b", null), 400, "query parameter 'actor' must not contain control characters");
+    assertProblem(call(HttpMethod.GET, "/admin/v1/audit-log?actor=a%00b", (JsonObject) null), 400, "query parameter 'actor' must not contain control characters");
 
     long id = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "clean"));
     HttpTestClient.Reply csv = await(client.send(HttpMethod.GET, gateway.adminPort(),
@@ -72,20 +77,24 @@ class AdminHostileInputTest {
   }
 
   @Test
-  @DisplayName("a grant of Long.MAX (or 2^53) is 400 and writes no ledger row; the largest exact amount is accepted")
+  @DisplayName("a grant of Long.MAX (or 2^53) credits is 400 and writes no ledger row; the largest exact amount is accepted")
   void hugeGrant() {
     long id = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "huge"));
     String uri = "/admin/v1/accounts/" + id + "/credits";
-    int before = call(HttpMethod.GET, uri, null).json().getJsonArray("transactions").size();
+    int before = call(HttpMethod.GET, uri, (JsonObject) null).json().getJsonArray("transactions").size();
     assertProblem(call(HttpMethod.POST, uri, new JsonObject().put("amount", Long.MAX_VALUE).put("reason", "boom")),
-        400, "'amount' must be an integer from -9007199254740991 to 9007199254740991");
+        400, "'amount' must be a number of credits with at most 3 decimals: 9223372036854775807 is beyond ±9007199254740.992 credits");
     assertProblem(call(HttpMethod.POST, uri, new JsonObject().put("amount", 1L << 53).put("reason", "boom")),
-        400, "'amount' must be an integer");
-    assertThat(call(HttpMethod.GET, uri, null).json().getJsonArray("transactions")).hasSize(before);
+        400, "'amount' must be a number of credits");
+    // Just beyond 2^53 units (the most a Redis script holds exactly): refused, not rounded.
+    assertProblem(call(HttpMethod.POST, uri, "{\"amount\": 9007199254740.993, \"reason\": \"boom\"}"),
+        400, "'amount' must be a number of credits");
+    assertThat(call(HttpMethod.GET, uri, (JsonObject) null).json().getJsonArray("transactions")).hasSize(before);
 
-    HttpTestClient.Reply max = call(HttpMethod.POST, uri, new JsonObject().put("amount", (1L << 53) - 1 - 1_000_000).put("reason", "ok"));
+    // (2^53 − 1 − 1,000,000) units, as exact credits: the headroom is for the account's included credits.
+    HttpTestClient.Reply max = call(HttpMethod.POST, uri, "{\"amount\": 9007199253740.991, \"reason\": \"ok\"}");
     assertThat(max.status()).as(max.text()).isEqualTo(200);
-    assertThat(call(HttpMethod.GET, uri, null).json().getJsonArray("transactions")).hasSize(before + 1);
+    assertThat(call(HttpMethod.GET, uri, (JsonObject) null).json().getJsonArray("transactions")).hasSize(before + 1);
   }
 
   @Test
@@ -101,7 +110,7 @@ class AdminHostileInputTest {
     long replacement = first.json().getLong("id");
     assertProblem(call(HttpMethod.POST, rotate, new JsonObject().put("overlapHours", 1)), 409,
         "key " + keyId + " was already rotated: its replacement is key " + replacement);
-    assertThat(call(HttpMethod.GET, "/admin/v1/accounts/" + id + "/keys", null).json().getJsonArray("data"))
+    assertThat(call(HttpMethod.GET, "/admin/v1/accounts/" + id + "/keys", (JsonObject) null).json().getJsonArray("data"))
         .as("the original and one replacement").hasSize(2);
   }
 }

@@ -33,7 +33,11 @@ import org.junit.jupiter.api.Test;
 @DisplayName("Billable actions: events, reservations and balance through the ingest API")
 class BillableActionsTest {
 
-  /** small = 1 credit, medium = 2, large = 5; export has its own price, 3. Free includes 10 small and 4 medium. */
+  /**
+   * small = 1 credit, medium = 2, large = 5, premium = 2.5; export has its own price, 3. Free
+   * includes 10 small, 4 medium and 4 premium. Credits are 1,000 ledger units each (millicredits):
+   * what Postgres holds is checked in units.
+   */
   private static final String YAML = """
       pricing:
         default: { input: 0, output: 0 }
@@ -41,17 +45,19 @@ class BillableActionsTest {
         small: 1
         medium: 2
         large: 5
+        premium: 2.5
       actions:
         agent_run: small
         image: { tier: medium }
         video: large
         export: { credits: 3 }
+        render: premium
       plans:
         free:
           requestsPerMinute: 0
           tokensPerMinute: 0
           includedCredits: 0
-          allowances: { small: 10, medium: 4 }
+          allowances: { small: 10, medium: 4, premium: 4 }
         scale:
           requestsPerMinute: 0
           tokensPerMinute: 0
@@ -125,12 +131,12 @@ class BillableActionsTest {
         .isEqualTo(new JsonObject().put("included", 10).put("used", 10).put("remaining", 0));
 
     eventually("100 usage rows in Postgres", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1", account) == 100);
-    assertThat(count("SELECT sum(credits) FROM usage_events WHERE account_id = $1", account)).isEqualTo(90);
+    assertThat(count("SELECT sum(credits) FROM usage_events WHERE account_id = $1", account)).isEqualTo(units(90));
     assertThat(count("SELECT sum(allowance_units) FROM usage_events WHERE account_id = $1", account)).isEqualTo(10);
     assertThat(count("SELECT count(*) FROM usage_events WHERE account_id = $1 AND action = 'agent_run' AND tier = 'small' "
         + "AND quantity = 1 AND route = '/tollgate/v1/events' AND ingest_id LIKE 'burst-%'", account)).isEqualTo(100);
     // The ledger of record agrees with Redis: granted 90, spent 90.
-    assertThat(ledgerBalance(account)).isEqualTo(0);
+    assertThat(ledgerBalance(account)).isEqualTo(units(0));
   }
 
   @Test
@@ -167,11 +173,11 @@ class BillableActionsTest {
     assertThat(after.getJsonObject("allowances").getJsonObject("small").getLong("used")).isEqualTo(1);
 
     eventually("4 usage rows", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1", account) == 4);
-    assertThat(count("SELECT sum(credits) FROM usage_events WHERE account_id = $1", account)).isEqualTo(charged);
+    assertThat(count("SELECT sum(credits) FROM usage_events WHERE account_id = $1", account)).isEqualTo(units(charged));
     assertThat(count("SELECT count(*) FROM usage_events WHERE account_id = $1 AND ingest_id = 'b-3' AND action = 'video' "
         + "AND tier = 'large' AND quantity = 3 AND properties->>'subject' = 'customer-7' AND reported_at IS NOT NULL", account))
         .isEqualTo(1);
-    assertThat(ledgerBalance(account)).isEqualTo(100 - charged);
+    assertThat(ledgerBalance(account)).isEqualTo(units(100 - charged));
   }
 
   @Test
@@ -219,10 +225,10 @@ class BillableActionsTest {
     assertThat(post(key, "/tollgate/v1/reservations/" + export + "/commit", null).status()).isEqualTo(409);
 
     eventually("2 usage rows", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1", account) == 2);
-    assertThat(count("SELECT sum(credits) FROM usage_events WHERE account_id = $1", account)).isEqualTo(2);
+    assertThat(count("SELECT sum(credits) FROM usage_events WHERE account_id = $1", account)).isEqualTo(units(2));
     assertThat(count("SELECT sum(quantity) FROM usage_events WHERE account_id = $1 AND route = '/tollgate/v1/reservations'", account))
         .isEqualTo(15);
-    assertThat(ledgerBalance(account)).isEqualTo(48);
+    assertThat(ledgerBalance(account)).isEqualTo(units(48));
   }
 
   @Test
@@ -250,7 +256,7 @@ class BillableActionsTest {
   }
 
   @Test
-  @DisplayName("tier math: 10,000 events of assorted quantities cost exactly the sum of quantity × price, in Redis, rows and rollups")
+  @DisplayName("tier math at 2.5 credits: 10,000 events of assorted quantities cost exactly Σ quantity × 2.5, in Redis, rows, rollups and the ledger")
   void noDriftOverTenThousandEvents() {
     long account = account(1_000_000);
     String key = key(account, new JsonObject());
@@ -262,7 +268,7 @@ class BillableActionsTest {
         int n = b * 100 + i;
         long quantity = 1 + n % 7;
         quantities += quantity;
-        batch.add(new JsonObject().put("id", "drift-" + n).put("action", "image").put("quantity", quantity));
+        batch.add(new JsonObject().put("id", "drift-" + n).put("action", "render").put("quantity", quantity));
       }
       batches.add(batch);
     }
@@ -271,17 +277,22 @@ class BillableActionsTest {
       assertThat(answer.getLong("accepted")).isEqualTo(100);
     }
     // 1..7 repeating over 10,000 events: 1,428 full cycles of 28 and 1+2+3+4 = 39,994 units; the
-    // plan's 4 medium units are free (whichever events took them), the rest cost 2 each.
+    // plan's 4 premium actions are free (whichever events took them), the other 39,990 cost 2.5
+    // credits each: 99,975 credits, 99,975,000 ledger units.
     assertThat(quantities).isEqualTo(39_994);
-    long expectedCredits = (39_994 - 4) * 2;
-    assertThat(balance(key).getLong("credits")).isEqualTo(1_000_000 - expectedCredits);
-    long expected = expectedCredits;
+    long expected = 99_975_000;
+    assertThat(balance(key).getLong("credits")).isEqualTo(1_000_000 - 99_975);
     eventually("10,000 rows", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1", account) == 10_000);
     assertThat(count("SELECT sum(credits) FROM usage_events WHERE account_id = $1", account)).isEqualTo(expected);
-    assertThat(count("SELECT sum(credits) FROM usage_rollups_hourly WHERE account_id = $1 AND action = 'image' AND tier = 'medium'",
+    assertThat(count("SELECT sum(credits) FROM usage_rollups_hourly WHERE account_id = $1 AND action = 'render' AND tier = 'premium'",
         account)).isEqualTo(expected);
     assertThat(count("SELECT sum(allowance_units) FROM usage_rollups_hourly WHERE account_id = $1", account)).isEqualTo(4);
-    assertThat(ledgerBalance(account)).isEqualTo(1_000_000 - expected);
+    assertThat(ledgerBalance(account)).isEqualTo(units(1_000_000) - expected);
+
+    // One more: its price and the balance show as exact decimals.
+    JsonObject one = post(key, "/tollgate/v1/events", new JsonObject().put("id", "drift-last").put("action", "render")).json();
+    assertThat(new java.math.BigDecimal(one.getValue("credits").toString())).isEqualByComparingTo("2.5");
+    assertThat(new java.math.BigDecimal(balance(key).getValue("credits").toString())).isEqualByComparingTo("900022.5");
   }
 
   @Test
@@ -410,6 +421,7 @@ class BillableActionsTest {
     assertThat(summary.getJsonObject("allowances")).isEqualTo(new JsonObject()
         .put("large", new JsonObject().put("included", 0).put("used", 0).put("remaining", 0))
         .put("medium", new JsonObject().put("included", 4).put("used", 3).put("remaining", 1))
+        .put("premium", new JsonObject().put("included", 4).put("used", 0).put("remaining", 4))
         .put("small", new JsonObject().put("included", 10).put("used", 10).put("remaining", 0)));
   }
 
@@ -531,10 +543,15 @@ class BillableActionsTest {
     assertThat(answer.getJsonArray("data").getJsonObject(0).getLong("credits")).isEqualTo(8);
     assertThat(balance(key).getLong("credits")).isEqualTo(0);
     eventually("the row", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1", account) == 1);
-    assertThat(count("SELECT overage_credits FROM usage_events WHERE account_id = $1", account)).isEqualTo(3);
+    assertThat(count("SELECT overage_credits FROM usage_events WHERE account_id = $1", account)).isEqualTo(units(3));
   }
 
   // ---- helpers
+
+  /** Ledger units of whole credits: 1 credit = 1,000 units. */
+  private static long units(long credits) {
+    return credits * 1_000;
+  }
 
   private static long account(long credits) {
     return GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "actions").put("plan", "free")

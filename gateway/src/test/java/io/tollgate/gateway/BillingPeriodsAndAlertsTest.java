@@ -128,9 +128,10 @@ class BillingPeriodsAndAlertsTest {
 
         Row period = await(pg.preparedQuery("SELECT requests, credits_used, included_expired FROM billing_periods WHERE account_id = $1")
             .execute(Tuple.of(account))).iterator().next();
-        assertThat(List.of(period.getLong(0), period.getLong(1), period.getLong(2))).containsExactly(3L, 300L, 700L);
+        // Credits in units (1000 a credit): 300 used, 700 lapsed.
+        assertThat(List.of(period.getLong(0), period.getLong(1), period.getLong(2))).containsExactly(3L, 300_000L, 700_000L);
         assertThat(count("SELECT count(*) FROM billing_periods WHERE account_id = $1", account)).isEqualTo(1);
-        assertThat(count("SELECT count(*) FROM credit_transactions WHERE account_id = $1 AND kind = 'expiry' AND amount = -700", account))
+        assertThat(count("SELECT count(*) FROM credit_transactions WHERE account_id = $1 AND kind = 'expiry' AND amount = -700000", account))
             .isEqualTo(1);
         assertThat(count("SELECT count(*) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant'", account))
             .as("the first period's grant and the new one's").isEqualTo(2);

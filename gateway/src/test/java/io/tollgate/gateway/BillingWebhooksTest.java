@@ -223,7 +223,7 @@ class BillingWebhooksTest {
     assertThat(paid.getString("status")).isEqualTo("processed");
     JsonObject again = webhooks.deliverAndWait(invoice.paymentSucceededEvent().created(start.plusSeconds(5)).json());
     assertThat(again.getString("outcome")).contains("already granted");
-    assertThat(count("SELECT count(*) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant' AND amount = 5000",
+    assertThat(count("SELECT count(*) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant' AND amount = 5000000",
         account)).as("pro's included credits, once for the invoice").isEqualTo(1);
 
     JsonObject s = status(account);
@@ -349,16 +349,20 @@ class BillingWebhooksTest {
     assertThat(status(account).getJsonObject("period").getString("start")).isEqualTo(cycle.toString());
     // The period's included credits become pro's: free's 100 plus the 4,900 the paid invoice adds.
     assertThat(count("SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant' "
-        + "AND idempotency_key LIKE $2", account, "period:" + account + ":" + cycle + "%")).isEqualTo(5000);
+        + "AND idempotency_key LIKE $2", account, "period:" + account + ":" + cycle + "%")).as("in units").isEqualTo(5_000_000);
   }
 
   @Test
   @DisplayName("overage: bill lets a hybrid account run past its credits, exactly the excess recorded as overage; a prepaid one on the same plan stops at zero")
   void overageBilled() {
+    // Credits are exact to 0.001 now, so a request no longer costs a whole credit: at 1,000 credits per 1M tokens a chat
+    // reserves about 0.03 (its ~20 estimated input + 10 max output tokens) and costs 0.011 (the tokens the stub reports).
+    // 0.04 credits pay exactly one of them (0.029 left is less than the next reservation), as 1 credit used to; the
+    // hybrid account's 0.02 pay less than its three requests cost.
     long hybrid = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "payg-hybrid").put("plan", "payg")
-        .put("billingMode", "hybrid").put("initialCredits", 1));
+        .put("billingMode", "hybrid").put("initialCredits", new java.math.BigDecimal("0.02")));
     long prepaid = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "payg-prepaid").put("plan", "payg")
-        .put("billingMode", "prepaid").put("initialCredits", 1));
+        .put("billingMode", "prepaid").put("initialCredits", new java.math.BigDecimal("0.04")));
     String hybridKey = key(hybrid);
     String prepaidKey = key(prepaid);
     for (int i = 0; i < 3; i++) {
@@ -368,14 +372,25 @@ class BillingWebhooksTest {
     assertThat(chat(prepaidKey, "gpt-4o-mini").status()).isEqualTo(402);
     JsonObject access = admin(HttpMethod.GET, "/admin/v1/accounts/" + hybrid + "/access", null).json();
     assertThat(access.getBoolean("allowed")).isTrue();
-    // The 1 credit paid for what it could; the rest is overage (billed by meter), never a negative balance.
+    // The 0.02 credits paid for what they could; the rest is overage (billed by meter), never a negative balance.
     assertThat(access.getLong("creditsRemaining")).isZero();
     eventually("the hybrid account's usage reaches Postgres", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1",
         hybrid) == 3);
+    // In units (1000 a credit): 0.02 credits are 20.
     long used = count("SELECT coalesce(sum(credits), 0) FROM usage_events WHERE account_id = $1", hybrid);
-    assertThat(used).as("three requests cost more than the 1 credit").isGreaterThan(1);
+    assertThat(used).as("three requests cost more than the 0.02 credits").isGreaterThan(20);
     assertThat(count("SELECT coalesce(sum(overage_credits), 0) FROM usage_events WHERE account_id = $1", hybrid))
-        .as("overage = used − the 1 credit").isEqualTo(used - 1);
+        .as("overage = used − the 0.02 credits").isEqualTo(used - 20);
+    // The prepaid account stopped with less than a request's worst case left, exactly 0.04 − its one request's cost; taking that
+    // back leaves exactly zero, and its access check then says so.
+    eventually("the prepaid account's usage reaches Postgres", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1",
+        prepaid) == 1);
+    long prepaidUsed = count("SELECT credits FROM usage_events WHERE account_id = $1", prepaid);
+    java.math.BigDecimal left = io.tollgate.config.Credits.toCredits(40 - prepaidUsed);
+    assertThat(new java.math.BigDecimal(admin(HttpMethod.GET, "/admin/v1/accounts/" + prepaid + "/access", null).json()
+        .getValue("creditsRemaining").toString())).isEqualByComparingTo(left);
+    assertThat(admin(HttpMethod.POST, "/admin/v1/accounts/" + prepaid + "/credits", new JsonObject().put("amount", left.negate())
+        .put("reason", "take back the rest")).json().getValue("balance")).isEqualTo(0);
     assertThat(admin(HttpMethod.GET, "/admin/v1/accounts/" + prepaid + "/access", null).json().getJsonArray("reasons"))
         .contains("no credits remaining");
   }
@@ -394,7 +409,7 @@ class BillingWebhooksTest {
     webhooks.deliverAndWait(completed);
     JsonObject async = webhooks.deliverAndWait(session.asyncPaymentSucceededEvent().created(Instant.now()).json());
     assertThat(async.getString("outcome")).contains("already granted");
-    assertThat(sumLedger(account, "top_up")).isEqualTo(1000);
+    assertThat(sumLedger(account, "top_up")).as("in units, 1000 a credit").isEqualTo(1_000_000);
     long after = admin(HttpMethod.GET, "/admin/v1/accounts/" + account, null).json().getJsonObject("credits").getLong("spendable");
     assertThat(after - before).isEqualTo(1000);
     assertThat(accountJson(account).getString("stripeCustomerId")).isEqualTo(customer);
@@ -502,7 +517,7 @@ class BillingWebhooksTest {
     assertThat(accountJson(account).getString("plan")).isEqualTo("pro");
     webhooks.deliverAndWait(pro(sub, customer, account, start, end, false).createdEvent().created(start).json());
     assertThat(accountJson(account).getString("plan")).isEqualTo("pro");
-    assertThat(count("SELECT count(*) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant' AND amount = 5000",
+    assertThat(count("SELECT count(*) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant' AND amount = 5000000",
         account)).as("pro's included credits, once").isEqualTo(1);
 
     // A paid invoice without a billing reason, a subscription event without a status: answered, never a NullPointerException.

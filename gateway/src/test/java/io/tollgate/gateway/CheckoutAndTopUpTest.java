@@ -131,7 +131,7 @@ class CheckoutAndTopUpTest {
     assertThat(status.getString("plan")).isEqualTo("pro");
     assertThat(status.getJsonObject("subscription").getString("status")).isIn("active", "trialing");
     assertThat(count("SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant'", account))
-        .isEqualTo(20000);
+        .as("in units, 1000 a credit").isEqualTo(20_000_000);
 
     JsonObject portal = admin(HttpMethod.POST, "/admin/v1/accounts/" + account + "/portal", null).json();
     assertThat(portal.getString("url")).startsWith("http");
@@ -151,7 +151,7 @@ class CheckoutAndTopUpTest {
       deliverAll(events);
     }
     assertThat(count("SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $1 AND kind = 'top_up'", account))
-        .isEqualTo(5000);
+        .as("in units, 1000 a credit").isEqualTo(5_000_000);
     assertThat(admin(HttpMethod.GET, "/admin/v1/accounts/" + account, null).json().getJsonObject("credits").getLong("spendable"))
         .isEqualTo(5000);
     assertThat(admin(HttpMethod.POST, "/admin/v1/accounts/" + account + "/checkout", new JsonObject().put("pack", "huge")).status())
@@ -216,13 +216,13 @@ class CheckoutAndTopUpTest {
     assertThat(stripe.paymentIntentsCreated() - intentsBefore).as("one charge").isEqualTo(1);
     assertThat(topUps(account)).hasSize(1);
     assertThat(count("SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $1 AND kind = 'top_up'", account))
-        .isEqualTo(5000);
+        .as("in units, 1000 a credit").isEqualTo(5_000_000);
     // Stripe's own payment_intent.succeeded for it changes nothing.
     List<JsonObject> events = stripe.eventsSince(mark).stream().filter(e -> e.getString("type").startsWith("payment_intent.")).toList();
     assertThat(events).isNotEmpty();
     deliverAll(events);
     assertThat(count("SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $1 AND kind = 'top_up'", account))
-        .isEqualTo(5000);
+        .as("in units, 1000 a credit").isEqualTo(5_000_000);
     // Credits granted = debited + balance, through the top-up: Redis and the ledger agree.
     int total = ok + more;
     eventually("all usage stored", () -> count("SELECT count(*) FROM usage_events WHERE account_id = $1", account) == total);

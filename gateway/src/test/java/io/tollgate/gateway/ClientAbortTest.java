@@ -120,7 +120,7 @@ class ClientAbortTest {
     Row row = onlyUsageRow(draining, account);
     assertThat(row.getString("outcome")).isEqualTo("client_abort");
     assertThat(row.getInteger("status")).isEqualTo(499);
-    assertThat(row.getLong("credits")).isEqualTo(EXACT);
+    assertThat(credits(row)).isEqualTo(EXACT);
     assertThat(row.getLong("input_tokens")).isEqualTo(1_000);
     assertThat(row.getLong("output_tokens")).isEqualTo(1_000);
     assertThat(row.getBoolean("estimated")).isFalse();
@@ -150,7 +150,7 @@ class ClientAbortTest {
     Row row = onlyUsageRow(draining, account);
     assertThat(row.getString("outcome")).isEqualTo("client_abort");
     assertThat(row.getInteger("status")).isEqualTo(499);
-    assertThat(row.getLong("credits")).isEqualTo(reserved);
+    assertThat(credits(row)).isEqualTo(reserved);
     assertThat(row.getBoolean("estimated")).isTrue();
     assertBalanceIs(draining, account, INITIAL - reserved);
   }
@@ -168,7 +168,7 @@ class ClientAbortTest {
     Row row = onlyUsageRow(draining, account);
     assertThat(row.getString("outcome")).isEqualTo("client_abort");
     assertThat(row.getInteger("status")).isEqualTo(499);
-    assertThat(row.getLong("credits")).isEqualTo(reserved);
+    assertThat(credits(row)).isEqualTo(reserved);
     assertBalanceIs(draining, account, INITIAL - reserved);
   }
 
@@ -185,8 +185,8 @@ class ClientAbortTest {
     assertThat(row.getString("outcome")).isEqualTo("client_abort");
     assertThat(row.getInteger("status")).isEqualTo(499);
     assertThat(row.getBoolean("estimated")).isTrue();
-    assertThat(row.getLong("credits")).isPositive().isLessThan(reserved);
-    assertBalanceIs(draining, account, INITIAL - row.getLong("credits"));
+    assertThat(credits(row)).isPositive().isLessThan(reserved);
+    assertBalanceIs(draining, account, INITIAL - credits(row));
   }
 
   // ---- estimate: the upstream request is cancelled at once
@@ -205,7 +205,7 @@ class ClientAbortTest {
     Row row = onlyUsageRow(estimating, account);
     assertThat(row.getString("outcome")).isEqualTo("client_abort");
     assertThat(row.getInteger("status")).isEqualTo(499);
-    assertThat(row.getLong("credits")).isEqualTo(reserved);
+    assertThat(credits(row)).isEqualTo(reserved);
     assertThat(row.getBoolean("estimated")).isTrue();
     assertBalanceIs(estimating, account, INITIAL - reserved);
     Metrics after = Metrics.of(estimating);
@@ -227,8 +227,8 @@ class ClientAbortTest {
     assertThat(row.getString("outcome")).isEqualTo("client_abort");
     assertThat(row.getInteger("status")).isEqualTo(499);
     assertThat(row.getBoolean("estimated")).isTrue();
-    assertThat(row.getLong("credits")).isPositive().isLessThan(reserved);
-    assertBalanceIs(estimating, account, INITIAL - row.getLong("credits"));
+    assertThat(credits(row)).isPositive().isLessThan(reserved);
+    assertBalanceIs(estimating, account, INITIAL - credits(row));
   }
 
   // ---- the client side
@@ -358,6 +358,11 @@ class ClientAbortTest {
   }
 
   /** The balance in Redis is what it should be, nothing is still reserved, and the ledger agrees. */
+  /** A usage row's credits: the column holds units (1000 a credit); prices here are whole credits a token. */
+  private static long credits(Row row) {
+    return io.tollgate.config.Credits.toCredits(row.getLong("credits")).longValueExact();
+  }
+
   private static void assertBalanceIs(Tollgate gateway, Account account, long expected) {
     HttpTestClient.Reply reply = await(new HttpTestClient(vertx).send(HttpMethod.GET, gateway.adminPort(),
         "/admin/v1/accounts/" + account.id() + "/credits", GatewayHarness.adminHeaders(), null));

@@ -244,8 +244,9 @@ class HostileInputTest {
     HttpTestClient.Reply reply = post(key, "{\"model\": \"gpt-4o\", \"max_tokens\": 10, " + messages() + "}", "text/plain");
     assertThat(reply.status()).as(reply.text()).isEqualTo(200);
     String[] event = awaitEvents(key, 1).values().iterator().next();
-    // Stub usage: 4 prompt + 10 completion tokens at gpt-4o's 10,000,000 per million = 140 (the default rate would be 14).
-    assertThat(event).containsExactly("gpt-4o", "140");
+    // Stub usage: 4 prompt + 10 completion tokens at gpt-4o's 10,000,000 per million = 140 (the default rate would be 14),
+    // in units (1000 a credit) in the stream.
+    assertThat(event).containsExactly("gpt-4o", "140000");
     assertThat(spendable(key)).isEqualTo(10_000 - 140);
   }
 

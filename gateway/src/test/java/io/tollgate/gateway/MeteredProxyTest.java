@@ -111,10 +111,11 @@ class MeteredProxyTest {
     return keyWith(credits, new JsonObject(), new JsonObject());
   }
 
+  /** The account's spendable credits as the API shows them, in units (1000 a credit), exactly. */
   private static long spendable(String key) {
     HttpTestClient.Reply reply = await(new HttpTestClient(vertx).send(HttpMethod.GET, gateway.adminPort(),
         "/admin/v1/accounts/" + accountOf(key), GatewayHarness.adminHeaders(), null));
-    return reply.json().getJsonObject("credits").getLong("spendable");
+    return io.tollgate.config.Credits.units(new java.math.BigDecimal(reply.json().getJsonObject("credits").getValue("spendable").toString()));
   }
 
   /**
@@ -189,9 +190,9 @@ class MeteredProxyTest {
     assertThat(event).containsEntry("input_tokens", "4").containsEntry("output_tokens", "10")
         .containsEntry("model", "gpt-4o-mini").containsEntry("outcome", "ok").containsEntry("estimated", "0")
         .containsEntry("status", "200").containsEntry("route", "/v1/");
-    // 4 × 150,000 + 10 × 600,000 = 6,600,000 per 1M → 7 credits (rounded up).
-    assertThat(event).containsEntry("credits", "7");
-    assertThat(spendable(key)).isEqualTo(10_000 - 7);
+    // 4 × 150,000 + 10 × 600,000 = 6,600,000 credits per 1M → 6.6 credits exactly: 6,600 units.
+    assertThat(event).containsEntry("credits", "6600").containsEntry("unit", "mc");
+    assertThat(spendable(key)).isEqualTo(10_000_000 - 6_600);
     assertThat(event.get("event_id")).matches("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
   }
 
@@ -229,7 +230,7 @@ class MeteredProxyTest {
     assertThat(reply.text()).contains("message_stop");
     Map<String, String> event = awaitEvents(key, 1).get(0);
     assertThat(event).containsEntry("input_tokens", "4").containsEntry("output_tokens", "9").containsEntry("estimated", "0");
-    assertThat(event).containsEntry("credits", "13");
+    assertThat(event).containsEntry("credits", "13000");
   }
 
   @Test
@@ -249,7 +250,7 @@ class MeteredProxyTest {
     assertThat(reply.status()).isEqualTo(500);
     Map<String, String> event = awaitEvents(key, 1).get(0);
     assertThat(event).containsEntry("outcome", "upstream_error").containsEntry("credits", "0").containsEntry("status", "500");
-    assertThat(spendable(key)).isEqualTo(10_000);
+    assertThat(spendable(key)).isEqualTo(10_000_000);
   }
 
   @Test
@@ -262,7 +263,7 @@ class MeteredProxyTest {
     assertThat(reply.json().getJsonObject("error").getString("code")).isEqualTo("insufficient_credits");
     assertThat(reply.json().getJsonObject("error").getString("message")).contains("spendable balance is 3");
     assertThat(harness.stub.requestCount()).isEqualTo(before);
-    assertThat(spendable(key)).isEqualTo(3);
+    assertThat(spendable(key)).isEqualTo(3_000);
   }
 
   @Test
@@ -380,7 +381,7 @@ class MeteredProxyTest {
     }
     List<Map<String, String>> events = awaitEvents(key, 12);
     long debited = events.stream().mapToLong(e -> Long.parseLong(e.get("credits"))).sum();
-    assertThat(spendable(key)).isEqualTo(10_000 - debited);
+    assertThat(spendable(key)).isEqualTo(10_000_000 - debited);
     io.vertx.sqlclient.Pool pg = io.vertx.pgclient.PgBuilder.pool()
         .connectingTo(io.tollgate.metering.store.PostgresUrls.toConnectOptions(gateway.postgresUrl())).using(vertx).build();
     try {
@@ -396,7 +397,9 @@ class MeteredProxyTest {
       // The ledger now knows the usage too: a rebuild from Postgres gives the same balance as Redis.
       HttpTestClient.Reply rebuilt = await(new HttpTestClient(vertx).send(HttpMethod.POST, gateway.adminPort(),
           "/admin/v1/accounts/" + accountOf(key) + "/credits/rebuild", GatewayHarness.adminHeaders(), Buffer.buffer("{}")));
-      assertThat(rebuilt.json().getLong("balance")).isEqualTo(10_000 - debited).isEqualTo(rebuilt.json().getLong("previous"));
+      assertThat(io.tollgate.config.Credits.units(new java.math.BigDecimal(rebuilt.json().getValue("balance").toString())))
+          .isEqualTo(10_000_000 - debited);
+      assertThat(rebuilt.json().getValue("previous")).isEqualTo(rebuilt.json().getValue("balance"));
     } finally {
       pg.close();
     }

@@ -118,7 +118,7 @@ class RefundsTest {
     assertThat(refunded.getString("outcome")).contains("300 credits taken back").contains("700 already spent");
     assertThat(spendable(account)).as("never below zero: the unspent 300 are gone, no more").isZero();
     assertThat(count("SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $1 AND kind = 'refund'", account))
-        .isEqualTo(-300);
+        .as("in units, 1000 a credit").isEqualTo(-300_000);
     JsonArray notes = notifications(account);
     assertThat(notes.stream().map(JsonObject.class::cast).filter(n -> n.getString("kind").equals("refund_shortfall")).toList())
         .singleElement().satisfies(n -> assertThat(n.getJsonObject("data").getLong("shortfall")).isEqualTo(700));
@@ -129,7 +129,7 @@ class RefundsTest {
     JsonObject again = processed(charge.refundedEvent().created(Instant.now()).json());
     assertThat(again.getString("outcome")).contains("already taken back");
     assertThat(count("SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $1 AND kind = 'refund'", account))
-        .isEqualTo(-300);
+        .as("in units, 1000 a credit").isEqualTo(-300_000);
     assertThat(notifications(account).stream().map(JsonObject.class::cast).filter(n -> n.getString("kind").equals("refund_shortfall")))
         .hasSize(1);
     eventually("the ledger agrees once the usage is in Postgres", () -> admin(HttpMethod.GET, "/admin/v1/accounts/" + account
@@ -152,7 +152,7 @@ class RefundsTest {
         .contains("300 credits taken back").contains("200 already spent");
     assertThat(spendable(account)).isZero();
     assertThat(count("SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $1 AND kind = 'refund'", account))
-        .isEqualTo(-800);
+        .as("in units, 1000 a credit").isEqualTo(-800_000);
 
     // A charge Tollgate did not sell credits for is left alone.
     assertThat(processed(StripeObjects.charge(StripeIds.next("pi")).refundedSoFar(1000).refundedEvent().created(Instant.now()).json())

@@ -85,7 +85,9 @@ class StripeOrderingTest {
   }
 
   private static long periodCredits(long account) {
-    return count("SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant'", account);
+    // In credits: the ledger holds units (1000 a credit), exactly convertible.
+    return io.tollgate.config.Credits.toCredits(count("SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $1 "
+        + "AND kind = 'period_grant'", account)).longValueExact();
   }
 
   @Test

@@ -77,4 +77,58 @@ class TooLargeClosesConnectionTest {
       assertThat(RawHttp.responses(transcript)).isEqualTo(1);
     }
   }
+
+  /**
+   * A client that sends its whole body before it reads (as most HTTP libraries do) must be able to
+   * finish sending and then read the 413. Closing on unread bytes makes the kernel answer the
+   * client's next segments with a reset, and the client's write fails: many libraries then report
+   * "broken pipe" or "connection reset" and never show the 413. So the gateway discards the rest of
+   * the body (up to {@code LingeringClose.MAX_BYTES}) before it closes.
+   */
+  @Test
+  @DisplayName("a client that sends its whole oversize body before reading still gets the 413 (declared length)")
+  void wholeBodyThenReadDeclared() throws Exception {
+    int size = 8 << 20;
+    byte[] head = ("POST /v1/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key
+        + "\r\nContent-Type: application/octet-stream\r\nContent-Length: " + size + "\r\n\r\n")
+        .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+    assertThat(sendAllThenRead(head, new byte[size])).startsWith("HTTP/1.1 413 ").contains("request_too_large");
+  }
+
+  @Test
+  @DisplayName("a client that sends its whole oversize chunked body before reading still gets the 413")
+  void wholeBodyThenReadChunked() throws Exception {
+    java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+    byte[] chunk = new byte[8192];
+    for (int i = 0; i < 1024; i++) {
+      body.write("2000\r\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+      body.write(chunk);
+      body.write("\r\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+    }
+    body.write("0\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+    byte[] head = ("POST /v1/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key
+        + "\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+    assertThat(sendAllThenRead(head, body.toByteArray())).startsWith("HTTP/1.1 413 ").contains("request_too_large");
+  }
+
+  /** Writes head and body from another thread (a write blocked on a full buffer must not hang the test), then reads to EOF. */
+  private static String sendAllThenRead(byte[] head, byte[] body) throws Exception {
+    try (Socket socket = RawHttp.open(gateway.proxyPort())) {
+      java.util.concurrent.CompletableFuture<java.io.IOException> written = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        try {
+          socket.getOutputStream().write(head);
+          socket.getOutputStream().write(body);
+          socket.getOutputStream().flush();
+          return null;
+        } catch (java.io.IOException e) {
+          return e;
+        }
+      });
+      // Read only after the whole body is sent, as a client that sends before reading does.
+      assertThat(written.get(RawHttp.READ_LIMIT_MS, java.util.concurrent.TimeUnit.MILLISECONDS))
+          .as("sending the rest of the refused body failed").isNull();
+      return RawHttp.readUntilClosed(socket);
+    }
+  }
 }

@@ -3,6 +3,7 @@ package io.tollgate.gateway;
 import static io.tollgate.gateway.GatewayHarness.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.tollgate.config.Credits;
 import io.tollgate.metering.store.PostgresUrls;
 import io.tollgate.metering.testing.TestServices;
 import io.vertx.core.MultiMap;
@@ -13,6 +14,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Tuple;
+import java.math.BigDecimal;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
@@ -70,6 +72,11 @@ class UsageQueriesTest {
     return await(pg.preparedQuery(sql).execute(Tuple.from(params))).iterator().next().getLong(0);
   }
 
+  /** A credit amount of the API as the exact decimal it was written as (at most 3 decimals). */
+  private static BigDecimal decimal(JsonObject json, String field) {
+    return new BigDecimal(json.getValue(field).toString());
+  }
+
   private static void chat(String key, String model) {
     JsonObject body = new JsonObject().put("model", model).put("max_tokens", 5)
         .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "hi")));
@@ -92,28 +99,30 @@ class UsageQueriesTest {
     while (sum("SELECT count(*) FROM usage_events WHERE account_id = $1", account) < 5 && System.nanoTime() < deadline) {
       await(vertx.timer(50));
     }
-    long credits = sum("SELECT sum(credits) FROM usage_events WHERE account_id = $1", account);
-    long miniCredits = sum("SELECT sum(credits) FROM usage_events WHERE account_id = $1 AND model = 'gpt-4o-mini'", account);
+    // Postgres holds units (1000 a credit); the API shows credits as exact decimals.
+    BigDecimal credits = Credits.toCredits(sum("SELECT sum(credits) FROM usage_events WHERE account_id = $1", account));
+    BigDecimal miniCredits = Credits.toCredits(sum("SELECT sum(credits) FROM usage_events WHERE account_id = $1 AND model = 'gpt-4o-mini'",
+        account));
 
     JsonObject byModel = admin("/admin/v1/usage?accountId=" + account + "&groupBy=model,route&granularity=hour").json();
     assertThat(byModel.getJsonObject("totals").getLong("requests")).isEqualTo(5);
-    assertThat(byModel.getJsonObject("totals").getLong("credits")).isEqualTo(credits);
-    JsonObject mini = byModel.getJsonArray("data").stream().map(JsonObject.class::cast)
-        .filter(b -> "gpt-4o-mini".equals(b.getString("model"))).reduce((x, y) -> x.put("requests", x.getLong("requests") + y.getLong("requests"))
-            .put("credits", x.getLong("credits") + y.getLong("credits"))).orElseThrow();
-    assertThat(mini.getLong("requests")).isEqualTo(3);
-    assertThat(mini.getLong("credits")).isEqualTo(miniCredits);
+    assertThat(decimal(byModel.getJsonObject("totals"), "credits")).isEqualByComparingTo(credits);
+    List<JsonObject> miniBuckets = byModel.getJsonArray("data").stream().map(JsonObject.class::cast)
+        .filter(b -> "gpt-4o-mini".equals(b.getString("model"))).toList();
+    assertThat(miniBuckets.stream().mapToLong(b -> b.getLong("requests")).sum()).isEqualTo(3);
+    assertThat(miniBuckets.stream().map(b -> decimal(b, "credits")).reduce(BigDecimal.ZERO, BigDecimal::add))
+        .isEqualByComparingTo(miniCredits);
     assertThat(byModel.getJsonArray("data").stream().map(JsonObject.class::cast).filter(b -> "/flat/".equals(b.getString("route")))
-        .mapToLong(b -> b.getLong("credits")).sum()).isEqualTo(7);
+        .map(b -> decimal(b, "credits")).reduce(BigDecimal.ZERO, BigDecimal::add)).isEqualByComparingTo("7");
 
     JsonObject daily = admin("/admin/v1/usage?accountId=" + account).json();
     assertThat(daily.getString("granularity")).isEqualTo("day");
-    assertThat(daily.getJsonObject("totals").getLong("credits")).isEqualTo(credits);
+    assertThat(decimal(daily.getJsonObject("totals"), "credits")).isEqualByComparingTo(credits);
 
     JsonObject summary = admin("/admin/v1/accounts/" + account + "/usage/summary").json();
-    assertThat(summary.getLong("creditsToDate")).isEqualTo(credits);
+    assertThat(decimal(summary, "creditsToDate")).isEqualByComparingTo(credits);
     assertThat(summary.getLong("requests")).isEqualTo(5);
-    assertThat(summary.getLong("projectedCredits")).isGreaterThanOrEqualTo(credits);
+    assertThat(decimal(summary, "projectedCredits")).isGreaterThanOrEqualTo(credits);
     assertThat(summary.getJsonObject("previousPeriod").getLong("credits")).isZero();
     assertThat(summary.getValue("changePercent")).isNull();
   }
@@ -138,7 +147,7 @@ class UsageQueriesTest {
     Instant from = Instant.now().truncatedTo(ChronoUnit.HOURS).minus(2, ChronoUnit.HOURS);
     await(pg.preparedQuery("""
         INSERT INTO usage_events (event_id, account_id, key_id, route, model, input_tokens, output_tokens, credits, status, occurred_at, outcome)
-        SELECT gen_random_uuid(), $1, 1, '/v1/', 'm,odel "quoted"', i, i, 1, 200, $2::timestamptz + i * interval '100 milliseconds', 'ok'
+        SELECT gen_random_uuid(), $1, 1, '/v1/', 'm,odel "quoted"', i, i, 1000, 200, $2::timestamptz + i * interval '100 milliseconds', 'ok'
         FROM generate_series(1, 20000) AS i
         """).execute(Tuple.of(account, java.time.OffsetDateTime.ofInstant(from, java.time.ZoneOffset.UTC))));
     HttpTestClient.Reply csv = admin("/admin/v1/usage/events.csv?accountId=" + account + "&from=" + from + "&to=" + from.plus(1, ChronoUnit.DAYS));
@@ -165,11 +174,12 @@ class UsageQueriesTest {
     String insert = "INSERT INTO usage_rollups_hourly (account_id, key_id, route, model, hour, requests, input_tokens, "
         + "output_tokens, credits) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
     for (Object[] row : List.of(
-        new Object[] {1L, "/flat/", "", "2026-03-01T22:00:00Z", 2L, 0L, 0L, 14L},
-        new Object[] {2L, "/flat/", "", "2026-03-01T23:00:00Z", 1L, 0L, 0L, 7L},
-        new Object[] {1L, "/v1/", "gpt-4o-mini", "2026-03-01T23:00:00Z", 3L, 30L, 15L, 45L},
-        new Object[] {1L, "/flat/", "", "2026-03-02T00:00:00Z", 4L, 0L, 0L, 28L},
-        new Object[] {1L, "/flat/", "", "2026-03-03T00:00:00Z", 9L, 0L, 0L, 63L})) {
+        // credits in units (1000 a credit); the last /v1/ row is 45.5 credits, to show a fraction in the CSV
+        new Object[] {1L, "/flat/", "", "2026-03-01T22:00:00Z", 2L, 0L, 0L, 14_000L},
+        new Object[] {2L, "/flat/", "", "2026-03-01T23:00:00Z", 1L, 0L, 0L, 7_000L},
+        new Object[] {1L, "/v1/", "gpt-4o-mini", "2026-03-01T23:00:00Z", 3L, 30L, 15L, 45_500L},
+        new Object[] {1L, "/flat/", "", "2026-03-02T00:00:00Z", 4L, 0L, 0L, 28_000L},
+        new Object[] {1L, "/flat/", "", "2026-03-03T00:00:00Z", 9L, 0L, 0L, 63_000L})) {
       Object[] params = new Object[row.length + 1];
       params[0] = account;
       System.arraycopy(row, 0, params, 1, row.length);
@@ -181,7 +191,7 @@ class UsageQueriesTest {
     assertThat(lines).containsExactly(
         "day,account_id,route,model,requests,input_tokens,output_tokens,credits,action,tier,quantity,allowance_units",
         "2026-03-01," + account + ",/flat/,,3,0,0,21,,,0,0",
-        "2026-03-01," + account + ",/v1/,gpt-4o-mini,3,30,15,45,,,0,0",
+        "2026-03-01," + account + ",/v1/,gpt-4o-mini,3,30,15,45.5,,,0,0",
         "2026-03-02," + account + ",/flat/,,4,0,0,28,,,0,0");
   }
 }

@@ -2,6 +2,8 @@ package io.tollgate.stripesync;
 
 import static io.tollgate.metering.store.PgTime.utc;
 
+import io.tollgate.config.Credits;
+
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
@@ -16,10 +18,21 @@ import java.util.UUID;
 
 /**
  * The Stripe outbox in Postgres. Usage rows are claimed into a batch ({@code usage_events.stripe_batch})
- * in the same transaction that writes the batch's outbox rows, so every credit of usage is in
- * exactly one outbox row; concurrent cutters cannot claim a row twice (the second waits on the row
+ * in the same transaction that writes the batch's outbox rows, so every unit of usage is in
+ * exactly one batch; concurrent cutters cannot claim a row twice (the second waits on the row
  * lock and then finds it claimed). Outbox rows are leased for sending with {@code FOR UPDATE SKIP
  * LOCKED}, so several instances share the work.
+ *
+ * <p>Whole numbers for Stripe: usage is in units (millicredits), a Stripe meter value is whole
+ * credits. Per account, Stripe customer and meter event, a cut adds the batch's units to the
+ * remainder carried from earlier batches ({@code stripe_meter_carry}), writes the whole credits of
+ * that sum as the outbox row's {@code value} and carries the rest (0-999 units) to the next batch.
+ * So at any time Stripe has received exactly floor(metered usage so far) credits for the customer,
+ * each unit counted in one batch only. A remainder is carried across billing periods rather than
+ * rounded up at a period's end: it is billed with the usage that makes it whole, in the invoice of
+ * the period that usage falls in; never twice, never more than was used. (Usage that stays below one
+ * credit for good is the only part never billed.) The cuts are serialised by an advisory lock, so
+ * two instances never read the same remainder.
  */
 public final class MeterOutbox {
 
@@ -30,6 +43,8 @@ public final class MeterOutbox {
       UPDATE usage_events u SET stripe_batch = $1 FROM accounts a
       WHERE a.id = u.account_id AND u.stripe_batch IS NULL AND a.billing_mode = 'prepaid'
       """;
+  /** Cuts are serialised (one short transaction a minute per instance): each reads and moves the carried remainders. */
+  private static final String CUT_LOCK = "SELECT pg_advisory_xact_lock(hashtext('tollgate.meter_cut'))";
   private static final String CUT = """
       WITH claimed AS (
         UPDATE usage_events u SET stripe_batch = $1 FROM accounts a
@@ -37,12 +52,26 @@ public final class MeterOutbox {
           AND a.billing_mode IN ('postpaid', 'hybrid')
         -- Postpaid accounts are billed all their usage; hybrid ones only what their credits did not cover.
         RETURNING u.account_id, a.stripe_customer_id,
-                  CASE WHEN a.billing_mode = 'hybrid' THEN u.overage_credits ELSE u.credits END AS credits, u.occurred_at)
-      INSERT INTO stripe_meter_outbox (batch_id, account_id, stripe_customer_id, event_name, value, window_start, window_end,
+                  CASE WHEN a.billing_mode = 'hybrid' THEN u.overage_credits ELSE u.credits END AS units, u.occurred_at
+      ), grouped AS (
+        -- sum(bigint) is numeric: back to bigint, so that owed / 1000 below divides integers (floor), never rounds.
+        SELECT account_id, stripe_customer_id, sum(units)::bigint AS units, min(occurred_at) AS window_start, max(occurred_at) AS window_end
+        FROM claimed GROUP BY account_id, stripe_customer_id HAVING sum(units) > 0
+      ), owed AS (
+        -- The batch's units plus the remainder carried from earlier batches of this account, customer and meter.
+        SELECT g.*, g.units + coalesce(c.units, 0) AS owed
+        FROM grouped g LEFT JOIN stripe_meter_carry c
+          ON c.account_id = g.account_id AND c.stripe_customer_id = g.stripe_customer_id AND c.event_name = $2
+      ), carried AS (
+        INSERT INTO stripe_meter_carry AS c (account_id, stripe_customer_id, event_name, units)
+        SELECT account_id, stripe_customer_id, $2, owed % 1000 FROM owed
+        ON CONFLICT (account_id, stripe_customer_id, event_name) DO UPDATE SET units = excluded.units, updated_at = now()
+      )
+      INSERT INTO stripe_meter_outbox (batch_id, account_id, stripe_customer_id, event_name, value, units, window_start, window_end,
                                        event_timestamp, identifier)
-      SELECT $1, account_id, stripe_customer_id, $2, sum(credits), min(occurred_at), max(occurred_at), $3,
+      SELECT $1, account_id, stripe_customer_id, $2, owed / 1000, units, window_start, window_end, $3,
              'tg_' || replace($1::text, '-', '') || '_' || substr(md5(stripe_customer_id || '|' || $2), 1, 16)
-      FROM claimed GROUP BY account_id, stripe_customer_id HAVING sum(credits) > 0
+      FROM owed WHERE owed >= 1000
       RETURNING id
       """;
   private static final String LEASE = """
@@ -66,7 +95,7 @@ public final class MeterOutbox {
               WHERE u.stripe_batch IS NULL AND a.stripe_customer_id IS NULL
                 AND (a.billing_mode = 'postpaid' OR (a.billing_mode = 'hybrid' AND u.overage_credits > 0))) AS unlinked
       """;
-  private static final String LIST = "SELECT id, batch_id, account_id, stripe_customer_id, event_name, value, window_start, window_end, "
+  private static final String LIST = "SELECT id, batch_id, account_id, stripe_customer_id, event_name, value, units, window_start, window_end, "
       + "event_timestamp, identifier, status, attempts, last_error, created_at, sent_at FROM stripe_meter_outbox "
       + "WHERE status = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
   private static final String UNLINKED = "SELECT a.id, a.name, count(*) AS events, "
@@ -89,10 +118,14 @@ public final class MeterOutbox {
   public record Stats(long pending, long dead, double oldestPendingSeconds, long unlinkedAccounts) {
   }
 
-  /** Cuts all unclaimed metered usage into a new batch; returns the outbox rows written (one per customer). */
+  /**
+   * Cuts all unclaimed metered usage into a new batch; returns the outbox rows written (one per
+   * customer whose owed usage reached a whole credit; a smaller amount is carried).
+   */
   public Future<Integer> cut(String eventName, Instant timestamp) {
     UUID batch = UUID.randomUUID();
-    return pool.withTransaction(conn -> conn.preparedQuery(SKIP_UNMETERED).execute(Tuple.of(NOT_METERED))
+    return pool.withTransaction(conn -> conn.query(CUT_LOCK).execute()
+        .compose(v -> conn.preparedQuery(SKIP_UNMETERED).execute(Tuple.of(NOT_METERED)))
         .compose(v -> conn.preparedQuery(CUT).execute(Tuple.of(batch, eventName, utc(timestamp))))
         .map(rows -> rows.rowCount()));
   }
@@ -148,6 +181,7 @@ public final class MeterOutbox {
         out.add(new JsonObject().put("id", r.getLong("id")).put("batchId", r.getUUID("batch_id").toString())
             .put("accountId", r.getLong("account_id")).put("customerId", r.getString("stripe_customer_id"))
             .put("eventName", r.getString("event_name")).put("value", r.getLong("value"))
+            .put("usageCredits", Credits.json(r.getLong("units")))
             .put("windowStart", iso(r.getOffsetDateTime("window_start"))).put("windowEnd", iso(r.getOffsetDateTime("window_end")))
             .put("timestamp", iso(r.getOffsetDateTime("event_timestamp"))).put("identifier", r.getString("identifier"))
             .put("status", r.getString("status")).put("attempts", r.getInteger("attempts")).put("lastError", r.getString("last_error"))
@@ -163,7 +197,7 @@ public final class MeterOutbox {
       List<JsonObject> out = new ArrayList<>();
       for (Row r : rows) {
         out.add(new JsonObject().put("accountId", r.getLong("id")).put("name", r.getString("name"))
-            .put("events", r.getLong("events")).put("credits", r.getLong("credits")));
+            .put("events", r.getLong("events")).put("credits", Credits.json(r.getLong("credits"))));
       }
       return out;
     });

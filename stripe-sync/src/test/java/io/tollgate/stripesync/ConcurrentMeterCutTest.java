@@ -60,7 +60,7 @@ class ConcurrentMeterCutTest {
   private static Future<?> insertUsage(Long[] accounts) {
     return poolB.preparedQuery("""
         INSERT INTO usage_events (event_id, account_id, key_id, route, model, credits, status, occurred_at)
-        SELECT gen_random_uuid(), a, 1, '/v1/', 'm', 1 + (random() * 99)::int, 200, now() - interval '1 minute'
+        SELECT gen_random_uuid(), a, 1, '/v1/', 'm', (1 + (random() * 99)::int) * 1000, 200, now() - interval '1 minute'
         FROM unnest($1::bigint[]) AS a, generate_series(1, 5)
         """).execute(Tuple.of(accounts));
   }
@@ -106,7 +106,7 @@ class ConcurrentMeterCutTest {
     assertThat(perRow).hasSize(ACCOUNTS * ROUNDS * 10).containsOnly(1L);
     // And the outbox carries each account's usage exactly once in value.
     await(poolA.preparedQuery("""
-        SELECT a, (SELECT coalesce(sum(credits), 0) FROM usage_events WHERE account_id = a),
+        SELECT a, (SELECT coalesce(sum(credits), 0) / 1000 FROM usage_events WHERE account_id = a),
                   (SELECT coalesce(sum(value), 0) FROM stripe_meter_outbox WHERE account_id = a)
         FROM unnest($1::bigint[]) AS a
         """).execute(Tuple.of((Object) accounts))).forEach(r ->

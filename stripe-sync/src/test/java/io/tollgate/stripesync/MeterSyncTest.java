@@ -90,13 +90,14 @@ class MeterSyncTest {
   private static void usage(long account, int events) {
     await(pool.preparedQuery("""
         INSERT INTO usage_events (event_id, account_id, key_id, route, model, credits, status, occurred_at)
-        SELECT gen_random_uuid(), $1, 1, '/v1/', 'm', 1 + (random() * 99)::int, 200, now() - interval '1 minute'
+        SELECT gen_random_uuid(), $1, 1, '/v1/', 'm', (1 + (random() * 99)::int) * 1000, 200, now() - interval '1 minute'
         FROM generate_series(1, $2)
         """).execute(Tuple.of(account, events)));
   }
 
   private static long postgresTotal(long account) {
-    return await(pool.preparedQuery("SELECT coalesce(sum(credits), 0) FROM usage_events WHERE account_id = $1")
+    // Whole credits in units (usage() writes multiples of 1000): what Stripe must receive, in credits.
+    return await(pool.preparedQuery("SELECT coalesce(sum(credits), 0) / 1000 FROM usage_events WHERE account_id = $1")
         .execute(Tuple.of(account))).iterator().next().getLong(0);
   }
 
@@ -104,13 +105,13 @@ class MeterSyncTest {
   private static void hybridUsage(long account, int events) {
     await(pool.preparedQuery("""
         INSERT INTO usage_events (event_id, account_id, key_id, route, model, credits, overage_credits, status, occurred_at)
-        SELECT gen_random_uuid(), $1, 1, '/v1/', 'm', c, c / 3, 200, now() - interval '1 minute'
+        SELECT gen_random_uuid(), $1, 1, '/v1/', 'm', c * 1000, (c / 3) * 1000, 200, now() - interval '1 minute'
         FROM (SELECT 3 + (random() * 99)::int AS c FROM generate_series(1, $2)) g
         """).execute(Tuple.of(account, events)));
   }
 
   private static long postgresOverage(long account) {
-    return await(pool.preparedQuery("SELECT coalesce(sum(overage_credits), 0) FROM usage_events WHERE account_id = $1")
+    return await(pool.preparedQuery("SELECT coalesce(sum(overage_credits), 0) / 1000 FROM usage_events WHERE account_id = $1")
         .execute(Tuple.of(account))).iterator().next().getLong(0);
   }
 
@@ -160,6 +161,58 @@ class MeterSyncTest {
     long unclaimed = await(pool.preparedQuery("SELECT count(*) FROM usage_events WHERE account_id = ANY($1) AND stripe_batch IS NULL")
         .execute(Tuple.of(linked.values().toArray(new Long[0])))).iterator().next().getLong(0);
     assertThat(unclaimed).isZero();
+  }
+
+  /** {@code events} usage rows of exactly {@code units} each (1000 units = 1 credit). */
+  private static void usageOfUnits(long account, int events, long units) {
+    await(pool.preparedQuery("""
+        INSERT INTO usage_events (event_id, account_id, key_id, route, model, credits, status, occurred_at)
+        SELECT gen_random_uuid(), $1, 1, '/v1/', 'm', $3, 200, now() - interval '1 minute'
+        FROM generate_series(1, $2)
+        """).execute(Tuple.of(account, events, units)));
+  }
+
+  @Test
+  @DisplayName("fractional credits reach Stripe as whole numbers: floor of the exact total, the remainder carried to the next batch")
+  void fractionsCarried() {
+    Map<String, Long> linked = customers(1, "postpaid");
+    String customer = linked.keySet().iterator().next();
+    long account = linked.get(customer);
+    MeterSync sync = sync(transport(StripeMeterTransport.Mode.V2), fast());
+    // 7 × 2.5 credits = 17.5: Stripe gets 17, 0.5 is carried.
+    usageOfUnits(account, 7, 2_500);
+    drain(sync);
+    assertThat(stripe.totalFor(customer)).isEqualTo(17);
+    // 0.4 more: 0.9 owed, still below a credit: no meter event at all, nothing lost.
+    usageOfUnits(account, 2, 200);
+    int rowsBefore = outboxRows(customer);
+    drain(sync);
+    assertThat(outboxRows(customer)).as("no outbox row for less than a credit").isEqualTo(rowsBefore);
+    assertThat(stripe.totalFor(customer)).isEqualTo(17);
+    // 0.2 more: 18.1 in all, so Stripe has 18, and 0.1 waits.
+    usageOfUnits(account, 1, 200);
+    drain(sync);
+    assertThat(stripe.totalFor(customer)).isEqualTo(18);
+    // 1,000 events of 0.001: exactly one more credit, however the cuts split them.
+    for (int i = 0; i < 10; i++) {
+      usageOfUnits(account, 100, 1);
+      drain(sync);
+    }
+    assertThat(stripe.totalFor(customer)).isEqualTo(19);
+    Row carry = await(pool.preparedQuery("SELECT units FROM stripe_meter_carry WHERE account_id = $1").execute(Tuple.of(account)))
+        .iterator().next();
+    assertThat(carry.getLong("units")).as("the 0.1 credit still carried").isEqualTo(100);
+    long sentValue = await(pool.preparedQuery("SELECT sum(value) FROM stripe_meter_outbox WHERE account_id = $1")
+        .execute(Tuple.of(account))).iterator().next().getLong(0);
+    long usage = await(pool.preparedQuery("SELECT sum(credits) FROM usage_events WHERE account_id = $1")
+        .execute(Tuple.of(account))).iterator().next().getLong(0);
+    assertThat(usage).isEqualTo(19_100);
+    assertThat(sentValue * 1_000 + carry.getLong("units")).as("what was sent plus what is carried = the exact usage").isEqualTo(usage);
+  }
+
+  private static int outboxRows(String customer) {
+    return await(pool.preparedQuery("SELECT count(*) FROM stripe_meter_outbox WHERE stripe_customer_id = $1").execute(Tuple.of(customer)))
+        .iterator().next().getInteger(0);
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.tollgate.gateway.admin;
 
+import io.tollgate.config.Credits;
 import io.tollgate.config.PlanConfig;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.ops.Problems;
@@ -140,7 +141,7 @@ public final class AdminApi {
 
   static JsonObject body(RoutingContext ctx) {
     try {
-      JsonObject body = ctx.body().asJsonObject();
+      JsonObject body = ExactJson.object(ctx.body().buffer());
       return body == null ? new JsonObject() : body;
     } catch (DecodeException | ClassCastException e) {
       throw new BadInput(400, "invalid-json", "request body is not a JSON object");
@@ -164,10 +165,10 @@ public final class AdminApi {
       throw unknownPlan();
     }
     NewAccount account = new NewAccount(Fields.string(b, "name", true), plan == null ? "free" : plan,
-        Fields.oneOf(b, "billingMode", BILLING_MODES, "prepaid"), Fields.nonNegative(b, "spendCap"),
+        Fields.oneOf(b, "billingMode", BILLING_MODES, "prepaid"), Fields.nonNegativeCredits(b, "spendCap"),
         Fields.nonNegative(limits, "requestsPerMinute"), Fields.nonNegative(limits, "tokensPerMinute"),
         webhookUrl(b));
-    long initialCredits = Optional.ofNullable(Fields.nonNegative(b, "initialCredits")).orElse(0L);
+    long initialCredits = Optional.ofNullable(Fields.nonNegativeCredits(b, "initialCredits")).orElse(0L);
     return accounts.create(account, initialCredits, actor(ctx)).compose(this::withCredits).map(json -> new Reply(201, json));
   }
 
@@ -211,9 +212,9 @@ public final class AdminApi {
   private Future<JsonObject> withCredits(Account account) {
     PlanConfig plan = config.plan(account.plan());
     return accounts.spendable(account).map(spendable -> account.toJson()
-            .put("credits", new JsonObject().put("spendable", spendable).put("enforced", account.enforcesCredits()))
+            .put("credits", new JsonObject().put("spendable", Credits.json(spendable)).put("enforced", account.enforcesCredits()))
             .put("planLimits", new JsonObject().put("requestsPerMinute", plan.requestsPerMinute())
-                .put("tokensPerMinute", plan.tokensPerMinute()).put("includedCredits", plan.includedCredits())));
+                .put("tokensPerMinute", plan.tokensPerMinute()).put("includedCredits", Credits.json(plan.includedCredits()))));
   }
 
   private Future<Reply> getAccount(RoutingContext ctx) {
@@ -264,13 +265,13 @@ public final class AdminApi {
           b.containsKey("billingMode") ? Fields.oneOf(b, "billingMode", BILLING_MODES, before.billingMode()) : before.billingMode(),
           b.containsKey("status") ? Fields.oneOf(b, "status", STATUSES, before.status()) : before.status(),
           b.containsKey("stripeCustomerId") ? stripeCustomer(b) : before.stripeCustomerId(),
-          b.containsKey("spendCap") ? Fields.nonNegative(b, "spendCap") : before.spendCap(),
+          b.containsKey("spendCap") ? Fields.nonNegativeCredits(b, "spendCap") : before.spendCap(),
           limits != null && limits.containsKey("requestsPerMinute") ? Fields.nonNegative(limits, "requestsPerMinute") : before.requestsPerMinute(),
           limits != null && limits.containsKey("tokensPerMinute") ? Fields.nonNegative(limits, "tokensPerMinute") : before.tokensPerMinute(),
           b.containsKey("alertWebhookUrl") ? webhookUrl(b) : before.alertWebhookUrl(),
           before.shard(), before.periodStart(), before.periodEnd(), before.createdAt(), before.updatedAt(),
           alerts != null && alerts.containsKey("thresholds") ? thresholds(alerts) : before.alertThresholds(),
-          alerts != null && alerts.containsKey("lowBalanceCredits") ? Fields.nonNegative(alerts, "lowBalanceCredits")
+          alerts != null && alerts.containsKey("lowBalanceCredits") ? Fields.nonNegativeCredits(alerts, "alerts.lowBalanceCredits", "lowBalanceCredits")
               : before.lowBalanceCredits(), before.trialEndsAt());
     }, actor).compose(this::withCredits).map(json -> new Reply(200, json));
   }
@@ -346,7 +347,7 @@ public final class AdminApi {
 
   private Future<Reply> changeCredits(RoutingContext ctx) {
     JsonObject b = body(ctx);
-    long amount = Fields.integer(b, "amount");
+    long amount = Fields.credits(b, "amount");
     if (amount == 0) {
       throw BadInput.field("amount", "must not be 0");
     }
@@ -355,19 +356,19 @@ public final class AdminApi {
     Actor actor = actor(ctx);
     long id = Fields.pathId(ctx.pathParam("id"), "account");
     return accounts.changeCredits(id, amount, reason, idempotencyKey, actor)
-        .map(change -> new Reply(200, new JsonObject().put("applied", change.applied()).put("balance", change.balance())));
+        .map(change -> new Reply(200, new JsonObject().put("applied", change.applied()).put("balance", Credits.json(change.balance()))));
   }
 
   private Future<Reply> credits(RoutingContext ctx) {
     long id = Fields.pathId(ctx.pathParam("id"), "account");
-    return accounts.get(id).compose(account -> accounts.credits(account, queryInt(ctx, "limit", 50, 1, 500))).map(c -> new Reply(200, new JsonObject().put("spendable", c.hot())
-        .put("ledgerSpendable", c.ledgerSpendable()).put("transactions", new JsonArray(List.copyOf(c.transactions())))));
+    return accounts.get(id).compose(account -> accounts.credits(account, queryInt(ctx, "limit", 50, 1, 500))).map(c -> new Reply(200, new JsonObject().put("spendable", Credits.json(c.hot()))
+        .put("ledgerSpendable", Credits.json(c.ledgerSpendable())).put("transactions", new JsonArray(List.copyOf(c.transactions())))));
   }
 
   private Future<Reply> rebuildBalance(RoutingContext ctx) {
     long id = Fields.pathId(ctx.pathParam("id"), "account");
     return accounts.rebuildBalance(id, actor(ctx))
-        .map(r -> new Reply(200, new JsonObject().put("balance", r.balance()).put("previous", r.previous())));
+        .map(r -> new Reply(200, new JsonObject().put("balance", Credits.json(r.balance())).put("previous", Credits.json(r.previous()))));
   }
 
   // ---- audit log

@@ -6,6 +6,7 @@ import static io.tollgate.gateway.admin.AdminApi.json;
 import static io.tollgate.gateway.admin.AdminApi.queryId;
 import static io.tollgate.gateway.admin.AdminApi.queryInt;
 
+import io.tollgate.config.Credits;
 import io.tollgate.config.BillingConfig;
 import io.tollgate.config.PlanConfig;
 import io.tollgate.config.TollgateConfig;
@@ -135,7 +136,7 @@ public final class BillingApi {
     } else {
       BillingConfig.CreditPack pack = pack(packName);
       items.add(new CheckoutRequest.LineItem(pack.stripePrice(), 1L));
-      metadata = Map.of("tollgate_kind", "credit_pack", "tollgate_pack", packName, "tollgate_credits", Long.toString(pack.credits()));
+      metadata = Map.of("tollgate_kind", "credit_pack", "tollgate_pack", packName, "tollgate_credits", Credits.format(pack.credits()));
       mode = CheckoutRequest.Mode.PAYMENT;
       if (trial != null) {
         throw BadInput.field(b.containsKey("trial") ? "trial" : "trialDays", "applies to plans only");
@@ -203,10 +204,10 @@ public final class BillingApi {
                 .put("limits", new JsonObject()
                     .put("requestsPerMinute", account.requestsPerMinute() != null ? account.requestsPerMinute() : plan.requestsPerMinute())
                     .put("tokensPerMinute", account.tokensPerMinute() != null ? account.tokensPerMinute() : plan.tokensPerMinute())
-                    .put("includedCredits", plan.includedCredits()).put("spendCap", account.spendCap()))
-                .put("usage", new JsonObject().put("requests", u.requests()).put("credits", used)
-                    .put("includedCreditsRemaining", Math.max(0, plan.includedCredits() - used)))
-                .put("credits", new JsonObject().put("spendable", spendable))
+                    .put("includedCredits", Credits.json(plan.includedCredits())).put("spendCap", Credits.json(account.spendCap())))
+                .put("usage", new JsonObject().put("requests", u.requests()).put("credits", Credits.json(used))
+                    .put("includedCreditsRemaining", Credits.json(Math.max(0, plan.includedCredits() - used))))
+                .put("credits", new JsonObject().put("spendable", Credits.json(spendable)))
                 .put("entitlements", entitlements(plan))
                 .put("autoTopUp", ab.autoTopUpJson());
             return new Reply(200, out);
@@ -239,7 +240,7 @@ public final class BillingApi {
         denied.add("no credits remaining");
       }
       return new Reply(200, new JsonObject().put("allowed", denied.isEmpty()).put("reasons", new JsonArray(denied))
-          .put("plan", plan.name()).put("status", account.status()).put("creditsRemaining", spendable)
+          .put("plan", plan.name()).put("status", account.status()).put("creditsRemaining", Credits.json(spendable))
           .put("entitlements", entitlements(plan)));
     }));
   }
@@ -265,7 +266,7 @@ public final class BillingApi {
     JsonObject b = body(ctx);
     String pack = Fields.string(b, "pack", true);
     pack(pack);
-    Long threshold = Fields.nonNegative(b, "thresholdCredits");
+    Long threshold = Fields.nonNegativeCredits(b, "thresholdCredits");
     if (threshold == null) {
       throw BadInput.field("thresholdCredits", "is required (top up when spendable credits fall below it)");
     }

@@ -1,5 +1,6 @@
 package io.tollgate.gateway.admin;
 
+import io.tollgate.config.Credits;
 import io.vertx.core.json.JsonObject;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -10,7 +11,8 @@ final class Fields {
 
   /**
    * The largest magnitude of an integer field: what the Redis scripts hold exactly (Lua numbers
-   * are doubles). A larger credit grant was committed to the ledger and then failed in Redis.
+   * are doubles). Credit fields are bounded the same way in units ({@link Credits#MAX_UNITS}): a
+   * larger grant was once committed to the ledger and then failed in Redis.
    */
   static final long MAX_MAGNITUDE = (1L << 53) - 1;
   /** The longest text field or query parameter accepted. */
@@ -81,6 +83,47 @@ final class Fields {
       throw BadInput.field(field, v == null ? "is required" : "must be an integer from -" + MAX_MAGNITUDE + " to " + MAX_MAGNITUDE);
     }
     return n.longValue();
+  }
+
+  /**
+   * A required amount of credits, in units ({@link Credits}): a JSON number with at most three
+   * decimals, of magnitude at most {@link Credits#MAX_UNITS} units; 400 naming the field otherwise.
+   */
+  static long credits(JsonObject body, String field) {
+    Object v = body.getValue(field);
+    if (v == null) {
+      throw BadInput.field(field, "is required");
+    }
+    return creditsOf(v, field);
+  }
+
+  /** Credits ≥ 0 in units, or null when absent. */
+  static Long nonNegativeCredits(JsonObject body, String field) {
+    return nonNegativeCredits(body, field, field);
+  }
+
+  /** {@link #nonNegativeCredits(JsonObject, String)} of {@code key}, named {@code field} (a path) in errors. */
+  static Long nonNegativeCredits(JsonObject body, String field, String key) {
+    Object v = body.getValue(key);
+    if (v == null) {
+      return null;
+    }
+    long units = creditsOf(v, field);
+    if (units < 0) {
+      throw BadInput.field(field, "must be credits from 0 to " + Credits.format(Credits.MAX_UNITS) + ", got " + v);
+    }
+    return units;
+  }
+
+  private static long creditsOf(Object v, String field) {
+    if (!(v instanceof Number n)) {
+      throw BadInput.field(field, "must be a number of credits with at most " + Credits.SCALE + " decimals (e.g. 2.5)");
+    }
+    try {
+      return Credits.units(n);
+    } catch (IllegalArgumentException e) {
+      throw BadInput.field(field, "must be a number of credits with at most " + Credits.SCALE + " decimals: " + e.getMessage());
+    }
   }
 
   static Instant instant(JsonObject body, String field) {

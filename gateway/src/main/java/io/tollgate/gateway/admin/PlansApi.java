@@ -2,6 +2,7 @@ package io.tollgate.gateway.admin;
 
 import static io.tollgate.gateway.admin.AdminApi.json;
 
+import io.tollgate.config.Credits;
 import io.tollgate.config.PlanConfig;
 import io.tollgate.gateway.admin.AdminApi.Reply;
 import io.tollgate.stripesync.billing.PriceInfo;
@@ -69,7 +70,7 @@ public final class PlansApi {
         p.stripePrices().forEach(id -> stripePrices.add(priceJson(id, found.get(id))));
         data.add(new JsonObject().put("name", p.name())
             .put("limits", new JsonObject().put("requestsPerMinute", p.requestsPerMinute()).put("tokensPerMinute", p.tokensPerMinute()))
-            .put("includedCredits", p.includedCredits()).put("alertThresholds", new JsonArray(p.alertThresholds()))
+            .put("includedCredits", Credits.json(p.includedCredits())).put("alertThresholds", new JsonArray(p.alertThresholds()))
             .put("models", new JsonArray(p.models())).put("features", new JsonArray(p.features())).put("overage", p.overage().wire())
             .put("stripePrices", stripePrices));
       }

@@ -5,6 +5,7 @@ import static io.tollgate.gateway.admin.AdminApi.json;
 import static io.tollgate.gateway.admin.AdminApi.queryId;
 import static io.tollgate.gateway.admin.AdminApi.queryInstant;
 
+import io.tollgate.config.Credits;
 import io.tollgate.config.PlanConfig;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.admin.AdminApi.Reply;
@@ -122,7 +123,8 @@ public final class UsageApi {
         throw new BadInput(400, "invalid-request", "more than 10000 rows: narrow the range, use granularity=day, or export CSV");
       }
       JsonArray data = new JsonArray();
-      JsonObject totals = new JsonObject().put("requests", 0L).put("inputTokens", 0L).put("outputTokens", 0L).put("credits", 0L);
+      JsonObject totals = new JsonObject().put("requests", 0L).put("inputTokens", 0L).put("outputTokens", 0L);
+      long totalUnits = 0;
       for (UsageQueries.Bucket r : buckets) {
         JsonObject bucket = new JsonObject().put("start", r.start().toString());
         for (String g : groupBy) {
@@ -130,14 +132,15 @@ public final class UsageApi {
           bucket.put(g, g.equals("key") && Long.valueOf(0L).equals(v) ? null : v);
         }
         bucket.put("requests", r.requests()).put("inputTokens", r.inputTokens())
-            .put("outputTokens", r.outputTokens()).put("credits", r.credits())
+            .put("outputTokens", r.outputTokens()).put("credits", Credits.json(r.credits()))
             .put("quantity", r.quantity()).put("allowanceUnits", r.allowanceUnits());
         data.add(bucket);
         totals.put("requests", totals.getLong("requests") + r.requests())
             .put("inputTokens", totals.getLong("inputTokens") + r.inputTokens())
-            .put("outputTokens", totals.getLong("outputTokens") + r.outputTokens())
-            .put("credits", totals.getLong("credits") + r.credits());
+            .put("outputTokens", totals.getLong("outputTokens") + r.outputTokens());
+        totalUnits += r.credits();
       }
+      totals.put("credits", Credits.json(totalUnits));
       return new Reply(200, new JsonObject().put("granularity", granularity)
           .put("from", hours.from().toString()).put("to", hours.to().toString())
           .put("groupBy", new JsonArray(groupBy)).put("data", data).put("totals", totals));
@@ -166,7 +169,10 @@ public final class UsageApi {
     // Linear projection; the first hour is extrapolated from at least an hour so that one early
     // request does not project a fantasy total.
     long elapsed = Math.max(3_600, Math.min(periodSeconds, Duration.between(start, now).toSeconds()));
-    long projected = elapsed >= periodSeconds ? credits : (long) Math.ceil((double) credits * periodSeconds / elapsed);
+    // In units, rounded up to a unit, exactly (no floating point on money).
+    long projected = elapsed >= periodSeconds ? credits : java.math.BigInteger.valueOf(credits)
+        .multiply(java.math.BigInteger.valueOf(periodSeconds)).add(java.math.BigInteger.valueOf(elapsed - 1))
+        .divide(java.math.BigInteger.valueOf(elapsed)).min(java.math.BigInteger.valueOf(Credits.MAX_UNITS)).longValueExact();
     long previous = r.previousCredits();
     Instant recordedStart = r.previousStart();
     PlanConfig plan = config.plan(account.plan());
@@ -174,14 +180,14 @@ public final class UsageApi {
         .put("accountId", account.id())
         .put("period", new JsonObject().put("start", start.toString()).put("end", end.toString()))
         .put("requests", r.requests())
-        .put("creditsToDate", credits)
-        .put("projectedCredits", projected)
+        .put("creditsToDate", Credits.json(credits))
+        .put("projectedCredits", Credits.json(projected))
         .put("previousPeriod", new JsonObject()
             .put("start", (recordedStart == null ? previousStart : recordedStart).toString())
-            .put("end", start.toString()).put("credits", previous))
+            .put("end", start.toString()).put("credits", Credits.json(previous)))
         .put("changePercent", previous == 0 ? null : Math.round((credits - previous) * 1000.0 / previous) / 10.0)
-        .put("includedCredits", plan.includedCredits())
-        .put("spendCap", account.spendCap());
+        .put("includedCredits", Credits.json(plan.includedCredits()))
+        .put("spendCap", Credits.json(account.spendCap()));
     long basis = AlertBasis.of(account, plan);
     out.put("percentOfAllowance", basis <= 0 ? null : Math.round(credits * 1000.0 / basis) / 10.0);
     return out;
@@ -214,7 +220,7 @@ public final class UsageApi {
             + "action,tier,quantity,allowance_units,ingest_id",
         r -> r.getUUID("event_id") + "," + r.getOffsetDateTime("occurred_at").toInstant() + "," + r.getLong("account_id") + ","
             + nullable(r.getLong("key_id")) + "," + Csv.cell(r.getString("route")) + "," + Csv.cell(r.getString("model")) + ","
-            + r.getLong("input_tokens") + "," + r.getLong("output_tokens") + "," + r.getLong("credits") + "," + r.getInteger("status")
+            + r.getLong("input_tokens") + "," + r.getLong("output_tokens") + "," + Credits.format(r.getLong("credits")) + "," + r.getInteger("status")
             + "," + nullable(r.getInteger("upstream_latency_ms")) + "," + r.getBoolean("estimated") + "," + Csv.cell(r.getString("outcome"))
             + "," + Csv.cell(r.getString("action")) + "," + Csv.cell(r.getString("tier")) + "," + nullable(r.getLong("quantity"))
             + "," + r.getLong("allowance_units") + "," + Csv.cell(r.getString("ingest_id")));
@@ -232,7 +238,7 @@ public final class UsageApi {
         "day,account_id,route,model,requests,input_tokens,output_tokens,credits,action,tier,quantity,allowance_units",
         r -> r.getLocalDate("day") + "," + r.getLong("account_id") + "," + Csv.cell(r.getString("route")) + ","
             + Csv.cell(r.getString("model")) + "," + r.getLong("requests") + "," + r.getLong("input_tokens") + ","
-            + r.getLong("output_tokens") + "," + r.getLong("credits") + "," + Csv.cell(r.getString("action")) + ","
+            + r.getLong("output_tokens") + "," + Credits.format(r.getLong("credits")) + "," + Csv.cell(r.getString("action")) + ","
             + Csv.cell(r.getString("tier")) + "," + r.getLong("quantity") + "," + r.getLong("allowance_units"));
   }
 

@@ -14,6 +14,7 @@ import io.tollgate.gateway.proxy.GatewayAnswers;
 import io.tollgate.gateway.proxy.ClientAborts;
 import io.tollgate.gateway.proxy.RequestIds;
 import io.tollgate.metering.admission.AdmissionRequest;
+import io.tollgate.config.Credits;
 import io.tollgate.metering.admission.CreditPolicy;
 import io.tollgate.metering.admission.Decision;
 import io.tollgate.metering.admission.Denial;
@@ -302,7 +303,7 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     if (denial == Denial.CREDITS) {
       m.metrics().decision("no_credits", denial.code());
       return new GatewayFailure(402, "insufficient_quota", denial.code(), "not enough credits: this request may cost up to "
-          + r.reserveCredits() + " credits and the spendable balance is " + Math.max(0, d.balance()));
+          + Credits.format(r.reserveCredits()) + " credits and the spendable balance is " + Credits.format(Math.max(0, d.balance())));
     }
     if (denial == Denial.TOO_LARGE) {
       m.metrics().decision("rate_limited", denial.code());

@@ -1,5 +1,6 @@
 package io.tollgate.gateway.ingest;
 
+import io.tollgate.config.Credits;
 import io.tollgate.gateway.charging.HotPath;
 import io.tollgate.gateway.ops.Problems;
 import io.tollgate.metering.actions.ActionIngest;
@@ -36,8 +37,8 @@ import org.slf4j.LoggerFactory;
  * The ingest API on the public port ({@code /tollgate/v1/}), authenticated with the account's
  * API key like the proxy (the key's scopes apply: {@code routes} must allow {@code /tollgate/v1/}
  * if the key lists routes, {@code actions} the action reported). Parses, calls
- * {@link ActionIngest}, renders; errors are problem+json. Credits are rendered in the ledger's
- * unit through {@link #credits}, the one place that knows it.
+ * {@link ActionIngest}, renders; errors are problem+json. Credits are shown as exact decimals
+ * ({@link Credits}) through {@link #credits}.
  */
 public final class IngestApi {
 
@@ -281,12 +282,9 @@ public final class IngestApi {
 
   // ---- helpers
 
-  /**
-   * Credits as the API shows them. Ledger units are whole credits today; when the ledger moves to
-   * a smaller unit, this is where it becomes a decimal.
-   */
+  /** Credits as the API shows them: units become an exact decimal number ({@link Credits#json}). */
   static Object credits(long units) {
-    return units;
+    return Credits.json(units);
   }
 
   private Reservation reservation(RoutingContext ctx, Valid key) {

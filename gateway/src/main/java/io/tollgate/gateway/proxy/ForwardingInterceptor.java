@@ -35,11 +35,13 @@ final class ForwardingInterceptor implements ProxyInterceptor {
   private static final CharSequence X_FORWARDED_FOR = HttpHeaders.createOptimized("x-forwarded-for");
   private static final CharSequence REQUEST_ID = HttpHeaders.createOptimized(RequestIds.HEADER);
 
+  private final io.vertx.core.Vertx vertx;
   private final UpstreamTarget target;
   private final long maxBodyBytes;
   private final ProxyMetrics metrics;
 
-  ForwardingInterceptor(UpstreamTarget target, long maxBodyBytes, ProxyMetrics metrics) {
+  ForwardingInterceptor(io.vertx.core.Vertx vertx, UpstreamTarget target, long maxBodyBytes, ProxyMetrics metrics) {
+    this.vertx = vertx;
     this.target = target;
     this.maxBodyBytes = maxBodyBytes;
     this.metrics = metrics;
@@ -96,7 +98,7 @@ final class ForwardingInterceptor implements ProxyInterceptor {
               .setStatusCode(failure.status())
               .setBody(Body.body(OpenAiErrors.envelope(failure), JSON));
           if (failure.status() == 413) {
-            // The rest of an oversize upload is not worth reading: drop the connection after answering.
+            // The rest of an oversize upload is not forwarded: the connection is closed after answering.
             response.putHeader("connection", "close");
           }
           return Future.succeededFuture(response);
@@ -121,7 +123,8 @@ final class ForwardingInterceptor implements ProxyInterceptor {
         ClientAborts.count(context, metrics, "during_body");
       }
       if (closeAfter) {
-        context.request().proxiedRequest().connection().close();
+        // The rest of the oversize upload is discarded, within bounds, so the 413 is not lost to a reset.
+        LingeringClose.close(vertx, context.request().proxiedRequest());
       }
       if (access.isInfoEnabled()) {
         HttpServerRequest client = context.request().proxiedRequest();

@@ -159,10 +159,11 @@ public final class ProxyVerticle extends VerticleBase {
   }
 
   /**
-   * Answers without forwarding. The body (if any) is not read, so the connection is closed after
-   * the answer rather than left with unread bytes in front of the next request.
+   * Answers without forwarding. The body (if any) is not forwarded, so the connection is closed
+   * after the answer (once the rest of the body is discarded: {@link LingeringClose}) rather than
+   * left with unread bytes in front of the next request.
    */
-  private static void refuse(HttpServerRequest request, ProxyMetrics metrics, GatewayFailure failure) {
+  private void refuse(HttpServerRequest request, ProxyMetrics metrics, GatewayFailure failure) {
     metrics.answered(failure.status(), failure.code());
     if (ACCESS.isInfoEnabled()) {
       ACCESS.atInfo().addKeyValue("requestId", request.response().headers().get(RequestIds.HEADER))
@@ -172,11 +173,13 @@ public final class ProxyVerticle extends VerticleBase {
     boolean hasBody = request.getHeader("content-length") != null || request.getHeader("transfer-encoding") != null;
     boolean closeAfter = hasBody && request.version() != HttpVersion.HTTP_2;
     if (closeAfter) {
+      // Nothing after this request on the connection is served, even while its body is discarded.
+      closing.add(request.connection());
       request.response().putHeader("connection", "close");
     }
     OpenAiErrors.send(request.response(), failure).onComplete(sent -> {
       if (closeAfter) {
-        request.connection().close();
+        LingeringClose.close(vertx, request);
       }
     });
   }
@@ -192,7 +195,7 @@ public final class ProxyVerticle extends VerticleBase {
   private void closeAfterResponse(HttpServerRequest request) {
     closing.add(request.connection());
     request.response().putHeader("connection", "close");
-    request.response().endHandler(v -> request.connection().close());
+    request.response().endHandler(v -> LingeringClose.close(vertx, request));
   }
 
   /**

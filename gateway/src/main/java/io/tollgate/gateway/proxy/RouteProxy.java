@@ -55,7 +55,7 @@ final class RouteProxy {
     if (route.metered()) {
       proxy.addInterceptor(new MeteringInterceptor(metering, vertx, route, maxBodyBytes));
     }
-    this.proxy = proxy.addInterceptor(new ForwardingInterceptor(target, maxBodyBytes, metrics));
+    this.proxy = proxy.addInterceptor(new ForwardingInterceptor(vertx, target, maxBodyBytes, metrics));
   }
 
   ProxyMetrics metrics() {

@@ -1,5 +1,6 @@
 package io.tollgate.metering.accounts;
 
+import io.tollgate.config.Credits;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Row;
 import java.time.Instant;
@@ -7,7 +8,8 @@ import java.util.List;
 import java.time.OffsetDateTime;
 
 /**
- * An account as stored. Limits and spend cap are nullable overrides of the plan's values.
+ * An account as stored. Limits and spend cap are nullable overrides of the plan's values. Spend cap
+ * and low-balance threshold are units ({@link Credits}); {@link #toJson} shows them as credits.
  * Spendable credits are enforced when the account is prepaid/hybrid, or postpaid with a cap.
  */
 public record Account(long id, String name, String plan, String billingMode, String status, String stripeCustomerId,
@@ -60,11 +62,11 @@ public record Account(long id, String name, String plan, String billingMode, Str
 
   public JsonObject toJson() {
     return new JsonObject().put("id", id).put("name", name).put("plan", plan).put("billingMode", billingMode)
-        .put("status", status).put("stripeCustomerId", stripeCustomerId).put("spendCap", spendCap)
+        .put("status", status).put("stripeCustomerId", stripeCustomerId).put("spendCap", Credits.json(spendCap))
         .put("limits", new JsonObject().put("requestsPerMinute", requestsPerMinute).put("tokensPerMinute", tokensPerMinute))
         .put("alertWebhookUrl", alertWebhookUrl)
         .put("alerts", new JsonObject().put("thresholds", alertThresholds == null ? null : new io.vertx.core.json.JsonArray(alertThresholds))
-            .put("lowBalanceCredits", lowBalanceCredits))
+            .put("lowBalanceCredits", Credits.json(lowBalanceCredits)))
         .put("period", new JsonObject().put("start", str(periodStart)).put("end", str(periodEnd)))
         .put("trialEndsAt", str(trialEndsAt)).put("createdAt", str(createdAt)).put("updatedAt", str(updatedAt));
   }

@@ -84,7 +84,7 @@ public record AccountBilling(long accountId, String email, String subscriptionId
   }
 
   public JsonObject autoTopUpJson() {
-    return autoTopUpPack == null ? null : new JsonObject().put("pack", autoTopUpPack).put("thresholdCredits", autoTopUpThreshold)
+    return autoTopUpPack == null ? null : new JsonObject().put("pack", autoTopUpPack).put("thresholdCredits", io.tollgate.config.Credits.json(autoTopUpThreshold))
         .put("paused", autoTopUpPaused);
   }
 

@@ -225,7 +225,7 @@ public final class AccountService {
             idempotencyKey == null ? null : "admin:" + account.id() + ":" + idempotencyKey, actor.name())
         .compose(applied -> !applied ? Future.succeededFuture(new Applied(account, false))
             : audit.record(conn, actor.name(), amount > 0 ? "credits.grant" : "credits.adjust", "account",
-                Long.toString(account.id()), actor.ip(), null, new JsonObject().put("amount", amount).put("reason", reason))
+                Long.toString(account.id()), actor.ip(), null, new JsonObject().put("amount", io.tollgate.config.Credits.json(amount)).put("reason", reason))
                 .map(new Applied(account, true)))))
         .compose(applied -> {
           if (!applied.changed()) {
@@ -253,7 +253,8 @@ public final class AccountService {
     return get(accountId).compose(account -> admissions.balance(accountId).compose(before -> ledger.spendable(pool, account)
         .compose(balance -> admissions.setBalance(accountId, balance)
             .compose(v -> audit.record(pool, actor.name(), "credits.rebuild", "account", Long.toString(accountId), actor.ip(),
-                new JsonObject().put("balance", before.orElse(null)), new JsonObject().put("balance", balance)))
+                new JsonObject().put("balance", io.tollgate.config.Credits.json(before.orElse(null))),
+                new JsonObject().put("balance", io.tollgate.config.Credits.json(balance))))
             .map(v -> new Rebuilt(before.orElse(null), balance)))));
   }
 }

@@ -66,7 +66,7 @@ public final class ActionIngest {
 
   /**
    * Charged: {@code allowanceUnits} of the quantity came from the tier's allowance, the rest cost
-   * {@code credits} (ledger units).
+   * {@code credits} (ledger units: millicredits).
    */
   public record Accepted(String eventId, String action, String tier, long quantity, long allowanceUnits, long credits)
       implements Outcome {
@@ -224,7 +224,8 @@ public final class ActionIngest {
     }
     if (d.denial() == Denial.CREDITS) {
       return new Refused("insufficient_credits", "not enough credits for " + a.quantity() + " × " + a.action()
-          + " beyond the allowance; the spendable balance is " + Math.max(0, d.balance()), 0);
+          + " beyond the allowance; the spendable balance is " + io.tollgate.config.Credits.format(Math.max(0, d.balance()))
+          + " credits", 0);
     }
     return new Refused("unavailable", "the account's balance could not be loaded", 1_000);
   }

@@ -1,5 +1,6 @@
 package io.tollgate.metering.alerts;
 
+import io.tollgate.config.Credits;
 import io.tollgate.config.PlanConfig;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.metering.accounts.Account;
@@ -91,7 +92,7 @@ public final class UsageAlerts {
       return Future.succeededFuture(List.of());
     }
     JsonObject payload = new JsonObject().put("type", "usage.threshold").put("accountId", account.id())
-        .put("usedCredits", used).put("allowanceCredits", allowance)
+        .put("usedCredits", Credits.json(used)).put("allowanceCredits", Credits.json(allowance))
         .put("basis", account.spendCap() != null && account.spendCap() > 0 ? "spend_cap" : "included_credits")
         .put("period", period(account));
     return insert(account, USAGE_THRESHOLD, payload, crossed);
@@ -103,7 +104,7 @@ public final class UsageAlerts {
         return Future.succeededFuture(List.of());
       }
       JsonObject payload = new JsonObject().put("type", "balance.low").put("accountId", account.id())
-          .put("balanceCredits", hot.get()).put("lowBalanceCredits", account.lowBalanceCredits()).put("period", period(account));
+          .put("balanceCredits", Credits.json(hot.get())).put("lowBalanceCredits", Credits.json(account.lowBalanceCredits())).put("period", period(account));
       return insert(account, LOW_BALANCE, payload, List.of(0));
     });
   }

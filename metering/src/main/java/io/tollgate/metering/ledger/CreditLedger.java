@@ -1,5 +1,6 @@
 package io.tollgate.metering.ledger;
 
+import io.tollgate.config.Credits;
 import static io.tollgate.metering.store.PgTime.utc;
 
 import io.vertx.core.Future;
@@ -12,7 +13,8 @@ import java.util.List;
 
 /**
  * The credit ledger: every change of an account's credits is a row, and it is the authority
- * for balances. Redis holds the hot copy, rebuilt from here by {@link #spendable}.
+ * for balances. Redis holds the hot copy, rebuilt from here by {@link #spendable}. Amounts are
+ * units (millicredits, {@link Credits}), here as everywhere money is computed.
  */
 public final class CreditLedger {
 
@@ -41,7 +43,7 @@ public final class CreditLedger {
     return sql.preparedQuery(LIST).execute(Tuple.of(accountId, limit)).map(rows -> {
       List<JsonObject> out = new ArrayList<>();
       for (Row r : rows) {
-        out.add(new JsonObject().put("id", r.getLong("id")).put("amount", r.getLong("amount")).put("kind", r.getString("kind"))
+        out.add(new JsonObject().put("id", r.getLong("id")).put("amount", Credits.json(r.getLong("amount"))).put("kind", r.getString("kind"))
             .put("reason", r.getString("reason")).put("actor", r.getString("actor"))
             .put("createdAt", r.getOffsetDateTime("created_at").toInstant().toString()));
       }

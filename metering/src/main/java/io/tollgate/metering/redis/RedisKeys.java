@@ -4,6 +4,13 @@ package io.tollgate.metering.redis;
  * The Redis key layout. Every key one script touches carries the account's shard hash tag
  * ({@code {sN}}), so each script stays inside one Redis Cluster slot; the usage stream is one per
  * shard for the same reason (DESIGN.md, "Redis layout for scale-out").
+ *
+ * <p>Every key that holds money (balance, credits held by reservations, overage, the reservations
+ * set whose members carry what they hold) ends in {@code :mc}: its numbers are millicredits
+ * ({@code io.tollgate.config.Credits}). Versions before the unit held whole credits under the same
+ * names without the suffix; the new names guarantee such a key is never read as units. Those
+ * balances are rebuilt from the Postgres ledger (migrated to units by V10) on first use, and the
+ * old keys are left for the operator to delete (docs/operations.md, "Upgrading to millicredits").
  */
 public final class RedisKeys {
 
@@ -29,17 +36,17 @@ public final class RedisKeys {
   }
 
   public String credits(long accountId) {
-    return tag(accountId) + "acct:" + accountId + ":credits";
+    return tag(accountId) + "acct:" + accountId + ":credits:mc";
   }
 
   /** Credits held by the account's open reservations (kept for accounts whose overage is billed). */
   public String reservedCredits(long accountId) {
-    return tag(accountId) + "acct:" + accountId + ":reserved";
+    return tag(accountId) + "acct:" + accountId + ":reserved:mc";
   }
 
   /** Overage credits of the account's current billing period (reset by the period rollover). */
   public String overage(long accountId) {
-    return tag(accountId) + "acct:" + accountId + ":overage";
+    return tag(accountId) + "acct:" + accountId + ":overage:mc";
   }
 
   /** Billable actions: allowance units used per tier this period, and the period's generation ({@code @gen}). */
@@ -82,7 +89,7 @@ public final class RedisKeys {
   }
 
   public String reservationsOfShard(int shard) {
-    return "tg:{s" + shard + "}:resv";
+    return "tg:{s" + shard + "}:resv:mc";
   }
 
   public String usageStream(long accountId) {

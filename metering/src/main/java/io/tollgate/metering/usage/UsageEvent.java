@@ -5,7 +5,10 @@ import java.util.List;
 import java.util.UUID;
 
 /**
- * One metered request, as appended to the usage stream by the settle script. {@code outcome} is
+ * One metered request, as appended to the usage stream by the settle script. {@code credits} and
+ * {@code overageCredits} are units (millicredits, {@code io.tollgate.config.Credits}); the stream
+ * entry says so with {@code unit=mc}, and an entry without it (written before the unit existed)
+ * holds whole credits and is converted when read ({@code UsageRows.parse}). {@code outcome} is
  * {@code ok}, {@code upstream_error}, {@code client_abort} or {@code gateway_error}.
  * {@code overageCredits} is the part of {@code credits} the balance did not cover (hybrid accounts
  * that bill overage): the settle script computes it and adds it to the stream entry.
@@ -33,6 +36,10 @@ public record UsageEvent(UUID eventId, long accountId, long keyId, String route,
         outcome, occurredAtMillis, overageCredits, null);
   }
 
+  /** The stream field that marks an entry's credits as units, and its value. */
+  public static final String UNIT_FIELD = "unit";
+  public static final String UNIT = "mc";
+
   /** An event before settlement: its overage is not known yet. */
   public UsageEvent(UUID eventId, long accountId, long keyId, String route, String model, long inputTokens,
                     long outputTokens, long credits, int status, long upstreamLatencyMs, boolean estimated,
@@ -43,7 +50,7 @@ public record UsageEvent(UUID eventId, long accountId, long keyId, String route,
 
   /** Field/value pairs for XADD, in a fixed order (the settle script appends {@code overage}). */
   public List<String> toStreamFields() {
-    List<String> f = new ArrayList<>(26);
+    List<String> f = new ArrayList<>(28);
     f.add("event_id"); f.add(eventId.toString());
     f.add("account_id"); f.add(Long.toString(accountId));
     f.add("key_id"); f.add(Long.toString(keyId));
@@ -57,6 +64,7 @@ public record UsageEvent(UUID eventId, long accountId, long keyId, String route,
     f.add("estimated"); f.add(estimated ? "1" : "0");
     f.add("outcome"); f.add(outcome);
     f.add("ts"); f.add(Long.toString(occurredAtMillis));
+    f.add(UNIT_FIELD); f.add(UNIT);
     if (action != null) {
       f.add("action"); f.add(action.action());
       f.add("tier"); f.add(action.tier() == null ? "" : action.tier());

@@ -1,5 +1,6 @@
 package io.tollgate.metering.usage;
 
+import io.tollgate.config.Credits;
 import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -67,15 +68,24 @@ public final class UsageRows {
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(e.getMessage().startsWith("missing") ? e.getMessage() : "event_id is not a UUID");
       }
+      String unit = f.get(UsageEvent.UNIT_FIELD);
+      if (unit != null && !unit.equals(UsageEvent.UNIT)) {
+        throw new IllegalArgumentException("unit is " + unit + ", expected " + UsageEvent.UNIT);
+      }
+      // Without a unit the entry was written before millicredits (a stream not yet drained at the
+      // upgrade): its credits are whole credits, converted exactly here.
+      long perCredit = unit == null ? Credits.UNITS_PER_CREDIT : 1;
       return new UsageEvent(eventId, Long.parseLong(required(f, "account_id")),
           Long.parseLong(required(f, "key_id")), required(f, "route"), f.getOrDefault("model", ""),
           Long.parseLong(required(f, "input_tokens")), Long.parseLong(required(f, "output_tokens")),
-          Long.parseLong(required(f, "credits")), Integer.parseInt(required(f, "status")),
+          Math.multiplyExact(Long.parseLong(required(f, "credits")), perCredit), Integer.parseInt(required(f, "status")),
           Long.parseLong(f.getOrDefault("latency_ms", "-1")), "1".equals(f.get("estimated")),
-          f.getOrDefault("outcome", "ok"), Long.parseLong(required(f, "ts")), Long.parseLong(f.getOrDefault("overage", "0")),
-          actionUsage(f));
+          f.getOrDefault("outcome", "ok"), Long.parseLong(required(f, "ts")),
+          Math.multiplyExact(Long.parseLong(f.getOrDefault("overage", "0")), perCredit), actionUsage(f));
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("a numeric field is not a number: " + e.getMessage());
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException("credits are beyond a 64-bit number of units");
     }
   }
 

@@ -8,7 +8,7 @@ import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
-@DisplayName("Pricing near its limits: exact up to 2^53 credits, capped there, never overflowing")
+@DisplayName("Pricing in units (0.001 credit): exact up to 2^53 units, capped there, never overflowing")
 class PricingLimitsTest {
 
   private static final long TWO_TO_53 = 9_007_199_254_740_992L;
@@ -27,6 +27,18 @@ class PricingLimitsTest {
     assertThat(pricing.cost("other", TWO_TO_53 - 6, 0, 5)).isEqualTo(TWO_TO_53 - 1);
     // 3 credits per million: 3,000,000,000,000,001 tokens = 9,000,000,000.000003 → rounded up to 9,000,000,001.
     assertThat(pricing.cost("cheap", 3_000_000_000_000_001L, 0, 0)).isEqualTo(9_000_000_001L);
+  }
+
+  @Test
+  @DisplayName("decimal prices in units: a request's cost is rounded up once to 0.001 credit, never per token")
+  void roundedUpOncePerRequest() {
+    // 150 credits per 1M tokens (config "input: 150") = 150,000 units per 1M = 0.15 unit a token.
+    Pricing decimal = new Pricing(new PricingConfig(Map.of("m", new ModelPrice(150_000, 600_000)), new ModelPrice(0, 0)));
+    assertThat(decimal.cost("m", 10, 0, 0)).as("1.5 units → 2").isEqualTo(2);
+    assertThat(decimal.cost("m", 1_000, 0, 0)).as("exactly 150 units, 0.15 credits").isEqualTo(150);
+    assertThat(decimal.cost("m", 1, 1, 0)).as("0.15 + 0.6 = 0.75 unit → 1").isEqualTo(1);
+    assertThat(decimal.cost("m", 4, 10, 2_500)).as("0.6 + 6 = 6.6 units → 7, plus a 2.5-credit flat cost").isEqualTo(2_507);
+    assertThat(decimal.cost("m", 0, 0, 0)).isZero();
   }
 
   @Test

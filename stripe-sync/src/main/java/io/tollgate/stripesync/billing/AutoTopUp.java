@@ -1,5 +1,6 @@
 package io.tollgate.stripesync.billing;
 
+import io.tollgate.config.Credits;
 import io.tollgate.metering.alerts.Notices;
 
 import static io.tollgate.metering.store.PgTime.utc;
@@ -162,7 +163,8 @@ public final class AutoTopUp {
             return Future.succeededFuture(started);
           }
           count("started");
-          log.info("account {}: balance {} below its auto top-up threshold; top-up {} started", accountId, balance, started.get());
+          log.info("account {}: balance {} credits below its auto top-up threshold; top-up {} started", accountId,
+              Credits.format(balance), started.get());
           return charge(started.get()).map(started);
         });
   }
@@ -179,7 +181,7 @@ public final class AutoTopUp {
         String customer = a.orElseThrow().stripeCustomerId();
         String pm = b.map(AccountBilling::defaultPaymentMethod).orElse(null);
         Map<String, String> metadata = Map.of("tollgate_kind", "auto_top_up", "tollgate_top_up_id", Long.toString(topUpId),
-            "tollgate_account_id", Long.toString(accountId), "tollgate_credits", Long.toString(t.getLong("credits")),
+            "tollgate_account_id", Long.toString(accountId), "tollgate_credits", Credits.format(t.getLong("credits")),
             "tollgate_pack", t.getString("pack"));
         return vertx.executeBlocking(() -> stripe.orElseThrow().chargeOffSession(customer, pm, t.getLong("amount"), t.getString("currency"),
                 metadata, "tollgate-top-up-" + topUpId), false)
@@ -232,8 +234,8 @@ public final class AutoTopUp {
       return ledger.record(conn, accountId, credits, "top_up", "auto top-up, pack " + r.getString("pack") + " (payment "
           + paymentIntentId + ")", "topup:" + topUpId, "auto-top-up").map(applied -> {
             count("succeeded");
-            log.info("account {}: auto top-up {} succeeded, {} credits", accountId, topUpId, credits);
-            return applied ? new Handled("top-up " + topUpId + " succeeded: " + credits + " credits granted", accountId,
+            log.info("account {}: auto top-up {} succeeded, {} credits", accountId, topUpId, Credits.format(credits));
+            return applied ? new Handled("top-up " + topUpId + " succeeded: " + Credits.format(credits) + " credits granted", accountId,
                 List.of(() -> admissions.addCreditsIfLoaded(accountId, credits)))
                 : Handled.of("top-up " + topUpId + " already granted", accountId);
           });
@@ -312,9 +314,9 @@ public final class AutoTopUp {
     return sql.preparedQuery(LIST).execute(Tuple.of(accountId, limit)).map(rows -> {
       JsonArray out = new JsonArray();
       for (Row r : rows) {
-        out.add(new JsonObject().put("id", r.getLong("id")).put("pack", r.getString("pack")).put("credits", r.getLong("credits"))
+        out.add(new JsonObject().put("id", r.getLong("id")).put("pack", r.getString("pack")).put("credits", Credits.json(r.getLong("credits")))
             .put("amount", r.getLong("amount")).put("currency", r.getString("currency")).put("status", r.getString("status"))
-            .put("balanceAtTrigger", r.getLong("balance_at_trigger")).put("paymentIntentId", r.getString("payment_intent_id"))
+            .put("balanceAtTrigger", Credits.json(r.getLong("balance_at_trigger"))).put("paymentIntentId", r.getString("payment_intent_id"))
             .put("lastError", r.getString("last_error")).put("attempts", r.getInteger("attempts"))
             .put("createdAt", r.getOffsetDateTime("created_at").toInstant().toString())
             .put("finishedAt", r.getOffsetDateTime("finished_at") == null ? null : r.getOffsetDateTime("finished_at").toInstant().toString()));

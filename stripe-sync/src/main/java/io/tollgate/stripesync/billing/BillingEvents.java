@@ -1,5 +1,6 @@
 package io.tollgate.stripesync.billing;
 
+import io.tollgate.config.Credits;
 import io.tollgate.metering.periods.PeriodRollover;
 import io.tollgate.metering.alerts.Notices;
 
@@ -198,8 +199,8 @@ public final class BillingEvents implements EventHandler {
           return Future.succeededFuture(Handled.of("credit pack awaits its payment (payment_status "
               + string(session, "payment_status") + "); checkout.session.async_payment_succeeded grants it", account.id()));
         }
-        long credits = StripeJson.positive(string(meta, "tollgate_credits"))
-            .orElseThrow(() -> new Unprocessable("checkout session " + id(session, "id") + " has no positive tollgate_credits metadata"));
+        long credits = StripeJson.positiveCredits(string(meta, "tollgate_credits"))
+            .orElseThrow(() -> new Unprocessable("checkout session " + id(session, "id") + " has no positive tollgate_credits metadata (credits, at most 3 decimals)"));
         String pack = string(meta, "tollgate_pack");
         String key = "checkout:" + id(session, "id");
         return refunds.recordPurchase(conn, id(session, "payment_intent"), account.id(), credits, number(session, "amount_total"),
@@ -214,7 +215,7 @@ public final class BillingEvents implements EventHandler {
   /** Records a grant once (by key) and, after the commit, adds it to the hot balance. */
   Future<Handled> grant(SqlConnection conn, Account account, long credits, String kind, String reason, String key, String what) {
     return ledger.record(conn, account.id(), credits, kind, reason, key, ACTOR).map(applied -> applied
-        ? new Handled(what + ": " + credits + " credits granted", account.id(),
+        ? new Handled(what + ": " + Credits.format(credits) + " credits granted", account.id(),
             List.of(() -> admissions.addCreditsIfLoaded(account.id(), credits)))
         : Handled.of(what + ": already granted (" + key + ")", account.id()));
   }
@@ -486,11 +487,12 @@ public final class BillingEvents implements EventHandler {
                                  Instant end) {
     if (in(CYCLE_REASONS, reason) && start.isAfter(account.periodStart())) {
       return periods.advance(conn, account, start, start, end, plan, invoiceId).map(rolled -> new Handled("invoice " + invoiceId
-          + " paid: period " + start + " – " + end + ", " + rolled.granted() + " included credits granted, " + rolled.expired()
+          + " paid: period " + start + " – " + end + ", " + Credits.format(rolled.granted()) + " included credits granted, "
+          + Credits.format(rolled.expired())
           + " lapsed", account.id(), List.of(() -> periods.applyToRedis(rolled))));
     }
     return periods.grantIncluded(conn, account, plan, invoiceId).map(granted -> granted > 0
-        ? new Handled("invoice " + invoiceId + " paid: " + granted + " included credits of plan " + plan.name() + " granted",
+        ? new Handled("invoice " + invoiceId + " paid: " + Credits.format(granted) + " included credits of plan " + plan.name() + " granted",
             account.id(), List.of(() -> admissions.addCreditsIfLoaded(account.id(), granted)))
         : Handled.of("invoice " + invoiceId + " paid: the period's credits were already granted", account.id()));
   }

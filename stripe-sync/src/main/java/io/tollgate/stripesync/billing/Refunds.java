@@ -5,6 +5,7 @@ import static io.tollgate.stripesync.billing.StripeJson.id;
 import static io.tollgate.stripesync.billing.StripeJson.number;
 import static io.tollgate.stripesync.billing.StripeJson.string;
 
+import io.tollgate.config.Credits;
 import io.tollgate.metering.accounts.Account;
 import io.tollgate.metering.accounts.AccountStore;
 import io.tollgate.metering.admission.Admissions;
@@ -108,7 +109,7 @@ final class Refunds {
       } else {
         long charged = number(o, "amount");
         long refunded = number(o, "amount_refunded");
-        // The refunded share, rounded down: a refund of a few cents takes back no more than it paid for.
+        // The refunded share in units, rounded down to a unit: a refund of a few cents takes back no more than it paid for.
         target = charged <= 0 || refunded >= charged ? p.credits()
             : java.math.BigInteger.valueOf(p.credits()).multiply(java.math.BigInteger.valueOf(refunded))
                 .divide(java.math.BigInteger.valueOf(charged)).longValueExact();
@@ -123,8 +124,8 @@ final class Refunds {
             .compose(already -> {
               long wanted = Math.max(0, target - already);
               if (wanted == 0) {
-                return Future.succeededFuture(Handled.of(what + ": nothing more to take back (" + already + " of the purchase's "
-                    + p.credits() + " credits already taken back)", account.id()));
+                return Future.succeededFuture(Handled.of(what + ": nothing more to take back (" + Credits.format(already) + " of the purchase's "
+                    + Credits.format(p.credits()) + " credits already taken back)", account.id()));
               }
               return balance(conn, account).compose(balance -> takeBack(conn, e, account, p, paymentIntent, what, key, wanted,
                   Math.max(0, balance)));
@@ -141,27 +142,28 @@ final class Refunds {
                                    String key, long wanted, long balance) {
     long take = Math.min(wanted, balance);
     long shortfall = wanted - take;
-    String reason = what + ": " + wanted + " credits of purchase " + p.grantKey() + " taken back"
-        + (shortfall > 0 ? " (" + take + " unspent; " + shortfall + " already spent)" : "");
+    String reason = what + ": " + Credits.format(wanted) + " credits of purchase " + p.grantKey() + " taken back"
+        + (shortfall > 0 ? " (" + Credits.format(take) + " unspent; " + Credits.format(shortfall) + " already spent)" : "");
     // Recorded even when nothing was unspent (amount 0), so that a replay finds its key and does nothing.
     return ledger.record(conn, account.id(), -take, "refund", reason, key, ACTOR).compose(applied -> {
       if (!applied) {
         return Future.succeededFuture(Handled.of(what + ": already taken back (" + key + ")", account.id()));
       }
       JsonObject after = new JsonObject().put("event", e.id()).put("paymentIntent", paymentIntent).put("purchase", p.grantKey())
-          .put("wanted", wanted).put("takenBack", take).put("shortfall", shortfall).put("balanceBefore", balance);
+          .put("wanted", Credits.json(wanted)).put("takenBack", Credits.json(take)).put("shortfall", Credits.json(shortfall))
+          .put("balanceBefore", Credits.json(balance));
       Future<Void> steps = audit.record(conn, ACTOR, "credits.take_back", "account", Long.toString(account.id()), null,
-          new JsonObject().put("balance", balance), after).mapEmpty();
+          new JsonObject().put("balance", Credits.json(balance)), after).mapEmpty();
       if (shortfall > 0) {
         Instant at = Objects.requireNonNullElse(epoch(e.object(), "created"), e.created());
         JsonObject payload = new JsonObject().put("type", "credits.refund_shortfall").put("accountId", account.id())
-            .put("paymentIntent", paymentIntent).put("cause", e.type()).put("creditsToTakeBack", wanted).put("takenBack", take)
-            .put("shortfall", shortfall);
+            .put("paymentIntent", paymentIntent).put("cause", e.type()).put("creditsToTakeBack", Credits.json(wanted))
+            .put("takenBack", Credits.json(take)).put("shortfall", Credits.json(shortfall));
         steps = steps.compose(v -> notices.raise(conn, account, "refund_shortfall", 0, at, payload)).mapEmpty();
         log.warn("account {}: {} wants {} credits back but only {} were unspent; shortfall {} raised as a notification",
-            account.id(), what, wanted, take, shortfall);
+            account.id(), what, Credits.format(wanted), Credits.format(take), Credits.format(shortfall));
       }
-      String outcome = what + ": " + take + " credits taken back" + (shortfall > 0 ? ", " + shortfall
+      String outcome = what + ": " + Credits.format(take) + " credits taken back" + (shortfall > 0 ? ", " + Credits.format(shortfall)
           + " already spent (refund_shortfall notification raised)" : "");
       return steps.map(v -> take > 0 ? new Handled(outcome, account.id(), List.of(() -> admissions.addCreditsIfLoaded(account.id(), -take)))
           : Handled.of(outcome, account.id()));

@@ -1,5 +1,6 @@
 package io.tollgate.stripesync.billing;
 
+import io.tollgate.config.Credits;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Instant;
@@ -49,6 +50,23 @@ final class StripeJson {
   /** {@code tollgate_account_id} from metadata, if it is a positive integer. */
   static Optional<Long> accountIdIn(JsonObject metadata) {
     return positive(string(metadata, "tollgate_account_id"));
+  }
+
+  /**
+   * Positive credits written as decimal text in Stripe metadata ({@code tollgate_credits}: "500",
+   * "2.5"), in units; empty when absent, not a number, not positive or more precise than a unit.
+   * Metadata written before the unit existed holds whole credits, which read the same way.
+   */
+  static Optional<Long> positiveCredits(String raw) {
+    if (raw == null) {
+      return Optional.empty();
+    }
+    try {
+      long units = Credits.units(raw);
+      return units > 0 ? Optional.of(units) : Optional.empty();
+    } catch (IllegalArgumentException e) {
+      return Optional.empty();
+    }
   }
 
   static Optional<Long> positive(String raw) {
