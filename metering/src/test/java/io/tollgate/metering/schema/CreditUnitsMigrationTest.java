@@ -128,7 +128,7 @@ class CreditUnitsMigrationTest {
     assertThat(postpaidBefore).isEqualTo(493);
     await(v9.close());
 
-    assertThat(SchemaMigrator.migrate(url)).as("V10 and only V10 applied").isEqualTo(1);
+    assertThat(SchemaMigrator.migrate(url)).as("the migrations after V9 applied: V10 (units) and V11 (billable actions)").isEqualTo(2);
 
     try (Connection c = jdbc(); Statement s = c.createStatement()) {
       assertThat(one(s, "SELECT spend_cap FROM accounts WHERE id = 7900091")).isEqualTo(250_000);
