@@ -6,13 +6,56 @@
 --       (a limit <= 0 means unlimited), 6 estimated tokens, 7 credits to reserve,
 --       8 credit policy (1 enforce, 2 charge and bill the overage, 0 none), 9 reservation member,
 --       10 reservation expiry (ms), 11 overage allowed per period under policy 2 (< 0: unlimited)
+-- Billable actions (ingest API) add KEYS 9-10 and ARGV 12-18, see the block below.
 -- Returns: allowed, reason, remaining requests, remaining tokens, requests reset (ms),
---          tokens reset (ms), retry after (ms), balance, requests limit, tokens limit
+--          tokens reset (ms), retry after (ms), balance, requests limit, tokens limit,
+--          credits reserved, allowance units taken, allowance generation, duplicate's event id
 -- Reasons: 0 allowed, 1 key requests, 2 key tokens, 3 account requests, 4 account tokens,
---          5 credits, 6 request larger than a tokens-per-minute limit, 7 balance not seeded
+--          5 credits, 6 request larger than a tokens-per-minute limit, 7 balance not seeded,
+--          8 duplicate event (its id was admitted before)
 local now = tonumber(ARGV[1])
 local tokens_cost = tonumber(ARGV[6])
 local reserve = tonumber(ARGV[7])
+
+-- ---- Billable actions (issue 15). Proxied requests pass ARGV 12 = '', 16 = '', 18 = ''.
+-- KEYS[9]  the account's allowance hash: tier -> units used this period, '@gen' -> the period's
+--          generation (the period rollover bumps it and clears the counters; absent: not loaded)
+-- KEYS[10] the event's idempotency key (ARGV 16 = '1'), holding the event id that was admitted
+-- ARGV: 12 tier whose allowance applies ('' none: ARGV 7 is then the whole reservation),
+--       13 quantity, 14 the plan's allowance of the tier per period, 15 credits per unit,
+--       16 '1' to check and set KEYS[10], 17 how long (ms) KEYS[10] is held until settled,
+--       18 the reservation member's tail (key:quantity:action), '' for a proxied request
+-- The allowance is spent before credits: what it cannot cover is reserved at the unit price.
+local tier = ARGV[12] or ''
+local from_allowance, generation = 0, 0
+if ARGV[16] == '1' then
+  local seen = redis.call('GET', KEYS[10])
+  if seen then
+    return {0, 8, -1, -1, 0, 0, 0, -1, -1, -1, 0, 0, 0, seen}
+  end
+end
+if tier ~= '' then
+  local state = redis.call('HMGET', KEYS[9], tier, '@gen')
+  if state[2] == false then
+    -- Counters not loaded (new account, or Redis lost them): load them from Postgres first.
+    return {0, 7, -1, -1, 0, 0, 0, -1, -1, -1, 0, 0, 0, ''}
+  end
+  local used = tonumber(state[1] or '0')
+  generation = tonumber(state[2] or '0')
+  local quantity = tonumber(ARGV[13])
+  local left = tonumber(ARGV[14]) - used
+  if left < 0 then left = 0 end
+  from_allowance = math.min(quantity, left)
+  reserve = (quantity - from_allowance) * tonumber(ARGV[15])
+end
+-- An action's member carries what settle and the sweeper need: credits held, policy, tier,
+-- allowance units held and their generation, then key, quantity and action.
+local member = ARGV[9]
+if (ARGV[18] or '') ~= '' then
+  member = ARGV[9] .. ':' .. string.format('%.0f', reserve) .. ':' .. ARGV[8] .. ':' .. tier .. ':'
+      .. string.format('%.0f', from_allowance) .. ':' .. string.format('%.0f', generation) .. ':' .. ARGV[18]
+end
+-- ---- end of billable actions' admission inputs
 
 -- Refill a bucket to `now` without writing; capacity = limit, refill = limit per minute.
 local function peek(key, limit)
@@ -103,9 +146,16 @@ if reason == 0 then
       redis.call('INCRBY', KEYS[7], reserve)
     end
   end
-  redis.call('ZADD', KEYS[6], tonumber(ARGV[10]), ARGV[9])
+  redis.call('ZADD', KEYS[6], tonumber(ARGV[10]), member)
+  -- Billable actions: take the allowance units, and hold the event's id until it is settled.
+  if from_allowance > 0 then
+    redis.call('HINCRBY', KEYS[9], tier, from_allowance)
+  end
+  if ARGV[16] == '1' then
+    redis.call('SET', KEYS[10], string.match(ARGV[9], '^[^:]+'), 'PX', ARGV[17])
+  end
 end
 
 if balance == false then balance = -1 end
 return {reason == 0 and 1 or 0, reason, math.floor(rem_req), math.floor(rem_tok), reset_req, reset_tok,
-        retry, tonumber(balance), lim_req, lim_tok}
+        retry, tonumber(balance), lim_req, lim_tok, reserve, from_allowance, generation, ''}

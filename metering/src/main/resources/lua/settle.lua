@@ -5,13 +5,37 @@
 -- ARGV: 1 reservation member, 2 credits reserved, 3 credits actually used (>= 0),
 --       4 tokens estimated at admission, 5 tokens actually used, 6 key tpm limit,
 --       7 account tpm limit, 8 credit policy (0: the balance is not involved, 1 enforce, 2 charge
---       and bill the overage), 9.. usage event field/value pairs
+--       and bill the overage), 9-12 billable actions (below), 13.. usage event field/value pairs
 -- Returns: 1 if the reservation was still held (0: the sweeper had refunded it), balance, overage
 -- The event gets an `overage` field: the part of its credits that the balance did not cover
 -- (policy 2 only), which is what reaches the Stripe meter for a hybrid account.
+local FIELDS = 13
 local reserved = tonumber(ARGV[2])
 local actual = tonumber(ARGV[3])
 local held = redis.call('ZREM', KEYS[2], ARGV[1])
+
+-- ---- Billable actions (issue 15). Proxied requests pass ARGV 12 = ''.
+-- KEYS[8] the account's allowance hash, KEYS[9] the event's idempotency key
+-- ARGV: 9 tier ('' none), 10 allowance units to give back (held at admission, not used),
+--       11 the allowance generation they were taken from, 12 how long (ms) the event's id stays
+--       known after settling ('0': not an idempotent event)
+-- An action settles only a held reservation: one cancelled, committed or swept is not charged
+-- (a proxied request whose reservation was swept still pays, below).
+local action = (ARGV[12] or '') ~= ''
+if action and held == 0 then
+  return {0, -1, 0}
+end
+if action then
+  local give_back = tonumber(ARGV[10])
+  -- After a period rollover the counters are new: units of the old period are not given to it.
+  if ARGV[9] ~= '' and give_back > 0 and (redis.call('HGET', KEYS[8], '@gen') or '0') == ARGV[11] then
+    redis.call('HINCRBY', KEYS[8], ARGV[9], -give_back)
+  end
+  if ARGV[12] ~= '0' then
+    redis.call('SET', KEYS[9], ARGV[FIELDS + 1], 'PX', ARGV[12])
+  end
+end
+-- ---- end of billable actions
 local balance = -1
 local overage = 0
 if ARGV[8] == '2' then
@@ -59,7 +83,7 @@ if unused ~= 0 then
 end
 
 local fields = {}
-for i = 9, #ARGV do
+for i = FIELDS, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 fields[#fields + 1] = 'overage'

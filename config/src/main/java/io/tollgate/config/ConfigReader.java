@@ -39,7 +39,8 @@ final class ConfigReader {
     UpstreamClientConfig upstreamClient = upstreamClient(top.section("upstreamClient"));
     List<RouteConfig> routes = RouteReader.read(top, reader.env);
     PricingConfig pricing = pricing(top.section("pricing"));
-    Map<String, PlanConfig> plans = plans(top);
+    ActionCatalog actions = actions(top);
+    Map<String, PlanConfig> plans = plans(top, actions);
     MeteringConfig metering = metering(top.section("metering"));
     AlertsConfig alerts = alerts(top.section("alerts"));
     StripeConfig stripe = stripe(top.section("stripe"));
@@ -51,7 +52,7 @@ final class ConfigReader {
     AdminTokenPolicy.check(secrets.adminToken(), server.adminHost(), reader.env);
     problems.throwIfAny();
     return new TollgateConfig(server, redis, postgres, dataDir, upstreamClient, routes, pricing, plans, metering,
-        alerts, stripe, billing, secrets, file);
+        alerts, stripe, billing, actions, secrets, file);
   }
 
   private ServerConfig server(YamlSection s) {
@@ -186,12 +187,12 @@ final class ConfigReader {
     return new ModelPrice(input, output);
   }
 
-  private static Map<String, PlanConfig> plans(YamlSection top) {
+  private static Map<String, PlanConfig> plans(YamlSection top, ActionCatalog actions) {
     if (!top.has("plans")) {
       return Map.of(Defaults.FREE_PLAN_NAME, Defaults.FREE_PLAN);
     }
     Map<String, PlanConfig> plans = new LinkedHashMap<>();
-    top.namedEntries("plans").forEach((name, value) -> plans.put(name, plan(name, top.child("plans." + name, value))));
+    top.namedEntries("plans").forEach((name, value) -> plans.put(name, plan(name, top.child("plans." + name, value), actions)));
     if (!plans.containsKey(Defaults.FREE_PLAN_NAME)) {
       top.problem("plans", "must define a \"free\" plan (new accounts and downgraded accounts use it)");
     }
@@ -199,7 +200,7 @@ final class ConfigReader {
   }
 
   /** Every limit is required: a forgotten one must not quietly become another plan's, or unlimited. */
-  private static PlanConfig plan(String name, YamlSection p) {
+  private static PlanConfig plan(String name, YamlSection p, ActionCatalog actions) {
     long rpm = required(p, "requestsPerMinute", "requests per minute, 0 = unlimited");
     long tpm = required(p, "tokensPerMinute", "tokens per minute, 0 = unlimited");
     if (!p.has("includedCredits") && !p.misshapen()) {
@@ -214,9 +215,107 @@ final class ConfigReader {
     if (!overage.equals("block") && !overage.equals("bill")) {
       p.problem("overage", "expected block | bill, got " + YamlSection.describe(overage));
     }
+    Map<String, Long> allowances = new LinkedHashMap<>();
+    p.namedEntries("allowances").forEach((tier, count) -> {
+      if (!actions.tiers().containsKey(tier)) {
+        p.problem("allowances." + tier, "is not a tier (known: " + String.join(", ", actions.tiers().keySet()) + ")");
+      } else if (count instanceof Integer || count instanceof Long) {
+        long n = ((Number) count).longValue();
+        if (n < 0 || n > MAX_ALLOWANCE) {
+          p.problem("allowances." + tier, "expected actions per period 0-" + MAX_ALLOWANCE + ", got " + n);
+        } else {
+          allowances.put(tier, n);
+        }
+      } else {
+        p.problem("allowances." + tier, "expected a whole number of actions per period, got " + YamlSection.describe(count));
+      }
+    });
     p.finish();
     return new PlanConfig(name, rpm, tpm, included, thresholds, prices, models, features,
-        overage.equals("bill") ? PlanConfig.Overage.BILL : PlanConfig.Overage.BLOCK);
+        overage.equals("bill") ? PlanConfig.Overage.BILL : PlanConfig.Overage.BLOCK, allowances);
+  }
+
+  /** Bounds a tier's allowance so that allowance × price stays exact in the Lua scripts (below 2^53). */
+  static final long MAX_ALLOWANCE = 1_000_000_000L;
+  /**
+   * Bounds a unit price, for the same reason (a quantity is at most 1,000,000): 1,000,000 credits,
+   * in units ({@link Credits}).
+   */
+  static final long MAX_UNIT_CREDITS = Credits.ofWhole(1_000_000);
+
+  /**
+   * {@code tiers:} (name → credits per unit) and {@code actions:} (name → a tier's name, or
+   * {@code {tier: name}}, or {@code {credits: n}}).
+   */
+  private static ActionCatalog actions(YamlSection top) {
+    Map<String, Long> tiers = new LinkedHashMap<>();
+    top.namedEntries("tiers").forEach((name, value) -> {
+      if (!ActionCatalog.TIER_NAME.matcher(name).matches()) {
+        top.problem("tiers." + name, "expected a tier name (1-32 letters, digits, '_', '-')");
+      }
+      creditAmount(top, "tiers." + name, value).ifPresent(credits -> tiers.put(name, credits));
+    });
+    Map<String, ActionCatalog.Action> actions = new LinkedHashMap<>();
+    top.namedEntries("actions").forEach((name, value) -> {
+      String path = "actions." + name;
+      if (!ActionCatalog.ACTION_NAME.matcher(name).matches()) {
+        top.problem(path, "expected an action name (1-64 letters, digits, '_', '-', '.')");
+      }
+      if (value instanceof String tier) {
+        if (!tiers.containsKey(tier)) {
+          top.problem(path, "names tier " + YamlSection.describe(tier) + ", which tiers does not define (known: "
+              + String.join(", ", tiers.keySet()) + ")");
+        } else {
+          actions.put(name, new ActionCatalog.Action(name, tier, 0));
+        }
+        return;
+      }
+      YamlSection a = top.child(path, value);
+      Optional<String> tier = a.string("tier");
+      boolean hasCredits = a.has("credits");
+      Optional<Long> credits = hasCredits ? creditAmount(top, path + ".credits", valueOf(value, "credits")) : Optional.empty();
+      a.finish();
+      if (a.misshapen()) {
+        return;
+      }
+      if (tier.isPresent() == hasCredits) {
+        a.problem("expected either a tier or credits of its own (tier: small, or credits: 3)");
+      } else if (tier.isPresent() && !tiers.containsKey(tier.get())) {
+        a.problem("tier", "names tier " + YamlSection.describe(tier.get()) + ", which tiers does not define (known: "
+            + String.join(", ", tiers.keySet()) + ")");
+      } else if (tier.isPresent()) {
+        actions.put(name, new ActionCatalog.Action(name, tier.get(), 0));
+      } else {
+        credits.ifPresent(c -> actions.put(name, new ActionCatalog.Action(name, null, c)));
+      }
+    });
+    return new ActionCatalog(tiers, actions);
+  }
+
+  private static Object valueOf(Object mapping, String key) {
+    return mapping instanceof Map<?, ?> m ? m.get(key) : null;
+  }
+
+  /**
+   * A price in credits (an exact decimal, at most three places: {@code 2.5}) as ledger units: the
+   * one place where a configured action price is turned into units ({@link Credits}).
+   */
+  private static Optional<Long> creditAmount(YamlSection at, String path, Object value) {
+    String expected = "expected credits 0-" + Credits.format(MAX_UNIT_CREDITS) + " with at most " + Credits.SCALE + " decimals, got ";
+    if (!(value instanceof Number n)) {
+      at.problem(path, expected + YamlSection.describe(value));
+      return Optional.empty();
+    }
+    try {
+      long units = Credits.units(n);
+      if (units >= 0 && units <= MAX_UNIT_CREDITS) {
+        return Optional.of(units);
+      }
+      at.problem(path, expected + YamlSection.describe(value));
+    } catch (IllegalArgumentException e) {
+      at.problem(path, expected + e.getMessage());
+    }
+    return Optional.empty();
   }
 
   /** A list of distinct names, each matching {@code pattern}. */

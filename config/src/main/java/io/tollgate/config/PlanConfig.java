@@ -18,10 +18,12 @@ import java.util.List;
  *                          only to plans that include it
  * @param overage           what happens when the credits run out: {@code BLOCK} refuses with 402,
  *                          {@code BILL} lets usage go on and bills it through the Stripe meter
+ * @param allowances        tier name → actions of that tier included per billing period, spent before
+ *                          credits (see {@link ActionCatalog}); a tier not listed has none
  */
 public record PlanConfig(String name, long requestsPerMinute, long tokensPerMinute, long includedCredits,
                          List<Integer> alertThresholds, List<String> stripePrices, List<String> models,
-                         List<String> features, Overage overage) {
+                         List<String> features, Overage overage, java.util.Map<String, Long> allowances) {
 
   /** Fires at half, most, nearly all, and all of the allowance. */
   public static final List<Integer> DEFAULT_ALERT_THRESHOLDS = List.of(50, 80, 95, 100);
@@ -40,6 +42,20 @@ public record PlanConfig(String name, long requestsPerMinute, long tokensPerMinu
     stripePrices = List.copyOf(stripePrices);
     models = List.copyOf(models);
     features = List.copyOf(features);
+    allowances = java.util.Map.copyOf(allowances);
+  }
+
+  /** A plan without action allowances. */
+  public PlanConfig(String name, long requestsPerMinute, long tokensPerMinute, long includedCredits,
+                    List<Integer> alertThresholds, List<String> stripePrices, List<String> models,
+                    List<String> features, Overage overage) {
+    this(name, requestsPerMinute, tokensPerMinute, includedCredits, alertThresholds, stripePrices, models, features, overage,
+        java.util.Map.of());
+  }
+
+  /** Actions of {@code tier} included per period (0 when the plan lists none). */
+  public long allowance(String tier) {
+    return tier == null ? 0 : allowances.getOrDefault(tier, 0L);
   }
 
   /** A plan sold by no Stripe price, open to every model and no named feature, blocking overage. */

@@ -15,16 +15,26 @@ import java.util.Optional;
  * @param alerts   delivery of usage alerts to accounts' webhooks
  * @param stripe   Stripe meter sync
  * @param billing  Stripe webhooks, subscriptions, credit packs, dunning and auto top-up
+ * @param actions  billable actions and their tiers, reported through the ingest API
  * @param source   the file the configuration was read from; empty for pure defaults and {@link ConfigLoader#fromYaml}
  */
 public record TollgateConfig(ServerConfig server, RedisConfig redis, PostgresConfig postgres, Path dataDir,
                              UpstreamClientConfig upstreamClient, List<RouteConfig> routes, PricingConfig pricing,
                              Map<String, PlanConfig> plans, MeteringConfig metering, AlertsConfig alerts, StripeConfig stripe,
-                             BillingConfig billing, Secrets secrets, Optional<Path> source) {
+                             BillingConfig billing, ActionCatalog actions, Secrets secrets, Optional<Path> source) {
 
   public TollgateConfig {
     routes = List.copyOf(routes);
     plans = Map.copyOf(plans);
+  }
+
+  /** Without {@code tiers} and {@code actions}: the ingest API knows no action. */
+  public TollgateConfig(ServerConfig server, RedisConfig redis, PostgresConfig postgres, Path dataDir,
+                        UpstreamClientConfig upstreamClient, List<RouteConfig> routes, PricingConfig pricing,
+                        Map<String, PlanConfig> plans, MeteringConfig metering, AlertsConfig alerts, StripeConfig stripe,
+                        BillingConfig billing, Secrets secrets, Optional<Path> source) {
+    this(server, redis, postgres, dataDir, upstreamClient, routes, pricing, plans, metering, alerts, stripe, billing,
+        ActionCatalog.none(), secrets, source);
   }
 
   /** Without a {@code billing} section: webhooks and dunning take their defaults, no credit packs. */
@@ -71,7 +81,7 @@ public record TollgateConfig(ServerConfig server, RedisConfig redis, PostgresCon
   /** The same configuration with other server settings (the ports actually bound), every other section kept. */
   public TollgateConfig withServer(ServerConfig newServer) {
     return new TollgateConfig(newServer, redis, postgres, dataDir, upstreamClient, routes, pricing, plans, metering, alerts, stripe,
-        billing, secrets, source);
+        billing, actions, secrets, source);
   }
 
   /** The plan a Stripe price sells, if any (each price belongs to at most one plan). */

@@ -59,7 +59,7 @@ class ValidationRulesTest {
     @DisplayName("an unknown top-level key lists every top-level section")
     void unknownTopLevelKey() {
       assertThat(problemsOf("rotues: []")).containsExactly("tollgate.yaml: rotues: unknown key (known: server, redis, "
-          + "postgres, dataDir, upstreamClient, routes, pricing, plans, metering, alerts, stripe, billing)");
+          + "postgres, dataDir, upstreamClient, routes, pricing, tiers, actions, plans, metering, alerts, stripe, billing)");
     }
 
     @Test
@@ -73,7 +73,7 @@ class ValidationRulesTest {
     @DisplayName("an unknown key inside a plan is refused")
     void unknownPlanKey() {
       assertThat(problemsOf("plans: { free: { requestsPerMinute: 1, tokensPerMinute: 1, includedCredits: 1, burst: 5 } }"))
-          .containsExactly("tollgate.yaml: plans.free.burst: unknown key (known: requestsPerMinute, tokensPerMinute, includedCredits, alertThresholds, stripePrices, models, features, overage)");
+          .containsExactly("tollgate.yaml: plans.free.burst: unknown key (known: requestsPerMinute, tokensPerMinute, includedCredits, alertThresholds, stripePrices, models, features, overage, allowances)");
     }
 
     @Test

@@ -5,6 +5,7 @@ import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.charging.FailedAuthLimiter;
 import io.tollgate.gateway.charging.AbortPolicy;
 import io.tollgate.gateway.charging.HotPath;
+import io.tollgate.metering.actions.ActionIngest;
 import io.tollgate.gateway.charging.MeteringMetrics;
 import io.tollgate.gateway.charging.Settlements;
 import io.tollgate.gateway.admin.AdminApi;
@@ -72,6 +73,7 @@ public final class Services {
   private final Admissions admissions;
   private final KeyEvents keyEvents;
   private final HotPath hotPath;
+  private final ActionIngest actionIngest;
   private final UsageJobs jobs;
   private final AlertWebhooks alertWebhooks;
   private final MeterSyncJobs meterSync;
@@ -102,6 +104,8 @@ public final class Services {
     this.hotPath = new HotPath(keyVerifier, new AdmissionService(admissions, config.pricing(), balances::seed, clock),
         new FailedAuthLimiter(config.metering().failedAuthPerMinute()), new MeteringMetrics(registry), new Settlements(), clock,
         config.metering().defaultMaxTokens(), AbortPolicy.of(config.metering()));
+
+    this.actionIngest = new ActionIngest(config.actions(), hotPath.admission(), balances, accounts, pool, clock);
 
     PeriodRollover rollover = new PeriodRollover(pool, config, accounts, ledger, admissions, clock);
     Notices notices = new Notices(config.secrets().alertWebhookSecret().isPresent(), registry);
@@ -178,6 +182,10 @@ public final class Services {
 
   HotPath hotPath() {
     return hotPath;
+  }
+
+  ActionIngest actionIngest() {
+    return actionIngest;
   }
 
   WebhookIntake webhookIntake() {

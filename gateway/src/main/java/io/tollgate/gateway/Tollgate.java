@@ -99,7 +99,7 @@ public final class Tollgate implements AutoCloseable {
           clock);
       services.start()
           .compose(v -> started.deployVerticle(() -> new ProxyVerticle(config, registry, services.hotPath(), services.webhookIntake(),
-              proxyGuard),
+              proxyGuard, services.actionIngest()),
               new DeploymentOptions().setInstances(eventLoops)))
           .compose(id -> started.deployVerticle(admin[0] = new AdminVerticle(config, registry, backing.redisUrl(),
               backing.postgresUrl(), services.adminApi(), services.console())))

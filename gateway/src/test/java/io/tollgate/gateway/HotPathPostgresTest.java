@@ -85,13 +85,19 @@ class HotPathPostgresTest {
     return await(pg.query(ACTIVITY).execute()).iterator().next().getLong(0);
   }
 
-  /** Reads the counters once they have stopped moving: two equal readings 2.5 s apart. */
+  /**
+   * Reads the counters once they have stopped moving: unchanged for 11 s, longer than a backend may
+   * sit on its counters. Two equal readings 2.5 s apart were not enough: a pooled connection that
+   * went idle just before could still report its (warm-up) work afterwards, inside the measurement.
+   */
   private static long settled() {
     long previous = activity();
-    for (int i = 0; i < 20; i++) {
+    int stable = 0;
+    for (int i = 0; i < 40; i++) {
       await(vertx.timer(2_500));
       long now = activity();
-      if (now == previous) {
+      stable = now == previous ? stable + 1 : 0;
+      if (stable >= 5) {
         return now;
       }
       previous = now;

@@ -159,7 +159,7 @@ class UsageQueriesTest {
     List<String> lines = csv.text().lines().toList();
     assertThat(lines).hasSize(20_001);
     assertThat(lines.get(0)).isEqualTo("event_id,occurred_at,account_id,key_id,route,model,input_tokens,output_tokens,credits,status,"
-        + "upstream_latency_ms,estimated,outcome");
+        + "upstream_latency_ms,estimated,outcome,action,tier,quantity,allowance_units,ingest_id");
     assertThat(lines.get(1)).contains(",\"m,odel \"\"quoted\"\"\",1,1,1,200,");
     assertThat(lines.get(20_000)).contains(",20000,20000,1,200,");
     assertThat(lines.stream().skip(1).map(l -> l.substring(0, 36)).distinct().count()).isEqualTo(20_000);
@@ -189,9 +189,9 @@ class UsageQueriesTest {
     List<String> lines = admin("/admin/v1/usage/daily.csv?accountId=" + account
         + "&from=2026-03-01T00:00:00Z&to=2026-03-03T00:00:00Z").text().lines().toList();
     assertThat(lines).containsExactly(
-        "day,account_id,route,model,requests,input_tokens,output_tokens,credits",
-        "2026-03-01," + account + ",/flat/,,3,0,0,21",
-        "2026-03-01," + account + ",/v1/,gpt-4o-mini,3,30,15,45.5",
-        "2026-03-02," + account + ",/flat/,,4,0,0,28");
+        "day,account_id,route,model,requests,input_tokens,output_tokens,credits,action,tier,quantity,allowance_units",
+        "2026-03-01," + account + ",/flat/,,3,0,0,21,,,0,0",
+        "2026-03-01," + account + ",/v1/,gpt-4o-mini,3,30,15,45.5,,,0,0",
+        "2026-03-02," + account + ",/flat/,,4,0,0,28,,,0,0");
   }
 }

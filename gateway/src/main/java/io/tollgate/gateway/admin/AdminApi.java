@@ -298,7 +298,7 @@ public final class AdminApi {
 
   private static JsonObject scopes(JsonObject raw) {
     JsonObject out = new JsonObject();
-    for (String field : List.of("routes", "models")) {
+    for (String field : List.of("routes", "models", "actions")) {
       Object v = raw.getValue(field);
       if (v == null) {
         continue;
@@ -309,8 +309,8 @@ public final class AdminApi {
       out.put(field, array);
     }
     for (String key : raw.fieldNames()) {
-      if (!key.equals("routes") && !key.equals("models")) {
-        throw BadInput.field("scopes." + key, "is not a known scope (routes, models)");
+      if (!key.equals("routes") && !key.equals("models") && !key.equals("actions")) {
+        throw BadInput.field("scopes." + key, "is not a known scope (routes, models, actions)");
       }
     }
     return out;

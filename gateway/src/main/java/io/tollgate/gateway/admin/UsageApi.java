@@ -132,7 +132,8 @@ public final class UsageApi {
           bucket.put(g, g.equals("key") && Long.valueOf(0L).equals(v) ? null : v);
         }
         bucket.put("requests", r.requests()).put("inputTokens", r.inputTokens())
-            .put("outputTokens", r.outputTokens()).put("credits", Credits.json(r.credits()));
+            .put("outputTokens", r.outputTokens()).put("credits", Credits.json(r.credits()))
+            .put("quantity", r.quantity()).put("allowanceUnits", r.allowanceUnits());
         data.add(bucket);
         totals.put("requests", totals.getLong("requests") + r.requests())
             .put("inputTokens", totals.getLong("inputTokens") + r.inputTokens())
@@ -154,7 +155,9 @@ public final class UsageApi {
     return accounts.get(id).compose(account -> {
       Instant previousStart = OffsetDateTime.ofInstant(account.periodStart(), ZoneOffset.UTC).minusMonths(1).toInstant();
       return usage.periodSummary(id, account.periodStart(), account.periodEnd(), previousStart)
-          .map(summary -> new Reply(200, summaryJson(account, summary, now, previousStart)));
+          .compose(summary -> usage.allowancesUsed(id, account.periodStart(), account.periodEnd())
+              .map(used -> new Reply(200, summaryJson(account, summary, now, previousStart)
+                  .put("allowances", allowancesJson(config.plan(account.plan()), used)))));
     });
   }
 
@@ -184,6 +187,17 @@ public final class UsageApi {
   }
 
 
+  /** Each configured tier's allowance this period: included by the plan, used by events of record, left. */
+  private JsonObject allowancesJson(PlanConfig plan, java.util.Map<String, Long> used) {
+    JsonObject out = new JsonObject();
+    config.actions().tiers().keySet().stream().sorted().forEach(tier -> {
+      long included = plan.allowance(tier);
+      long u = used.getOrDefault(tier, 0L);
+      out.put(tier, new JsonObject().put("included", included).put("used", u).put("remaining", Math.max(0, included - u)));
+    });
+    return out;
+  }
+
   // ---- CSV exports
 
   private void eventsCsv(RoutingContext ctx) {
@@ -195,11 +209,14 @@ public final class UsageApi {
       return;
     }
     streamCsv(ctx, "usage-events.csv", usage.events(filter),
-        "event_id,occurred_at,account_id,key_id,route,model,input_tokens,output_tokens,credits,status,upstream_latency_ms,estimated,outcome",
+        "event_id,occurred_at,account_id,key_id,route,model,input_tokens,output_tokens,credits,status,upstream_latency_ms,estimated,outcome,"
+            + "action,tier,quantity,allowance_units,ingest_id",
         r -> r.getUUID("event_id") + "," + r.getOffsetDateTime("occurred_at").toInstant() + "," + r.getLong("account_id") + ","
             + nullable(r.getLong("key_id")) + "," + Csv.cell(r.getString("route")) + "," + Csv.cell(r.getString("model")) + ","
             + r.getLong("input_tokens") + "," + r.getLong("output_tokens") + "," + Credits.format(r.getLong("credits")) + "," + r.getInteger("status")
-            + "," + nullable(r.getInteger("upstream_latency_ms")) + "," + r.getBoolean("estimated") + "," + Csv.cell(r.getString("outcome")));
+            + "," + nullable(r.getInteger("upstream_latency_ms")) + "," + r.getBoolean("estimated") + "," + Csv.cell(r.getString("outcome"))
+            + "," + Csv.cell(r.getString("action")) + "," + Csv.cell(r.getString("tier")) + "," + nullable(r.getLong("quantity"))
+            + "," + r.getLong("allowance_units") + "," + Csv.cell(r.getString("ingest_id")));
   }
 
   private void dailyCsv(RoutingContext ctx) {
@@ -210,10 +227,12 @@ public final class UsageApi {
       fail(ctx, e);
       return;
     }
-    streamCsv(ctx, "usage-daily.csv", usage.daily(filter.wholeHours()), "day,account_id,route,model,requests,input_tokens,output_tokens,credits",
+    streamCsv(ctx, "usage-daily.csv", usage.daily(filter.wholeHours()),
+        "day,account_id,route,model,requests,input_tokens,output_tokens,credits,action,tier,quantity,allowance_units",
         r -> r.getLocalDate("day") + "," + r.getLong("account_id") + "," + Csv.cell(r.getString("route")) + ","
             + Csv.cell(r.getString("model")) + "," + r.getLong("requests") + "," + r.getLong("input_tokens") + ","
-            + r.getLong("output_tokens") + "," + Credits.format(r.getLong("credits")));
+            + r.getLong("output_tokens") + "," + Credits.format(r.getLong("credits")) + "," + Csv.cell(r.getString("action")) + ","
+            + Csv.cell(r.getString("tier")) + "," + r.getLong("quantity") + "," + r.getLong("allowance_units"));
   }
 
   private static String nullable(Object v) {

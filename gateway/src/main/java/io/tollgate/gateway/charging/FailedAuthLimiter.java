@@ -29,20 +29,20 @@ public final class FailedAuthLimiter {
   }
 
   /** Whether this address may not try any more malformed or unknown keys this minute. */
-  boolean blocked(String ip) {
+  public boolean blocked(String ip) {
     return over(ip);
   }
 
-  void failed(String ip) {
+  public void failed(String ip) {
     count(ip);
   }
 
   /** Whether this address may not present this (revoked or expired) key again this minute. */
-  boolean blocked(String ip, String keyHashHex) {
+  public boolean blocked(String ip, String keyHashHex) {
     return over(ip + " " + keyHashHex);
   }
 
-  void failed(String ip, String keyHashHex) {
+  public void failed(String ip, String keyHashHex) {
     count(ip + " " + keyHashHex);
   }
 

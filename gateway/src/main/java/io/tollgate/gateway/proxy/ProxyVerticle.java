@@ -8,6 +8,8 @@ import io.tollgate.gateway.errors.GatewayFailure;
 import io.tollgate.gateway.errors.OpenAiErrors;
 import io.tollgate.gateway.webhooks.WebhookIntake;
 import io.tollgate.gateway.charging.HotPath;
+import io.tollgate.gateway.ingest.IngestApi;
+import io.tollgate.metering.actions.ActionIngest;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpClientAgent;
@@ -38,6 +40,8 @@ public final class ProxyVerticle extends VerticleBase {
   private final HotPath metering;
   private final WebhookIntake webhooks;
   private final ConnectionGuard guard;
+  private final ActionIngest actionIngest;
+  private IngestApi ingest;
   private HttpClientAgent client;
   private ProxyMetrics unrouted;
   /** Connections to close after the request being answered; only this verticle's event loop touches it. */
@@ -47,12 +51,13 @@ public final class ProxyVerticle extends VerticleBase {
 
   /** {@code guard} is the proxy port's, shared by every instance of this verticle. */
   public ProxyVerticle(TollgateConfig config, MeterRegistry registry, HotPath metering, WebhookIntake webhooks,
-                       ConnectionGuard guard) {
+                       ConnectionGuard guard, ActionIngest actionIngest) {
     this.config = config;
     this.registry = registry;
     this.metering = metering;
     this.webhooks = webhooks;
     this.guard = guard;
+    this.actionIngest = actionIngest;
   }
 
   @Override
@@ -68,6 +73,7 @@ public final class ProxyVerticle extends VerticleBase {
     routes = RouteTable.build(config.routes(), r -> r.prefix(),
         r -> new RouteProxy(vertx, client, r, upstream, config.server().maxBodyBytes(), registry, metering));
     unrouted = ProxyMetrics.unrouted(registry);
+    ingest = new IngestApi(vertx, metering, actionIngest);
     ServerConfig server = config.server();
     this.server = guard.guard(vertx, vertx.createHttpServer(new HttpServerOptions()
             .setHost(server.host())
@@ -119,6 +125,11 @@ public final class ProxyVerticle extends VerticleBase {
     String path = request.path();
     if (WebhookIntake.PATH.equals(path)) {
       webhooks.handle(request);
+      return;
+    }
+    if (IngestApi.owns(path)) {
+      // Tollgate's own API on the public port (billable actions): answered here, never proxied.
+      ingest.handle(request);
       return;
     }
     RouteProxy route = path == null ? null : routes.match(path);

@@ -50,6 +50,24 @@ public final class AdmissionService {
         keyLimits, accountLimits, metered ? estimatedTokens : 0, reserve, policy, overageCap);
   }
 
+  /**
+   * The admission of a billable action (the ingest API): the key's and account's request limits
+   * apply (one request per event or reservation, no tokens), and the credits are reserved by the
+   * script, after the tier's allowance. An action with credits of its own reserves
+   * {@code quantity × unitCredits}.
+   */
+  public AdmissionRequest actionRequest(KeyGrant grant, PlanConfig plan, ActionAdmission action) {
+    Limits keyLimits = new Limits(orZero(grant.keyRequestsPerMinute()), 0);
+    Limits accountLimits = new Limits(
+        grant.accountRequestsPerMinute() != null ? grant.accountRequestsPerMinute() : plan.requestsPerMinute(), 0);
+    CreditPolicy policy = CreditPolicy.of(grant.enforcesCredits(), plan.billsOverage(grant.billingMode()));
+    long overageCap = policy == CreditPolicy.CHARGE && grant.spendCap() != null ? grant.spendCap() : -1;
+    // With a tier the script prices what the allowance leaves; without one the whole quantity is paid.
+    long reserve = action.tier() == null ? Math.multiplyExact(action.quantity(), action.unitCredits()) : 0;
+    return new AdmissionRequest(UuidV7.at(clock.millis()), grant.accountId(), grant.keyId(), keyLimits, accountLimits, 0,
+        reserve, policy, overageCap, action);
+  }
+
   /** One atomic admission; an account whose hot balance is not loaded is loaded from the ledger first. */
   public Future<Decision> admit(AdmissionRequest request) {
     return admissions.admit(request)
@@ -58,9 +76,24 @@ public final class AdmissionService {
             : Future.succeededFuture(d));
   }
 
+  /** How long a reservation is held before the sweeper refunds it. */
+  public java.time.Duration reservationTtl() {
+    return admissions.reservationTtl();
+  }
+
   /** The credits a request costs once its usage is known. */
   public long cost(String model, long inputTokens, long outputTokens, long flatCost) {
     return pricing.cost(model, inputTokens, outputTokens, flatCost);
+  }
+
+  /** Settles a billable action's reservation (only while held); answers whether it was. */
+  public Future<Admissions.Settled> settleAction(Reservation reservation, UsageEvent event) {
+    return admissions.settleDetailed(reservation, event);
+  }
+
+  /** Cancels a billable action's reservation; false when it was no longer held. */
+  public Future<Boolean> cancel(Reservation reservation) {
+    return admissions.cancel(reservation);
   }
 
   /** Settles a reservation with the usage event that records it; answers the balance after. */

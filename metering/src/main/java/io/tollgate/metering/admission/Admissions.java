@@ -25,6 +25,10 @@ public final class Admissions {
   private static final LuaScript SETTLE = LuaScript.fromClasspath("lua/settle.lua");
   private static final LuaScript SWEEP = LuaScript.fromClasspath("lua/sweep.lua");
   private static final LuaScript GRANT = LuaScript.fromClasspath("lua/grant.lua");
+  private static final LuaScript ALLOWANCES_RESET = LuaScript.fromClasspath("lua/allowances_reset.lua");
+  private static final LuaScript ALLOWANCES_SEED = LuaScript.fromClasspath("lua/allowances_seed.lua");
+  /** How long an ingested event's id is remembered after it settled: the same id within it is charged once. */
+  public static final Duration EVENT_ID_RETENTION = Duration.ofDays(36);
 
   private final Redis redis;
   private final RedisKeys keys;
@@ -40,7 +44,13 @@ public final class Admissions {
 
   /** Loads the scripts so the first request does not pay for it. */
   public Future<Void> load() {
-    return ADMIT.load(redis).compose(v -> SETTLE.load(redis)).compose(v -> SWEEP.load(redis)).compose(v -> GRANT.load(redis));
+    return ADMIT.load(redis).compose(v -> SETTLE.load(redis)).compose(v -> SWEEP.load(redis)).compose(v -> GRANT.load(redis))
+        .compose(v -> ALLOWANCES_RESET.load(redis)).compose(v -> ALLOWANCES_SEED.load(redis));
+  }
+
+  /** How long a reservation is held before the sweeper refunds it. */
+  public Duration reservationTtl() {
+    return reservationTtl;
   }
 
   public RedisKeys keys() {
@@ -52,6 +62,7 @@ public final class Admissions {
    * count is beyond what a script holds exactly ({@link LuaNumbers}).
    */
   public Future<Decision> admit(AdmissionRequest r) {
+    ActionAdmission action = r.action();
     try {
       LuaNumbers.exact("estimatedTokens", r.estimatedTokens());
       LuaNumbers.exact("reserveCredits", r.reserveCredits());
@@ -59,27 +70,50 @@ public final class Admissions {
       LuaNumbers.exact("key tokensPerMinute", r.keyLimits().tokensPerMinute());
       LuaNumbers.exact("account requestsPerMinute", r.accountLimits().requestsPerMinute());
       LuaNumbers.exact("account tokensPerMinute", r.accountLimits().tokensPerMinute());
-    } catch (IllegalArgumentException e) {
-      return Future.failedFuture(e);
+      if (action != null) {
+        LuaNumbers.exact("quantity × unit credits", Math.multiplyExact(action.quantity(), action.unitCredits()));
+      }
+    } catch (IllegalArgumentException | ArithmeticException e) {
+      return Future.failedFuture(e instanceof IllegalArgumentException ? e : new IllegalArgumentException(e.getMessage()));
     }
     long now = clock.millis();
-    Reservation reservation = new Reservation(r.eventId(), r.accountId(), r.keyId(), r.reserveCredits(),
-        r.estimatedTokens(), r.credits(), r.keyLimits(), r.accountLimits());
     List<String> k = List.of(
         keys.keyRequests(r.accountId(), r.keyId()), keys.keyTokens(r.accountId(), r.keyId()),
         keys.accountRequests(r.accountId()), keys.accountTokens(r.accountId()),
         keys.credits(r.accountId()), keys.reservations(r.accountId()), keys.reservedCredits(r.accountId()),
-        keys.overage(r.accountId()));
+        keys.overage(r.accountId()), keys.allowances(r.accountId()),
+        keys.ingestEvent(r.accountId(), action == null || action.eventKey() == null ? "" : action.eventKey()));
+    // A proxied request's member is complete here; an action's is completed by the script, which
+    // alone knows how much of it the allowance covers (see Reservation#member).
+    String member = action == null
+        ? new Reservation(r.eventId(), r.accountId(), r.keyId(), r.reserveCredits(), r.estimatedTokens(), r.credits(),
+            r.keyLimits(), r.accountLimits()).member()
+        : r.eventId() + ":" + r.accountId();
     List<String> a = List.of(Long.toString(now),
         Long.toString(r.keyLimits().requestsPerMinute()), Long.toString(r.keyLimits().tokensPerMinute()),
         Long.toString(r.accountLimits().requestsPerMinute()), Long.toString(r.accountLimits().tokensPerMinute()),
         Long.toString(r.estimatedTokens()), Long.toString(r.reserveCredits()), r.credits().code(),
-        reservation.member(), Long.toString(now + reservationTtl.toMillis()), Long.toString(r.overageCap()));
+        member, Long.toString(now + reservationTtl.toMillis()), Long.toString(r.overageCap()),
+        // Billable actions (ARGV 12-18 of admit.lua).
+        action == null || action.tier() == null ? "" : action.tier(),
+        Long.toString(action == null ? 0 : action.quantity()), Long.toString(action == null ? 0 : action.allowance()),
+        Long.toString(action == null ? 0 : action.unitCredits()), action != null && action.eventKey() != null ? "1" : "",
+        Long.toString(reservationTtl.toMillis()),
+        action == null ? "" : r.keyId() + ":" + action.quantity() + ":" + action.action());
     return ADMIT.run(redis, k, a).map(res -> {
       Denial denial = Denial.of(res.get(1).toInteger());
+      Optional<Reservation> reservation = Optional.empty();
+      if (denial == Denial.NONE) {
+        reservation = Optional.of(action == null
+            ? new Reservation(r.eventId(), r.accountId(), r.keyId(), r.reserveCredits(), r.estimatedTokens(), r.credits(),
+                r.keyLimits(), r.accountLimits())
+            : new Reservation(r.eventId(), r.accountId(), r.keyId(), res.get(10).toLong(), r.estimatedTokens(), r.credits(),
+                r.keyLimits(), r.accountLimits(), new ActionHold(action.action(), action.tier(), action.quantity(),
+                    res.get(11).toLong(), res.get(12).toLong())));
+      }
+      String duplicateOf = denial == Denial.DUPLICATE ? res.get(13).toString() : null;
       return new Decision(denial, res.get(2).toLong(), res.get(3).toLong(), res.get(4).toLong(), res.get(5).toLong(),
-          res.get(6).toLong(), res.get(7).toLong(), res.get(8).toLong(), res.get(9).toLong(),
-          denial == Denial.NONE ? Optional.of(reservation) : Optional.empty());
+          res.get(6).toLong(), res.get(7).toLong(), res.get(8).toLong(), res.get(9).toLong(), reservation, duplicateOf);
     });
   }
 
@@ -90,6 +124,21 @@ public final class Admissions {
    * overage (recorded in the stream entry), which the balance never goes below zero for.
    */
   public Future<Long> settle(Reservation r, UsageEvent event) {
+    return settleDetailed(r, event).map(Settled::balance);
+  }
+
+  /** What one settle did: whether the reservation was still held, and the balance after (−1 when not involved). */
+  public record Settled(boolean held, long balance) {
+  }
+
+  /**
+   * {@link #settle}, answering whether the reservation was still held. A billable action's
+   * reservation ({@link Reservation#action()} set) is settled only while held: one that was
+   * cancelled, committed or swept is neither charged nor recorded. The event's
+   * {@link UsageEvent#action()} says how many allowance units it used; the rest of those held are
+   * given back.
+   */
+  public Future<Settled> settleDetailed(Reservation r, UsageEvent event) {
     // Tokens an upstream reports are not bounded by the gateway: saturate rather than overflow.
     long tokensUsed = LuaNumbers.saturatingSum(Math.max(0, event.inputTokens()), Math.max(0, event.outputTokens()));
     try {
@@ -97,15 +146,80 @@ public final class Admissions {
     } catch (IllegalArgumentException e) {
       return Future.failedFuture(e);
     }
+    ActionHold hold = r.action();
+    UsageEvent.ActionUsage used = event.action();
+    String ingestId = used == null ? null : used.ingestId();
     List<String> k = List.of(keys.credits(r.accountId()), keys.reservations(r.accountId()),
         keys.usageStream(r.accountId()), keys.keyTokens(r.accountId(), r.keyId()), keys.accountTokens(r.accountId()),
-        keys.reservedCredits(r.accountId()), keys.overage(r.accountId()));
+        keys.reservedCredits(r.accountId()), keys.overage(r.accountId()), keys.allowances(r.accountId()),
+        keys.ingestEvent(r.accountId(), ingestId == null ? "" : ingestId));
     List<String> a = new ArrayList<>(List.of(r.member(), Long.toString(r.credits()), Long.toString(event.credits()),
         Long.toString(r.estimatedTokens()), Long.toString(tokensUsed),
         Long.toString(r.keyLimits().tokensPerMinute()), Long.toString(r.accountLimits().tokensPerMinute()),
-        r.creditPolicy().code()));
+        r.creditPolicy().code(),
+        // Billable actions (ARGV 9-12 of settle.lua).
+        hold == null || hold.tier() == null ? "" : hold.tier(),
+        Long.toString(hold == null ? 0 : Math.max(0, hold.fromAllowance() - (used == null ? 0 : used.allowanceUnits()))),
+        Long.toString(hold == null ? 0 : hold.generation()),
+        hold == null ? "" : ingestId == null ? "0" : Long.toString(EVENT_ID_RETENTION.toMillis())));
     a.addAll(event.toStreamFields());
-    return SETTLE.run(redis, k, a).map(res -> res.get(1).toLong());
+    return SETTLE.run(redis, k, a).map(res -> new Settled(res.get(0).toInteger() == 1, res.get(1).toLong()));
+  }
+
+  /**
+   * Cancels a billable action's reservation: its credits and allowance units go back, exactly as
+   * the sweeper would give them. False when it was no longer held (committed, cancelled, swept).
+   */
+  public Future<Boolean> cancel(Reservation r) {
+    return refund(r.member()).map(n -> n == 1);
+  }
+
+  private Future<Integer> refund(String member) {
+    Reservation.Parsed p = Reservation.parse(member);
+    return SWEEP.run(redis, List.of(keys.reservations(p.accountId()), keys.credits(p.accountId()), keys.reservedCredits(p.accountId()),
+            keys.allowances(p.accountId())),
+        List.of(member, Long.toString(p.credits()), p.creditPolicy().code(), p.tier(), Long.toString(p.fromAllowance()),
+            Long.toString(p.generation())))
+        .map(Response::toInteger);
+  }
+
+  /**
+   * Loads an account's allowance counters of the current period (tier → units used), unless they
+   * are loaded already.
+   */
+  public Future<Void> seedAllowances(long accountId, java.util.Map<String, Long> used) {
+    List<String> a = new ArrayList<>();
+    used.forEach((tier, n) -> {
+      a.add(tier);
+      a.add(Long.toString(n));
+    });
+    return ALLOWANCES_SEED.run(redis, List.of(keys.allowances(accountId)), a).mapEmpty();
+  }
+
+  /** A new billing period: the allowance counters start again at zero (if loaded). */
+  public Future<Void> resetAllowances(long accountId) {
+    return ALLOWANCES_RESET.run(redis, List.of(keys.allowances(accountId)), List.of()).mapEmpty();
+  }
+
+  /**
+   * Allowance units used (or held by open reservations) this period for each of {@code tiers}, or
+   * empty when the counters are not loaded.
+   */
+  public Future<Optional<java.util.Map<String, Long>>> allowancesUsed(long accountId, java.util.Collection<String> tiers) {
+    List<String> fields = new ArrayList<>(tiers);
+    Request hmget = Request.cmd(Command.HMGET).arg(keys.allowances(accountId)).arg("@gen");
+    fields.forEach(hmget::arg);
+    return redis.send(hmget).map(res -> {
+      if (res.get(0) == null) {
+        return Optional.empty();
+      }
+      java.util.Map<String, Long> used = new java.util.TreeMap<>();
+      for (int i = 0; i < fields.size(); i++) {
+        Response v = res.get(i + 1);
+        used.put(fields.get(i), v == null ? 0L : v.toLong());
+      }
+      return Optional.of(used);
+    });
   }
 
   /** Refunds every reservation of {@code shard} whose TTL has passed; returns how many. */
@@ -116,10 +230,7 @@ public final class Admissions {
           Future<Integer> done = Future.succeededFuture(0);
           for (Response member : expired) {
             String m = member.toString();
-            Reservation.Parsed p = Reservation.parse(m);
-            done = done.compose(n -> SWEEP.run(redis, List.of(set, keys.credits(p.accountId()), keys.reservedCredits(p.accountId())),
-                    List.of(m, Long.toString(p.credits()), p.creditPolicy().code()))
-                .map(removed -> n + removed.toInteger()));
+            done = done.compose(n -> refund(m).map(removed -> n + removed));
           }
           return done;
         });

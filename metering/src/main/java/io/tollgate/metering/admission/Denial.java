@@ -9,7 +9,9 @@ public enum Denial {
   ACCOUNT_TOKENS("account_tokens_per_minute"),
   CREDITS("insufficient_credits"),
   TOO_LARGE("request_exceeds_tokens_per_minute"),
-  UNSEEDED("balance_not_loaded");
+  UNSEEDED("balance_not_loaded"),
+  /** A billable action's event whose id was admitted before (ingest idempotency). */
+  DUPLICATE("duplicate");
 
   private final String code;
 

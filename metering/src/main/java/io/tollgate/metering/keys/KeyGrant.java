@@ -49,6 +49,12 @@ public record KeyGrant(long keyId, long accountId, String plan, String billingMo
     return routes == null || routes.isEmpty() || routes.contains(prefix);
   }
 
+  /** Billable actions the key may report through the ingest API; empty means all. */
+  public boolean allowsAction(String action) {
+    JsonArray actions = scopes.getJsonArray("actions");
+    return actions == null || actions.isEmpty() || actions.contains(action);
+  }
+
   /** Whether the key is limited to some models (then a request whose model cannot be read is refused). */
   public boolean restrictsModels() {
     JsonArray models = scopes.getJsonArray("models");

@@ -13,6 +13,10 @@ import io.vertx.sqlclient.SqlClient;
  */
 public final class Balances {
 
+  /** Allowance units used per tier in the current period, from the events of record. */
+  private static final String ALLOWANCES_USED = "SELECT tier, sum(allowance_units) AS used FROM usage_events "
+      + "WHERE account_id = $1 AND occurred_at >= $2 AND tier IS NOT NULL GROUP BY tier";
+
   private final Pool pool;
   private final AccountStore accounts;
   private final CreditLedger ledger;
@@ -36,13 +40,40 @@ public final class Balances {
         .compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get()) : ledger.spendable(sql, account));
   }
 
-  /** Sets the hot balance (and the period's overage) from the ledger, if Redis has none. */
+  /**
+   * Sets the hot balance (and the period's overage and action allowance counters) from Postgres,
+   * where Redis has none.
+   */
   public Future<Void> seed(Account account) {
     Future<Void> overage = "hybrid".equals(account.billingMode())
         ? ledger.overageThisPeriod(pool, account).compose(o -> admissions.seedOverage(account.id(), o)).mapEmpty()
         : Future.succeededFuture();
-    return overage.compose(v -> ledger.spendable(pool, account)).compose(balance -> admissions.seedBalance(account.id(), balance))
+    return overage.compose(v -> seedAllowances(account))
+        .compose(v -> ledger.spendable(pool, account)).compose(balance -> admissions.seedBalance(account.id(), balance))
         .mapEmpty();
+  }
+
+  private Future<Void> seedAllowances(Account account) {
+    return allowancesUsedOfRecord(account).compose(used -> admissions.seedAllowances(account.id(), used));
+  }
+
+  /**
+   * Action allowance units used this period per tier (held by open reservations included): the
+   * hot counters if Redis holds them, else the events of record (without loading them).
+   */
+  public Future<java.util.Map<String, Long>> allowancesUsed(Account account, java.util.Collection<String> tiers) {
+    return admissions.allowancesUsed(account.id(), tiers)
+        .compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get()) : allowancesUsedOfRecord(account));
+  }
+
+  private Future<java.util.Map<String, Long>> allowancesUsedOfRecord(Account account) {
+    return pool.preparedQuery(ALLOWANCES_USED)
+        .execute(io.vertx.sqlclient.Tuple.of(account.id(), io.tollgate.metering.store.PgTime.utc(account.periodStart())))
+        .map(rows -> {
+          java.util.Map<String, Long> used = new java.util.TreeMap<>();
+          rows.forEach(r -> used.put(r.getString("tier"), r.getLong("used")));
+          return used;
+        });
   }
 
   /** {@link #seed} by account id. */

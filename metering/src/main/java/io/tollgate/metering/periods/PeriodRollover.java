@@ -209,10 +209,15 @@ public final class PeriodRollover {
 
   /**
    * Applies a committed period change to the hot balance: the grant minus the lapse, or the
-   * renewed cap. A balance Redis does not hold is left alone: the first request loads it from the
+   * renewed cap; and resets the action allowance counters. A balance Redis does not hold is left alone: the first request loads it from the
    * ledger, which already has the change.
    */
   public Future<Void> applyToRedis(Rolled rolled) {
+    // Every billing mode: the action allowances of the new period start from zero.
+    return admissions.resetAllowances(rolled.after().id()).compose(v -> applyBalanceToRedis(rolled));
+  }
+
+  private Future<Void> applyBalanceToRedis(Rolled rolled) {
     Account after = rolled.after();
     if (!"postpaid".equals(after.billingMode())) {
       long delta = rolled.granted() - rolled.expired();

@@ -49,6 +49,25 @@ public final class RedisKeys {
     return tag(accountId) + "acct:" + accountId + ":overage:mc";
   }
 
+  /** Billable actions: allowance units used per tier this period, and the period's generation ({@code @gen}). */
+  public String allowances(long accountId) {
+    return tag(accountId) + "acct:" + accountId + ":allow";
+  }
+
+  /**
+   * Billable actions: the marker that an event id was admitted (idempotency). The client's id is
+   * hashed, so the key's length does not depend on what a client sends.
+   */
+  public String ingestEvent(long accountId, String clientEventId) {
+    byte[] digest;
+    try {
+      digest = java.security.MessageDigest.getInstance("SHA-256").digest(clientEventId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    return tag(accountId) + "acct:" + accountId + ":evt:" + java.util.HexFormat.of().formatHex(digest, 0, 16);
+  }
+
   public String accountRequests(long accountId) {
     return tag(accountId) + "acct:" + accountId + ":rpm";
   }

@@ -30,6 +30,8 @@ public final class UsageQueries {
     DIMENSIONS.put("key", "key_id");
     DIMENSIONS.put("model", "model");
     DIMENSIONS.put("route", "route");
+    DIMENSIONS.put("action", "action");
+    DIMENSIONS.put("tier", "tier");
   }
 
   private static final int CURSOR_FETCH = 500;
@@ -41,19 +43,26 @@ public final class UsageQueries {
       + "(SELECT coalesce(sum(credits), 0) FROM usage_rollups_hourly WHERE account_id = $1 AND hour >= $4 AND hour < $2) AS previous, "
       + "(SELECT period_start FROM billing_periods WHERE account_id = $1 AND period_end = $2) AS previous_start";
 
+  private static final String ALLOWANCES_USED = "SELECT tier, sum(allowance_units) AS used FROM usage_events "
+      + "WHERE account_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND tier IS NOT NULL GROUP BY tier";
+
   private final Pool pool;
 
   public UsageQueries(Pool pool) {
     this.pool = pool;
   }
 
-  /** The names {@link #rollups} may group by: account, key, model, route. */
+  /** The names {@link #rollups} may group by: account, key, model, route, action, tier. */
   public static Set<String> dimensions() {
     return DIMENSIONS.keySet();
   }
 
-  /** One rollup bucket: its start, the value of each grouped dimension (by name), and its sums. */
-  public record Bucket(Instant start, Map<String, Object> groups, long requests, long inputTokens, long outputTokens, long credits) {
+  /**
+   * One rollup bucket: its start, the value of each grouped dimension (by name), and its sums;
+   * {@code quantity} and {@code allowanceUnits} count billable actions' units (0 for proxied traffic).
+   */
+  public record Bucket(Instant start, Map<String, Object> groups, long requests, long inputTokens, long outputTokens, long credits,
+                       long quantity, long allowanceUnits) {
   }
 
   /** Requests and credits counted in a range. */
@@ -99,7 +108,8 @@ public final class UsageQueries {
     }
     String where = hours.where("hour", params);
     String sql = "SELECT " + columns + ", sum(requests) AS requests, sum(input_tokens) AS input_tokens, "
-        + "sum(output_tokens) AS output_tokens, sum(credits) AS credits FROM usage_rollups_hourly WHERE " + where
+        + "sum(output_tokens) AS output_tokens, sum(credits) AS credits, sum(quantity) AS quantity, "
+        + "sum(allowance_units) AS allowance_units FROM usage_rollups_hourly WHERE " + where
         + " GROUP BY " + groupColumns(groupBy.size()) + " ORDER BY " + groupColumns(groupBy.size()) + " LIMIT " + limit;
     return pool.preparedQuery(sql).execute(Tuple.from(params)).map(rows -> {
       List<Bucket> out = new ArrayList<>();
@@ -109,7 +119,8 @@ public final class UsageQueries {
           groups.put(g, r.getValue(column(g)));
         }
         out.add(new Bucket(r.getLocalDateTime("bucket").toInstant(ZoneOffset.UTC), groups, r.getLong("requests"),
-            r.getLong("input_tokens"), r.getLong("output_tokens"), r.getLong("credits")));
+            r.getLong("input_tokens"), r.getLong("output_tokens"), r.getLong("credits"), r.getLong("quantity"),
+            r.getLong("allowance_units")));
       }
       return out;
     });
@@ -150,26 +161,42 @@ public final class UsageQueries {
   }
 
   /**
+   * Billable actions' allowance units used per tier in {@code [start, end)}, from the events of
+   * record (reservations still open are not in it).
+   */
+  public Future<Map<String, Long>> allowancesUsed(long accountId, Instant start, Instant end) {
+    return pool.preparedQuery(ALLOWANCES_USED).execute(Tuple.of(accountId, utc(start), utc(end))).map(rows -> {
+      Map<String, Long> used = new java.util.TreeMap<>();
+      rows.forEach(r -> used.put(r.getString("tier"), r.getLong("used")));
+      return used;
+    });
+  }
+
+  /**
    * Raw events in time order, with columns event_id, occurred_at, account_id, key_id, route,
-   * model, input_tokens, output_tokens, credits, status, upstream_latency_ms, estimated, outcome.
+   * model, input_tokens, output_tokens, credits, status, upstream_latency_ms, estimated, outcome,
+   * and for billable actions action, tier, quantity, allowance_units, ingest_id.
    */
   public Future<RowCursor> events(UsageFilter filter) {
     List<Object> params = new ArrayList<>();
     String sql = "SELECT event_id, occurred_at, account_id, key_id, route, model, input_tokens, output_tokens, credits, status, "
-        + "upstream_latency_ms, estimated, outcome FROM usage_events WHERE " + filter.where("occurred_at", params)
+        + "upstream_latency_ms, estimated, outcome, action, tier, quantity, allowance_units, ingest_id FROM usage_events WHERE "
+        + filter.where("occurred_at", params)
         + " ORDER BY occurred_at, event_id";
     return RowCursor.open(pool, sql, Tuple.from(params), CURSOR_FETCH);
   }
 
   /**
-   * Daily sums of the rollups over whole hours, by account, route and model, with columns day,
-   * account_id, route, model, requests, input_tokens, output_tokens, credits.
+   * Daily sums of the rollups over whole hours, by account, route, model, action and tier, with
+   * columns day, account_id, route, model, requests, input_tokens, output_tokens, credits, action,
+   * tier, quantity, allowance_units.
    */
   public Future<RowCursor> daily(UsageFilter hours) {
     List<Object> params = new ArrayList<>();
-    String sql = "SELECT (date_trunc('day', hour AT TIME ZONE 'UTC'))::date AS day, account_id, route, model, sum(requests) AS requests, "
-        + "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(credits) AS credits "
-        + "FROM usage_rollups_hourly WHERE " + hours.where("hour", params) + " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
+    String sql = "SELECT (date_trunc('day', hour AT TIME ZONE 'UTC'))::date AS day, account_id, route, model, action, tier, "
+        + "sum(requests) AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(credits) AS credits, "
+        + "sum(quantity) AS quantity, sum(allowance_units) AS allowance_units "
+        + "FROM usage_rollups_hourly WHERE " + hours.where("hour", params) + " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6";
     return RowCursor.open(pool, sql, Tuple.from(params), CURSOR_FETCH);
   }
 }
