@@ -122,7 +122,7 @@ public final class Services {
     this.adminApi = new AdminApi(accountService, auditTrail, config, clock,
         new UsageApi(accountService, usage, config, clock), new NotificationsApi(notifications),
         new StripeApi(meterSync, auditTrail, clock),
-        new BillingApi(accountService, new BillingAdmin(pool, billing, accounts, audit, clock), usage, auditTrail, config, vertx),
+        new BillingApi(accountService, new BillingAdmin(pool, billing, accounts, audit, clock), usage, auditTrail, config, vertx, clock),
         new PlansApi(config, billing.stripe(), clock, vertx));
     if (config.secrets().alertWebhookSecret().isEmpty()) {
       log.info("TOLLGATE_ALERT_WEBHOOK_SECRET is not set: usage alerts are recorded and listed by the admin API, "

@@ -41,6 +41,7 @@ public final class AccountService {
   private final Balances balances;
   private final KeyEvents keyEvents;
   private final Clock clock;
+  private final AccountBillingStore billingStore = new AccountBillingStore();
 
   public AccountService(Pool pool, TollgateConfig config, AccountStore accounts, ApiKeyStore keys, CreditLedger ledger,
                         AuditLog audit, Admissions admissions, Balances balances, KeyEvents keyEvents, Clock clock) {
@@ -123,10 +124,33 @@ public final class AccountService {
    * fail, refusing the change); every instance is told after the commit.
    */
   public Future<Account> update(long id, Function<Account, Account> change, Actor actor) {
-    return pool.withTransaction(conn -> locked(conn, id).compose(before -> accounts.update(conn, change.apply(before))
+    return pool.withTransaction(conn -> locked(conn, id).compose(before -> stripeGuard(conn, before, change.apply(before)))
+        .compose(pair -> accounts.update(conn, pair.after())
             .compose(updated -> audit.record(conn, actor.name(), "account.update", "account", Long.toString(updated.id()),
-                actor.ip(), before.toJson(), updated.toJson()).map(updated))))
+                actor.ip(), pair.before().toJson(), updated.toJson()).map(updated))))
         .compose(updated -> keyEvents.announceAccountChange().map(updated));
+  }
+
+  private record Change(Account before, Account after) {
+  }
+
+  /**
+   * A local plan change of an account billed by a live Stripe subscription is refused: Stripe would
+   * go on billing the old plan, and its next event would put the old plan back. The plan of such an
+   * account changes through Stripe (the admin API's plan-change endpoints), never beside it.
+   */
+  private Future<Change> stripeGuard(SqlConnection conn, Account before, Account after) {
+    if (after.plan().equals(before.plan())) {
+      return Future.succeededFuture(new Change(before, after));
+    }
+    return billingStore.get(conn, before.id()).map(found -> {
+      found.filter(b -> b.subscriptionId() != null && AccountBilling.live(b.subscriptionStatus())).ifPresent(b -> {
+        throw Refusal.conflict("account " + before.id() + " is billed by Stripe subscription " + b.subscriptionId() + " ("
+            + b.subscriptionStatus() + "), which sets its plan: change the plan with POST /admin/v1/accounts/" + before.id()
+            + "/plan-change (preview it with POST /admin/v1/accounts/" + before.id() + "/plan-change/preview)");
+      });
+      return new Change(before, after);
+    });
   }
 
   /**

@@ -398,8 +398,13 @@ public final class BillingEvents implements EventHandler {
         return cache(conn, e, account.id()).map(w -> Handled.of("invoice " + invoiceId + " cached (no period credits: billing reason "
             + reason + ")", account.id()));
       }
-      Optional<JsonObject> line = StripeJson.data(object(inv, "lines")).stream()
-          .filter(l -> StripeJson.linePrice(l) != null && config.planForPrice(StripeJson.linePrice(l)).isPresent()).findFirst();
+      List<JsonObject> planLines = StripeJson.data(object(inv, "lines")).stream()
+          .filter(l -> StripeJson.linePrice(l) != null && config.planForPrice(StripeJson.linePrice(l)).isPresent()).toList();
+      // A plan change's invoice carries both plans' prices: a credit for the old one's unused time (a negative line) and
+      // a charge for the new one's remaining time. The plan it pays for is the charged one.
+      Optional<JsonObject> line = "subscription_update".equals(reason)
+          ? planLines.stream().filter(l -> number(l, "amount") > 0).findFirst().or(() -> planLines.stream().reduce((a, b) -> b))
+          : planLines.stream().findFirst();
       if (line.isEmpty()) {
         return cache(conn, e, account.id()).map(w -> Handled.of("invoice " + invoiceId + " cached (no plan price on it)", account.id()));
       }
@@ -410,17 +415,18 @@ public final class BillingEvents implements EventHandler {
       if (start == null || end == null || !end.isAfter(start)) {
         throw new Unprocessable("invoice " + invoiceId + " has no line period for plan " + plan.name());
       }
+      String price = StripeJson.linePrice(line.get());
       return cache(conn, e, account.id()).compose(w -> billing.lock(conn, account.id())).compose(b -> {
-        if (stripe.isPresent() && unknownSubscription(b, subId)) {
+        if (stripe.isPresent() && (unknownSubscription(b, subId) || movedFrom(b, subId, price))) {
           // Stripe does not order deliveries: the subscription's own event may come later, or never. Its state now is asked for.
           return fetchSubscription(conn, e, subId)
               .compose(applied -> accounts.getForUpdate(conn, account.id()).map(Optional::orElseThrow)
-                  .compose(now -> billing.lock(conn, now.id()).compose(after -> paid(conn, e, now, after, plan, invoiceId, subId, reason,
-                      start, end)))
+                  .compose(now -> billing.lock(conn, now.id()).compose(after -> paid(conn, e, now, after, plan, price, invoiceId, subId,
+                      reason, start, end)))
                   .map(h -> new Handled(applied.outcome() + "; " + h.outcome(), h.accountId(),
                       concatAll(applied.afterCommit(), h.afterCommit()))));
         }
-        return paid(conn, e, account, b, plan, invoiceId, subId, reason, start, end);
+        return paid(conn, e, account, b, plan, price, invoiceId, subId, reason, start, end);
       });
     });
   }
@@ -428,6 +434,15 @@ public final class BillingEvents implements EventHandler {
   /** No local state of this subscription: none applied yet, or only an ended one the invoice's subscription replaces. */
   private static boolean unknownSubscription(AccountBilling b, String subId) {
     return b.subscriptionId() == null || (!b.subscriptionId().equals(subId) && !AccountBilling.live(b.subscriptionStatus()));
+  }
+
+  /**
+   * The invoice bills a price the account's subscription no longer holds, as far as its events told:
+   * a plan change's invoice that came before the subscription's update, or an invoice of the plan
+   * before the change that came after it. Stripe's state now decides which.
+   */
+  private static boolean movedFrom(AccountBilling b, String subId, String price) {
+    return subId.equals(b.subscriptionId()) && !b.subscriptionPrices().isEmpty() && !b.subscriptionPrices().contains(price);
   }
 
   /**
@@ -452,11 +467,16 @@ public final class BillingEvents implements EventHandler {
     });
   }
 
-  private Future<Handled> paid(SqlConnection conn, StripeEvent e, Account account, AccountBilling b, PlanConfig plan, String invoiceId,
-                               String subId, String reason, Instant start, Instant end) {
+  private Future<Handled> paid(SqlConnection conn, StripeEvent e, Account account, AccountBilling b, PlanConfig plan, String price,
+                               String invoiceId, String subId, String reason, Instant start, Instant end) {
     if (b.subscriptionId() != null && !b.subscriptionId().equals(subId)) {
       return Future.succeededFuture(Handled.of("invoice " + invoiceId + " cached; it bills " + subId + " but the account follows "
           + b.subscriptionId(), account.id()));
+    }
+    if (movedFrom(b, subId, price)) {
+      // A late invoice of the plan before a change must not bring that plan back.
+      return Future.succeededFuture(Handled.of("invoice " + invoiceId + " cached; it bills " + price + " (plan " + plan.name()
+          + "), which subscription " + subId + " no longer holds " + b.subscriptionPrices(), account.id()));
     }
     if ("canceled".equals(b.subscriptionStatus()) || in(DOWNGRADE_STATUSES, b.subscriptionStatus())) {
       return Future.succeededFuture(Handled.of("invoice " + invoiceId + " cached; subscription " + subId + " is "
