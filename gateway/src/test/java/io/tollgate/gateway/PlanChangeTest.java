@@ -23,7 +23,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
-@DisplayName("Plan changes through Stripe: a prorated preview, the update (refused on a declined card), one live subscription, cancel and resume")
+@DisplayName("Subscription lifecycle through Stripe: a prorated plan change (refused on a declined card), one live subscription, cancel and resume, refunded invoices")
 class PlanChangeTest {
 
   private static final String STRIPE_KEY = "sk_test_planchange_0123456789";
@@ -293,5 +293,54 @@ class PlanChangeTest {
     HttpTestClient.Reply nothing = admin(HttpMethod.POST, "/admin/v1/accounts/" + none + "/subscription/cancel", null);
     assertThat(nothing.status()).isEqualTo(409);
     assertThat(nothing.json().getString("type")).endsWith("/no-live-subscription");
+  }
+
+  private static List<JsonObject> notices(long account, String kind) {
+    return admin(HttpMethod.GET, "/admin/v1/notifications?accountId=" + account, null).json().getJsonArray("data").stream()
+        .map(JsonObject.class::cast).filter(n -> n.getString("kind").equals(kind)).toList();
+  }
+
+  private static JsonObject invoiceRow(long account, String invoiceId) {
+    return admin(HttpMethod.GET, "/admin/v1/accounts/" + account + "/invoices", null).json().getJsonArray("data").stream()
+        .map(JsonObject.class::cast).filter(i -> i.getString("id").equals(invoiceId)).findFirst().orElseThrow();
+  }
+
+  @Test
+  @DisplayName("A refunded subscription invoice is recorded on the invoice, once per refunded amount, and the operator notified; plan and credits stay")
+  void refundedInvoice() {
+    Subscribed s = subscribe("refunded subscriber");
+    JsonObject invoice = event(s.events(), "invoice.paid").getJsonObject("data").getJsonObject("object");
+    String invoiceId = invoice.getString("id");
+    assertThat(invoice.getLong("amount_paid")).isEqualTo(PRO_FEE);
+    String pi = stripe.invoicePaymentIntent(invoiceId);
+    long spendable = admin(HttpMethod.GET, "/admin/v1/accounts/" + s.account(), null).json().getJsonObject("credits").getLong("spendable");
+
+    StripeObjects.Charge charge = StripeObjects.charge(pi).customer(s.customer()).amount(PRO_FEE).refundedSoFar(500);
+    JsonObject partial = charge.refundedEvent().created(Instant.now()).json();
+    assertThat(processed(partial).getString("outcome")).contains("500 of 2000").contains("plan and credits unchanged");
+    assertThat(invoiceRow(s.account(), invoiceId).getLong("amountRefunded")).isEqualTo(500);
+    assertThat(invoiceRow(s.account(), invoiceId).getString("refundedAt")).isNotNull();
+    List<JsonObject> notes = notices(s.account(), "invoice_refunded");
+    assertThat(notes).hasSize(1);
+    assertThat(notes.get(0).getJsonObject("data").getString("invoiceId")).isEqualTo(invoiceId);
+    assertThat(notes.get(0).getJsonObject("data").getLong("amountRefunded")).isEqualTo(500);
+    processed(partial);
+
+    // The rest refunded later; then the first refund's event again under another delivery: old news.
+    JsonObject full = charge.refundedSoFar(PRO_FEE).refundedEvent().created(Instant.now()).json();
+    processed(full);
+    assertThat(invoiceRow(s.account(), invoiceId).getLong("amountRefunded")).isEqualTo(PRO_FEE);
+    JsonObject stale = partial.copy().put("id", StripeIds.next("evt"));
+    assertThat(processed(stale).getString("outcome")).contains("already recorded");
+    assertThat(invoiceRow(s.account(), invoiceId).getLong("amountRefunded")).isEqualTo(PRO_FEE);
+    assertThat(notices(s.account(), "invoice_refunded")).hasSize(2);
+    assertThat(plan(s.account())).isEqualTo("pro");
+    assertThat(admin(HttpMethod.GET, "/admin/v1/accounts/" + s.account(), null).json().getJsonObject("credits").getLong("spendable"))
+        .isEqualTo(spendable);
+
+    // A payment that paid no invoice and bought no credits: acknowledged, nothing recorded.
+    JsonObject other = StripeObjects.charge(StripeIds.next("pi")).customer(s.customer()).refundedSoFar(1000).refundedEvent()
+        .created(Instant.now()).json();
+    assertThat(processed(other).getString("outcome")).startsWith("ignored:").contains("paid no invoice");
   }
 }

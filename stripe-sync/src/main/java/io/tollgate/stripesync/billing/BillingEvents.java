@@ -105,7 +105,7 @@ public final class BillingEvents implements EventHandler {
     this.notices = notices;
     this.topUps = topUps;
     this.announceAccountChange = announceAccountChange;
-    this.refunds = new Refunds(accounts, ledger, audit, notices, admissions);
+    this.refunds = new Refunds(vertx, stripe, accounts, ledger, audit, notices, admissions);
     this.meterErrorReports = Counter.builder("tollgate_stripe_meter_error_reports")
         .description("Stripe reported meter events it could not accept").register(registry);
     this.meterErrors = Counter.builder("tollgate_stripe_meter_errors").description("Meter event errors counted in Stripe's error reports")

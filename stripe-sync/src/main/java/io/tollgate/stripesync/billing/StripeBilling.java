@@ -78,6 +78,12 @@ public interface StripeBilling {
   /** Schedules the subscription to end at the end of its period ({@code true}), or takes that back ({@code false}). */
   SubscriptionInfo cancelAtPeriodEnd(String subscriptionId, boolean cancel, String idempotencyKey) throws BillingFailure;
 
+  /**
+   * The invoice a PaymentIntent paid (Stripe's invoice payments, {@code GET /v1/invoice_payments}):
+   * since API version 2025-03-31 a charge no longer names its invoice. Empty when it paid none.
+   */
+  java.util.Optional<String> invoiceOfPayment(String paymentIntentId) throws BillingFailure;
+
   /** A price as Stripe holds it now: its amount, currency and interval. */
   PriceInfo retrievePrice(String priceId) throws BillingFailure;
 

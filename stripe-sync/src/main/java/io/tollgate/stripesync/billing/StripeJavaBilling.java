@@ -294,6 +294,16 @@ public final class StripeJavaBilling implements StripeBilling {
   }
 
   @Override
+  public java.util.Optional<String> invoiceOfPayment(String paymentIntentId) throws BillingFailure {
+    com.stripe.param.InvoicePaymentListParams params = com.stripe.param.InvoicePaymentListParams.builder()
+        .setPayment(com.stripe.param.InvoicePaymentListParams.Payment.builder()
+            .setType(com.stripe.param.InvoicePaymentListParams.Payment.Type.PAYMENT_INTENT).setPaymentIntent(paymentIntentId).build())
+        .setLimit(1L).build();
+    return call("invoice payment lookup of " + paymentIntentId, () -> client.v1().invoicePayments().list(params)).getData().stream()
+        .map(com.stripe.model.InvoicePayment::getInvoice).filter(Objects::nonNull).findFirst();
+  }
+
+  @Override
   public PriceInfo retrievePrice(String priceId) throws BillingFailure {
     com.stripe.model.Price p = call("price lookup of " + priceId, () -> client.v1().prices().retrieve(priceId));
     com.stripe.model.Price.Recurring r = p.getRecurring();

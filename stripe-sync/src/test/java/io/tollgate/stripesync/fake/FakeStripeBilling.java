@@ -23,7 +23,7 @@ import java.util.Optional;
 final class FakeStripeBilling {
 
   private static final List<String> ROOTS = List.of("/v1/customers", "/v1/checkout/sessions", "/v1/billing_portal/sessions",
-      "/v1/invoices", "/v1/payment_intents", "/v1/subscriptions", "/v1/prices");
+      "/v1/invoices", "/v1/payment_intents", "/v1/subscriptions", "/v1/prices", "/v1/invoice_payments");
 
   /** A Checkout session and what it will create when completed. */
   private static final class Checkout {
@@ -59,6 +59,7 @@ final class FakeStripeBilling {
   private final Map<String, StripeObjects.PaymentMethod> paymentMethods = new LinkedHashMap<>();
   private final Map<String, StripeObjects.Price> prices = new HashMap<>();
   private final Map<String, CardOutcome> outcomes = new HashMap<>();
+  private final Map<String, String> invoicePaymentIntents = new HashMap<>();
   private final List<JsonObject> events = new ArrayList<>();
   private int customersCreated;
   private int checkoutSessionsCreated;
@@ -298,6 +299,7 @@ final class FakeStripeBilling {
       case "/v1/subscriptions" -> get && id != null ? found("subscription", id, subscriptions.get(id))
           : get ? listSubscriptions(params)
           : post && id != null ? updateSubscription(id, params, idempotencyKey) : unrecognized(method, path);
+      case "/v1/invoice_payments" -> get && id == null ? listInvoicePayments(params) : unrecognized(method, path);
       case "/v1/prices" -> get && id != null ? found("price", id, prices.get(id)) : unrecognized(method, path);
       default -> unrecognized(method, path);
     };
@@ -466,6 +468,46 @@ final class FakeStripeBilling {
         return ok(intent.json());
       }
     }
+  }
+
+  /**
+   * Invoice payments: each paid invoice that collected money was paid by a PaymentIntent of its own
+   * (made up on first sight, as the fake's invoices are paid without one).
+   */
+  private JsonObject invoicePayment(StripeObjects.Invoice invoice) {
+    JsonObject inv = invoice.json;
+    String intent = invoicePaymentIntents.computeIfAbsent(invoice.id(), id -> StripeIds.next("pi"));
+    return new JsonObject().put("id", "inpay_" + StripeIds.random(24)).put("object", "invoice_payment")
+        .put("amount_paid", inv.getLong("amount_paid")).put("amount_requested", inv.getLong("amount_due"))
+        .put("created", inv.getLong("created")).put("currency", inv.getString("currency")).put("invoice", invoice.id())
+        .put("is_default", true).put("livemode", false)
+        .put("payment", new JsonObject().put("type", "payment_intent").put("payment_intent", intent)).put("status", "paid")
+        .put("status_transitions", new JsonObject().put("canceled_at", null).put("paid_at", inv.getLong("created")));
+  }
+
+  private Reply listInvoicePayments(JsonObject p) {
+    JsonObject payment = p.getJsonObject("payment", new JsonObject());
+    String intent = payment.getString("payment_intent");
+    String invoiceId = p.getString("invoice");
+    JsonArray data = new JsonArray();
+    for (StripeObjects.Invoice invoice : invoices.values()) {
+      boolean collected = "paid".equals(invoice.json.getString("status")) && invoice.json.getLong("amount_paid") > 0;
+      if (collected && (invoiceId == null || invoiceId.equals(invoice.id()))) {
+        JsonObject row = invoicePayment(invoice);
+        if (intent == null || intent.equals(row.getJsonObject("payment").getString("payment_intent"))) {
+          data.add(row);
+        }
+      }
+    }
+    return ok(new JsonObject().put("object", "list").put("data", data).put("has_more", false).put("url", "/v1/invoice_payments"));
+  }
+
+  synchronized String invoicePaymentIntent(String invoiceId) {
+    StripeObjects.Invoice invoice = invoices.get(invoiceId);
+    if (invoice == null || !"paid".equals(invoice.json.getString("status")) || invoice.json.getLong("amount_paid") <= 0) {
+      throw new IllegalArgumentException("FakeStripe has no paid invoice " + invoiceId + " that collected money");
+    }
+    return invoicePayment(invoice).getJsonObject("payment").getString("payment_intent");
   }
 
   private Reply listSubscriptions(JsonObject p) {
