@@ -19,7 +19,9 @@ import io.tollgate.metering.accounts.AccountService;
 import io.tollgate.metering.accounts.AccountStore;
 import io.tollgate.metering.admission.AdmissionService;
 import io.tollgate.metering.admission.Admissions;
+import io.tollgate.metering.alerts.NoticeEmails;
 import io.tollgate.metering.alerts.NotificationStore;
+import io.tollgate.gateway.mail.NoticeMailer;
 import io.tollgate.metering.alerts.Notices;
 import io.tollgate.metering.alerts.UsageAlerts;
 import io.tollgate.metering.audit.AuditLog;
@@ -72,6 +74,7 @@ public final class Services {
   private final HotPath hotPath;
   private final UsageJobs jobs;
   private final AlertWebhooks alertWebhooks;
+  private final NoticeMailer noticeMailer;
   private final MeterSyncJobs meterSync;
   private final BillingSync billing;
   private final WebhookIntake webhookIntake;
@@ -101,8 +104,10 @@ public final class Services {
         config.metering().defaultMaxTokens(), AbortPolicy.of(config.metering()));
 
     PeriodRollover rollover = new PeriodRollover(pool, config, accounts, ledger, admissions, clock);
-    Notices notices = new Notices(config.secrets().alertWebhookSecret().isPresent(), registry);
+    Notices notices = new Notices(config.secrets().alertWebhookSecret().isPresent(), config.alerts().email().enabled(), registry);
     NotificationStore notifications = new NotificationStore(pool);
+    NoticeEmails noticeEmails = new NoticeEmails(pool);
+    this.noticeMailer = new NoticeMailer(vertx, noticeEmails, config.alerts(), registry);
     this.alertWebhooks = new AlertWebhooks(vertx, notifications, config.alerts(), config.secrets().alertWebhookSecret(), clock, registry);
     this.meterSync = new MeterSyncJobs(vertx, pool, config.stripe(), config.secrets().stripeApiKey(), clock, registry);
     this.billing = new BillingSync(vertx, pool, config, accounts, ledger, audit, rollover, admissions, notices,
@@ -120,7 +125,7 @@ public final class Services {
     AuditTrail auditTrail = new AuditTrail(pool, audit);
     UsageQueries usage = new UsageQueries(pool);
     this.adminApi = new AdminApi(accountService, auditTrail, config, clock,
-        new UsageApi(accountService, usage, config, clock), new NotificationsApi(notifications),
+        new UsageApi(accountService, usage, config, clock), new NotificationsApi(notifications, noticeEmails, accountService),
         new StripeApi(meterSync, auditTrail, clock),
         new BillingApi(accountService, new BillingAdmin(pool, billing, accounts, audit, clock), usage, auditTrail, config, vertx, clock),
         new PlansApi(config, billing.stripe(), clock, vertx));
@@ -151,12 +156,14 @@ public final class Services {
       return Future.succeededFuture(0);
     }
     return alertWebhooks.deliverDue().onFailure(err -> log.warn("alert webhook delivery pass failed: {}", err.toString()))
+        .eventually(() -> noticeMailer.sendDue().onFailure(err -> log.warn("notice email pass failed: {}", err.toString())))
         .onComplete(ar -> delivering.set(false));
   }
 
   Future<Void> close() {
     vertx.cancelTimer(deliveryTimer);
     alertWebhooks.close();
+    noticeMailer.close();
     meterSync.close();
     billing.close();
     keyEvents.close();

@@ -202,10 +202,17 @@ public final class BillingEvents implements EventHandler {
             .orElseThrow(() -> new Unprocessable("checkout session " + id(session, "id") + " has no positive tollgate_credits metadata"));
         String pack = string(meta, "tollgate_pack");
         String key = "checkout:" + id(session, "id");
+        JsonObject receipt = new JsonObject().put("type", "top_up.receipt").put("accountId", account.id()).put("pack", pack)
+            .put("credits", credits).put("amount", number(session, "amount_total")).put("currency", string(session, "currency"))
+            .put("paymentIntent", id(session, "payment_intent")).put("automatic", false);
+        Instant bought = Objects.requireNonNullElse(epoch(session, "created"), e.created());
         return refunds.recordPurchase(conn, id(session, "payment_intent"), account.id(), credits, number(session, "amount_total"),
                 string(session, "currency"), key)
             .compose(v -> grant(conn, account, credits, "top_up", "credit pack " + pack + " (checkout " + id(session, "id") + ")",
-                key, "credit pack " + pack));
+                key, "credit pack " + pack))
+            // A receipt for the customer, once per session (the notice is unique on its time): a replay grants nothing and mails nothing.
+            .compose(h -> notices.raise(conn, account, "top_up_receipt", 0, bought, receipt.put("checkoutSession", id(session, "id")))
+                .map(h));
       }
       return Future.succeededFuture(Handled.of("customer " + customer + " linked (checkout mode " + mode + ")", account.id()));
     });
