@@ -1,15 +1,18 @@
 -- Admission: token buckets (requests and tokens per minute, per key and per account) and a
 -- credit reservation, decided and applied atomically in one round trip.
 -- KEYS: 1 key rpm, 2 key tpm, 3 account rpm, 4 account tpm, 5 account credits, 6 reservations zset,
---       7 account credits held by open reservations, 8 account overage this period
+--       7 account credits held by open reservations, 8 account overage this period,
+--       9 (only for a key with a budget) the key's spend in its budget window
 -- ARGV: 1 now (ms), 2 key rpm limit, 3 key tpm limit, 4 account rpm limit, 5 account tpm limit
 --       (a limit <= 0 means unlimited), 6 estimated tokens, 7 credits to reserve,
 --       8 credit policy (1 enforce, 2 charge and bill the overage, 0 none), 9 reservation member,
---       10 reservation expiry (ms), 11 overage allowed per period under policy 2 (< 0: unlimited)
+--       10 reservation expiry (ms), 11 overage allowed per period under policy 2 (< 0: unlimited),
+--       12 the key's budget (with KEYS[9])
 -- Returns: allowed, reason, remaining requests, remaining tokens, requests reset (ms),
 --          tokens reset (ms), retry after (ms), balance, requests limit, tokens limit
 -- Reasons: 0 allowed, 1 key requests, 2 key tokens, 3 account requests, 4 account tokens,
---          5 credits, 6 request larger than a tokens-per-minute limit, 7 balance not seeded
+--          5 credits, 6 request larger than a tokens-per-minute limit, 7 balance not seeded,
+--          8 key budget exhausted, 9 key spend not seeded
 local now = tonumber(ARGV[1])
 local tokens_cost = tonumber(ARGV[6])
 local reserve = tonumber(ARGV[7])
@@ -71,6 +74,20 @@ if ARGV[8] ~= '0' and reason == 0 then
   end
 end
 
+-- Key budget (issue 16): the key's spend in its window counts what it settled plus what its open
+-- reservations hold, so concurrent requests of one key can never together pass its budget. It is
+-- checked after the balance (an account out of credits says so first) and only for a key that has
+-- a budget (KEYS[9] present). A missing counter (first use, or Redis lost it) is seeded by the
+-- caller from Postgres and the admission retried, as for the balance.
+if reason == 0 and #KEYS >= 9 then
+  local spent = redis.call('GET', KEYS[9])
+  if spent == false then
+    reason = 9
+  elseif tonumber(spent) + reserve > tonumber(ARGV[12]) then
+    reason = 8
+  end
+end
+
 -- Report the tightest request and token buckets, as they are after this decision.
 local rem_req, lim_req, reset_req = -1, -1, 0
 local rem_tok, lim_tok, reset_tok = -1, -1, 0
@@ -104,6 +121,10 @@ if reason == 0 then
     end
   end
   redis.call('ZADD', KEYS[6], tonumber(ARGV[10]), ARGV[9])
+  if #KEYS >= 9 and reserve > 0 then
+    -- The key budget's hold; settle.lua turns it into the actual cost, sweep.lua gives it back.
+    redis.call('INCRBY', KEYS[9], reserve)
+  end
 end
 
 if balance == false then balance = -1 end

@@ -27,3 +27,14 @@ ALTER TABLE notifications ADD COLUMN email_sent_at timestamptz;
 ALTER TABLE notifications ADD COLUMN email_recipients text[];
 ALTER TABLE notifications ADD COLUMN email_error text;
 CREATE INDEX notifications_email_due ON notifications (email_next_attempt_at) WHERE email_status = 'pending';
+
+-- Budgets per API key: at most budget_credits credits per billing period of the account
+-- ('period') or over the key's life ('lifetime'); NULL: no budget. Enforced on the hot path with
+-- the account's balance (admit.lua). budget_of: the key whose spend this one continues — a key
+-- made by rotation shares its predecessor's spend, so rotating never resets a budget.
+ALTER TABLE api_keys ADD COLUMN budget_credits bigint CHECK (budget_credits IS NULL OR budget_credits >= 0);
+ALTER TABLE api_keys ADD COLUMN budget_period text CHECK (budget_period IS NULL OR budget_period IN ('period', 'lifetime'));
+ALTER TABLE api_keys ADD COLUMN budget_of bigint REFERENCES api_keys (id);
+ALTER TABLE api_keys ADD CONSTRAINT api_keys_budget_whole CHECK ((budget_credits IS NULL) = (budget_period IS NULL));
+-- Seeding a key's spend after Redis lost it sums the key's usage: by key, in time.
+CREATE INDEX usage_events_key_time ON usage_events (key_id, occurred_at) WHERE key_id IS NOT NULL;

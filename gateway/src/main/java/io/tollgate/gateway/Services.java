@@ -99,7 +99,9 @@ public final class Services {
     KeyVerifier keyVerifier = new KeyVerifier(keys, pool, config.metering().keyCacheTtl(), config.metering().negativeCacheTtl(),
         config::plan, clock);
     this.keyEvents = new KeyEvents(vertx, redis, subscriber, keyVerifier);
-    this.hotPath = new HotPath(keyVerifier, new AdmissionService(admissions, config.pricing(), balances::seed, clock),
+    UsageQueries usage = new UsageQueries(pool);
+    this.hotPath = new HotPath(keyVerifier, new AdmissionService(admissions, config.pricing(), balances::seed,
+            (account, spendKey, since) -> usage.keySpend(spendKey, since), clock),
         new FailedAuthLimiter(config.metering().failedAuthPerMinute()), new MeteringMetrics(registry), new Settlements(), clock,
         config.metering().defaultMaxTokens(), AbortPolicy.of(config.metering()));
 
@@ -123,7 +125,6 @@ public final class Services {
     AccountService accountService = new AccountService(pool, config, accounts, keys, ledger, audit, admissions, balances,
         keyEvents, clock);
     AuditTrail auditTrail = new AuditTrail(pool, audit);
-    UsageQueries usage = new UsageQueries(pool);
     this.adminApi = new AdminApi(accountService, auditTrail, config, clock,
         new UsageApi(accountService, usage, config, clock), new NotificationsApi(notifications, noticeEmails, accountService),
         new StripeApi(meterSync, auditTrail, clock),

@@ -59,22 +59,30 @@ public final class Admissions {
       LuaNumbers.exact("key tokensPerMinute", r.keyLimits().tokensPerMinute());
       LuaNumbers.exact("account requestsPerMinute", r.accountLimits().requestsPerMinute());
       LuaNumbers.exact("account tokensPerMinute", r.accountLimits().tokensPerMinute());
+      if (r.keySpend() != null) {
+        LuaNumbers.exact("key budget", r.keySpend().budget());
+      }
     } catch (IllegalArgumentException e) {
       return Future.failedFuture(e);
     }
     long now = clock.millis();
     Reservation reservation = new Reservation(r.eventId(), r.accountId(), r.keyId(), r.reserveCredits(),
-        r.estimatedTokens(), r.credits(), r.keyLimits(), r.accountLimits());
-    List<String> k = List.of(
+        r.estimatedTokens(), r.credits(), r.keyLimits(), r.accountLimits(), r.keySpend());
+    List<String> k = new ArrayList<>(List.of(
         keys.keyRequests(r.accountId(), r.keyId()), keys.keyTokens(r.accountId(), r.keyId()),
         keys.accountRequests(r.accountId()), keys.accountTokens(r.accountId()),
         keys.credits(r.accountId()), keys.reservations(r.accountId()), keys.reservedCredits(r.accountId()),
-        keys.overage(r.accountId()));
-    List<String> a = List.of(Long.toString(now),
+        keys.overage(r.accountId())));
+    List<String> a = new ArrayList<>(List.of(Long.toString(now),
         Long.toString(r.keyLimits().requestsPerMinute()), Long.toString(r.keyLimits().tokensPerMinute()),
         Long.toString(r.accountLimits().requestsPerMinute()), Long.toString(r.accountLimits().tokensPerMinute()),
         Long.toString(r.estimatedTokens()), Long.toString(r.reserveCredits()), r.credits().code(),
-        reservation.member(), Long.toString(now + reservationTtl.toMillis()), Long.toString(r.overageCap()));
+        reservation.member(), Long.toString(now + reservationTtl.toMillis()), Long.toString(r.overageCap())));
+    if (r.keySpend() != null) {
+      // Only a key with a budget passes its counter (KEYS[9]) and budget (ARGV[12]).
+      k.add(keys.keySpend(r.accountId(), r.keySpend().spendKeyId(), r.keySpend().window()));
+      a.add(Long.toString(r.keySpend().budget()));
+    }
     return ADMIT.run(redis, k, a).map(res -> {
       Denial denial = Denial.of(res.get(1).toInteger());
       return new Decision(denial, res.get(2).toLong(), res.get(3).toLong(), res.get(4).toLong(), res.get(5).toLong(),
@@ -97,9 +105,12 @@ public final class Admissions {
     } catch (IllegalArgumentException e) {
       return Future.failedFuture(e);
     }
-    List<String> k = List.of(keys.credits(r.accountId()), keys.reservations(r.accountId()),
+    List<String> k = new ArrayList<>(List.of(keys.credits(r.accountId()), keys.reservations(r.accountId()),
         keys.usageStream(r.accountId()), keys.keyTokens(r.accountId(), r.keyId()), keys.accountTokens(r.accountId()),
-        keys.reservedCredits(r.accountId()), keys.overage(r.accountId()));
+        keys.reservedCredits(r.accountId()), keys.overage(r.accountId())));
+    if (r.keySpend() != null) {
+      k.add(keys.keySpend(r.accountId(), r.keySpend().spendKeyId(), r.keySpend().window()));
+    }
     List<String> a = new ArrayList<>(List.of(r.member(), Long.toString(r.credits()), Long.toString(event.credits()),
         Long.toString(r.estimatedTokens()), Long.toString(tokensUsed),
         Long.toString(r.keyLimits().tokensPerMinute()), Long.toString(r.accountLimits().tokensPerMinute()),
@@ -117,12 +128,27 @@ public final class Admissions {
           for (Response member : expired) {
             String m = member.toString();
             Reservation.Parsed p = Reservation.parse(m);
-            done = done.compose(n -> SWEEP.run(redis, List.of(set, keys.credits(p.accountId()), keys.reservedCredits(p.accountId())),
-                    List.of(m, Long.toString(p.credits()), p.creditPolicy().code()))
+            List<String> sweepKeys = new ArrayList<>(List.of(set, keys.credits(p.accountId()), keys.reservedCredits(p.accountId())));
+            if (p.spendKeyId() != null) {
+              sweepKeys.add(keys.keySpend(p.accountId(), p.spendKeyId(), p.window()));
+            }
+            done = done.compose(n -> SWEEP.run(redis, sweepKeys, List.of(m, Long.toString(p.credits()), p.creditPolicy().code()))
                 .map(removed -> n + removed.toInteger()));
           }
           return done;
         });
+  }
+
+  /** Sets a key's spend in a budget window if Redis has none (first use, or after Redis lost its data). */
+  public Future<Boolean> seedKeySpend(long accountId, KeySpend spend, long spent) {
+    return redis.send(Request.cmd(Command.SET).arg(keys.keySpend(accountId, spend.spendKeyId(), spend.window())).arg(spent).arg("NX"))
+        .map(r -> r != null);
+  }
+
+  /** A key's spend in a budget window as Redis holds it (settled plus held), or empty when not loaded. */
+  public Future<Optional<Long>> keySpend(long accountId, long spendKeyId, String window) {
+    return redis.send(Request.cmd(Command.GET).arg(keys.keySpend(accountId, spendKeyId, window)))
+        .map(r -> r == null ? Optional.empty() : Optional.of(r.toLong()));
   }
 
   /** Sets an account's Redis balance if it has none (first use, or after Redis lost its data). */

@@ -9,7 +9,10 @@ public enum Denial {
   ACCOUNT_TOKENS("account_tokens_per_minute"),
   CREDITS("insufficient_credits"),
   TOO_LARGE("request_exceeds_tokens_per_minute"),
-  UNSEEDED("balance_not_loaded");
+  UNSEEDED("balance_not_loaded"),
+  /** The key's budget cannot cover this request; the account's other keys are not affected. */
+  KEY_BUDGET("key_budget_exhausted"),
+  KEY_BUDGET_UNSEEDED("key_budget_not_loaded");
 
   private final String code;
 
