@@ -214,7 +214,7 @@ class PlanChangeTest {
     assertThat(included(s.account())).as("included credits granted this period are kept").isEqualTo(TEAM_CREDITS);
 
     HttpTestClient.Reply same = admin(HttpMethod.POST, "/admin/v1/accounts/" + s.account() + "/plan-change/preview",
-        new JsonObject().put("plan", "pro"));
+        new JsonObject().put("plan", "pro").put("prorationDate", later.toString()));
     assertThat(same.status()).isEqualTo(409);
     assertThat(same.json().getString("type")).endsWith("/plan-unchanged");
     HttpTestClient.Reply free = admin(HttpMethod.POST, "/admin/v1/accounts/" + s.account() + "/plan-change", new JsonObject().put("plan", "free"));

@@ -44,6 +44,12 @@ public record NoticeMail(String subject, String text, String html) {
           lines.add("Pay the invoice: " + p.getString("hostedInvoiceUrl"));
         }
       }
+      case "grace_ending" -> {
+        subject = "Your " + p.getValue("plan") + " plan ends soon";
+        lines.add("Your payment is still outstanding. On " + p.getValue("graceUntil") + " your account moves from the "
+            + p.getValue("plan") + " plan to the " + p.getValue("to") + " plan.");
+        lines.add("Pay the open invoice or update your payment method to keep the plan.");
+      }
       case "plan_downgraded" -> {
         subject = "Your plan was changed to " + p.getValue("to");
         lines.add("Your account moved from the " + p.getValue("from") + " plan to the " + p.getValue("to") + " plan: "

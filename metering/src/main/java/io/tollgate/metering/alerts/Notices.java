@@ -37,7 +37,7 @@ public final class Notices {
    * webhook only.
    */
   public static final java.util.Set<String> MAILED = java.util.Set.of(UsageAlerts.USAGE_THRESHOLD, UsageAlerts.LOW_BALANCE,
-      "trial_will_end", "payment_failed", "plan_downgraded", "top_up_receipt", "top_up_failed");
+      "trial_will_end", "payment_failed", "grace_ending", "plan_downgraded", "top_up_receipt", "top_up_failed");
 
   /** A notification this call created. */
   public record Raised(long id, int threshold) {
