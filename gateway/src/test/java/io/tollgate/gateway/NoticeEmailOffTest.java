@@ -9,7 +9,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.net.ServerSocket;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -73,10 +72,9 @@ class NoticeEmailOffTest {
       off.close();
     }
 
-    int closedPort;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      closedPort = socket.getLocalPort();
-    }
+    // Nothing listens there: a port below the ephemeral range, so the mailer's own connection can never be handed it
+    // as its local port and connect to itself (FreePorts).
+    int closedPort = io.tollgate.embedded.FreePorts.pick();
     Tollgate unreachable = GatewayHarness.start(yaml("""
         alerts:
           maxAttempts: 2
