@@ -6,13 +6,16 @@
 --       (a limit <= 0 means unlimited), 6 estimated tokens, 7 credits to reserve,
 --       8 credit policy (1 enforce, 2 charge and bill the overage, 0 none), 9 reservation member,
 --       10 reservation expiry (ms), 11 overage allowed per period under policy 2 (< 0: unlimited)
--- Billable actions (ingest API) add KEYS 9-10 and ARGV 12-18, see the block below.
+-- Billable actions (ingest API) add KEYS 9-10 and ARGV 12-18, see the block below; every call
+-- passes them ('' when unused). A key with a budget adds KEYS[11] (its spend in its budget
+-- window) and ARGV[19] (the budget), see the key budget block.
 -- Returns: allowed, reason, remaining requests, remaining tokens, requests reset (ms),
 --          tokens reset (ms), retry after (ms), balance, requests limit, tokens limit,
 --          credits reserved, allowance units taken, allowance generation, duplicate's event id
 -- Reasons: 0 allowed, 1 key requests, 2 key tokens, 3 account requests, 4 account tokens,
 --          5 credits, 6 request larger than a tokens-per-minute limit, 7 balance not seeded,
---          8 duplicate event (its id was admitted before)
+--          8 duplicate event (its id was admitted before), 9 key budget exhausted,
+--          10 key spend not seeded
 local now = tonumber(ARGV[1])
 local tokens_cost = tonumber(ARGV[6])
 local reserve = tonumber(ARGV[7])
@@ -114,6 +117,20 @@ if ARGV[8] ~= '0' and reason == 0 then
   end
 end
 
+-- Key budget (issue 16): the key's spend in its window counts what it settled plus what its open
+-- reservations hold, so concurrent requests of one key can never together pass its budget. It is
+-- checked after the balance (an account out of credits says so first) and only for a key that has
+-- a budget (KEYS[11] present). A missing counter (first use, or Redis lost it) is seeded by the
+-- caller from Postgres and the admission retried, as for the balance.
+if reason == 0 and #KEYS >= 11 then
+  local spent = redis.call('GET', KEYS[11])
+  if spent == false then
+    reason = 10
+  elseif tonumber(spent) + reserve > tonumber(ARGV[19]) then
+    reason = 9
+  end
+end
+
 -- Report the tightest request and token buckets, as they are after this decision.
 local rem_req, lim_req, reset_req = -1, -1, 0
 local rem_tok, lim_tok, reset_tok = -1, -1, 0
@@ -153,6 +170,10 @@ if reason == 0 then
   end
   if ARGV[16] == '1' then
     redis.call('SET', KEYS[10], string.match(ARGV[9], '^[^:]+'), 'PX', ARGV[17])
+  end
+  if #KEYS >= 11 and reserve > 0 then
+    -- The key budget's hold; settle.lua turns it into the actual cost, sweep.lua gives it back.
+    redis.call('INCRBY', KEYS[11], reserve)
   end
 end
 

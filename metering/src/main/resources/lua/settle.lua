@@ -1,7 +1,9 @@
 -- Settlement: charge the actual cost, release the rest of the reservation and append the usage
 -- event to the shard's stream, atomically, so the balance and the event log never disagree.
 -- KEYS: 1 account credits, 2 reservations zset, 3 usage stream, 4 key tpm, 5 account tpm,
---       6 account credits held by open reservations, 7 account overage this period
+--       6 account credits held by open reservations, 7 account overage this period,
+--       8-9 billable actions (below), 10 (only for a key with a budget) the key's spend in its
+--       budget window
 -- ARGV: 1 reservation member, 2 credits reserved, 3 credits actually used (>= 0),
 --       4 tokens estimated at admission, 5 tokens actually used, 6 key tpm limit,
 --       7 account tpm limit, 8 credit policy (0: the balance is not involved, 1 enforce, 2 charge
@@ -62,6 +64,16 @@ elseif ARGV[8] ~= '0' then
   else
     -- The reservation expired and was refunded by the sweeper: charge the whole actual cost now.
     balance = redis.call('DECRBY', KEYS[1], actual)
+  end
+end
+
+-- Key budget (issue 16): the key's spend held the reservation; it now holds the actual cost. If
+-- the sweeper already gave the hold back, the actual cost is added whole (like the balance above).
+if #KEYS >= 10 then
+  if held == 1 then
+    redis.call('INCRBY', KEYS[10], actual - reserved)
+  else
+    redis.call('INCRBY', KEYS[10], actual)
   end
 end
 

@@ -42,7 +42,7 @@ final class ConfigReader {
     ActionCatalog actions = actions(top);
     Map<String, PlanConfig> plans = plans(top, actions);
     MeteringConfig metering = metering(top.section("metering"));
-    AlertsConfig alerts = alerts(top.section("alerts"));
+    AlertsConfig alerts = alerts(top.section("alerts"), reader.env);
     StripeConfig stripe = stripe(top.section("stripe"));
     BillingConfig billing = billing(top.section("billing"));
     crossCheck(top, routes, plans, billing);
@@ -471,13 +471,48 @@ final class ConfigReader {
     return URI.create(text.endsWith("/") ? text.substring(0, text.length() - 1) : text);
   }
 
-  private static AlertsConfig alerts(YamlSection s) {
+  private static AlertsConfig alerts(YamlSection s, Environment env) {
     AlertsConfig config = new AlertsConfig(
         (int) s.integer("maxAttempts", Defaults.ALERT_MAX_ATTEMPTS, 1, 100),
         Duration.ofMillis(s.integer("retryBaseMs", Defaults.ALERT_RETRY_BASE_MS, 1, 3_600_000)),
-        Duration.ofMillis(s.integer("timeoutMs", Defaults.ALERT_TIMEOUT_MS, 1, 600_000)));
+        Duration.ofMillis(s.integer("timeoutMs", Defaults.ALERT_TIMEOUT_MS, 1, 600_000)),
+        email(s.section("email"), env));
     s.finish();
     return config;
+  }
+
+  private static final java.util.regex.Pattern EMAIL = java.util.regex.Pattern.compile("[^@\\s<>,;]+@[^@\\s<>,;]+");
+
+  /** {@code alerts.email}: SMTP settings; the password only from {@code TOLLGATE_SMTP_PASSWORD}. */
+  private static MailConfig email(YamlSection s, Environment env) {
+    Optional<Secret> password = env.secret("TOLLGATE_SMTP_PASSWORD");
+    Optional<String> host = s.string("host");
+    int port = s.port("port", Defaults.SMTP_PORT);
+    Optional<String> from = s.string("from");
+    Optional<String> username = s.string("username");
+    String startTls = s.string("startTls").orElse("optional");
+    boolean ssl = s.bool("ssl", false);
+    if (!java.util.Set.of("disabled", "optional", "required").contains(startTls)) {
+      s.problem("startTls", "must be disabled, optional or required, got " + YamlSection.describe(startTls));
+    }
+    if (host.isPresent() && host.get().isBlank()) {
+      s.problem("host", "must not be empty (leave alerts.email out to send no mail)");
+    }
+    if (host.isPresent() && from.isEmpty()) {
+      s.problem("from", "is required with alerts.email.host (the sender address, e.g. billing@example.com)");
+    }
+    if (from.isPresent() && !EMAIL.matcher(from.get()).matches()) {
+      s.problem("from", "must be an email address such as billing@example.com, got " + YamlSection.describe(from.get()));
+    }
+    if (host.isEmpty() && (from.isPresent() || username.isPresent())) {
+      s.problem("host", "is required when alerts.email sets from or username (the SMTP server)");
+    }
+    if (password.isPresent() && username.isEmpty() && host.isPresent()) {
+      s.problem("username", "is required when TOLLGATE_SMTP_PASSWORD is set (SMTP AUTH needs both)");
+    }
+    s.finish();
+    return host.isEmpty() ? MailConfig.off()
+        : new MailConfig(host.get(), port, from.orElse(null), username.orElse(null), password, startTls, ssl);
   }
 
   private static long required(YamlSection p, String key, String meaning) {

@@ -50,6 +50,7 @@ final class Defaults {
   static final int ALERT_MAX_ATTEMPTS = 6;
   static final long ALERT_RETRY_BASE_MS = 5_000;
   static final long ALERT_TIMEOUT_MS = 10_000;
+  static final int SMTP_PORT = 587;
   static final String STRIPE_METER_EVENT_NAME = "tollgate_credits";
   static final long STRIPE_SYNC_INTERVAL_MS = 60_000;
   static final String STRIPE_API_BASE = "https://api.stripe.com";

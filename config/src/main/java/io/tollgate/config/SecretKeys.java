@@ -44,6 +44,9 @@ final class SecretKeys {
     if ((sectionPath.equals("stripe") || sectionPath.equals("billing")) && (LOOKS_SECRET.matcher(k).matches() || k.endsWith("key"))) {
       return Optional.of(k.contains("webhook") ? "STRIPE_WEBHOOK_SECRET" : "STRIPE_API_KEY");
     }
+    if (sectionPath.equals("alerts.email") && LOOKS_SECRET.matcher(k).matches()) {
+      return Optional.of("TOLLGATE_SMTP_PASSWORD");
+    }
     if (sectionPath.equals("alerts") && LOOKS_SECRET.matcher(k).matches()) {
       return Optional.of("TOLLGATE_ALERT_WEBHOOK_SECRET");
     }

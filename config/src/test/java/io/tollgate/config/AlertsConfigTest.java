@@ -43,7 +43,7 @@ class AlertsConfigTest {
         .isEqualTo(new AlertsConfig(3, Duration.ofMillis(50), Duration.ofMillis(200)));
     assertThat(problemsOf("alerts: { maxAttempts: 0, retries: 3 }\n")).containsExactly(
         "tollgate.yaml: alerts.maxAttempts: expected an integer 1-100, got 0",
-        "tollgate.yaml: alerts.retries: unknown key (known: maxAttempts, retryBaseMs, timeoutMs)");
+        "tollgate.yaml: alerts.retries: unknown key (known: maxAttempts, retryBaseMs, timeoutMs, email)");
   }
 
   @Test
@@ -56,5 +56,28 @@ class AlertsConfigTest {
         "tollgate.yaml: alerts.webhookSecret: secrets come only from the environment: set TOLLGATE_ALERT_WEBHOOK_SECRET");
     assertThat(problemsOf("alertWebhookSecret: abc\n")).containsExactly(
         "tollgate.yaml: alertWebhookSecret: secrets come only from the environment: set TOLLGATE_ALERT_WEBHOOK_SECRET");
+  }
+
+  @Test
+  @DisplayName("alerts.email: off without a host; with one it needs a sender; the password only from TOLLGATE_SMTP_PASSWORD")
+  void email() {
+    assertThat(load("").alerts().email().enabled()).isFalse();
+    TollgateConfig c = load("alerts: { email: { host: smtp.example.com, from: billing@example.com, username: mailer } }\n",
+        Map.of("TOLLGATE_SMTP_PASSWORD", "smtp-secret-0123456789"));
+    MailConfig m = c.alerts().email();
+    assertThat(m.enabled()).isTrue();
+    assertThat(m.port()).isEqualTo(587);
+    assertThat(m.startTls()).isEqualTo("optional");
+    assertThat(m.password().orElseThrow().reveal()).isEqualTo("smtp-secret-0123456789");
+    assertThat(c.toString()).doesNotContain("smtp-secret-0123456789");
+    assertThat(problemsOf("alerts: { email: { host: smtp.example.com, startTls: always } }\n")).containsExactly(
+        "tollgate.yaml: alerts.email.startTls: must be disabled, optional or required, got \"always\"",
+        "tollgate.yaml: alerts.email.from: is required with alerts.email.host (the sender address, e.g. billing@example.com)");
+    assertThat(problemsOf("alerts: { email: { host: smtp.example.com, from: nobody } }\n")).containsExactly(
+        "tollgate.yaml: alerts.email.from: must be an email address such as billing@example.com, got \"nobody\"");
+    assertThat(problemsOf("alerts: { email: { host: smtp.example.com, from: a@b.c, password: hunter2 } }\n")).containsExactly(
+        "tollgate.yaml: alerts.email.password: secrets come only from the environment: set TOLLGATE_SMTP_PASSWORD");
+    assertThat(problemsOf("alerts: { email: { host: smtp.example.com, from: a@b.c } }\n", Map.of("TOLLGATE_SMTP_PASSWORD", "x")))
+        .containsExactly("tollgate.yaml: alerts.email.username: is required when TOLLGATE_SMTP_PASSWORD is set (SMTP AUTH needs both)");
   }
 }

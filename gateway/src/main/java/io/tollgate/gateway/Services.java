@@ -22,7 +22,9 @@ import io.tollgate.metering.accounts.AccountService;
 import io.tollgate.metering.accounts.AccountStore;
 import io.tollgate.metering.admission.AdmissionService;
 import io.tollgate.metering.admission.Admissions;
+import io.tollgate.metering.alerts.NoticeEmails;
 import io.tollgate.metering.alerts.NotificationStore;
+import io.tollgate.gateway.mail.NoticeMailer;
 import io.tollgate.metering.alerts.Notices;
 import io.tollgate.metering.alerts.UsageAlerts;
 import io.tollgate.metering.audit.AuditLog;
@@ -76,6 +78,7 @@ public final class Services {
   private final ActionIngest actionIngest;
   private final UsageJobs jobs;
   private final AlertWebhooks alertWebhooks;
+  private final NoticeMailer noticeMailer;
   private final MeterSyncJobs meterSync;
   private final BillingSync billing;
   private final WebhookIntake webhookIntake;
@@ -101,15 +104,19 @@ public final class Services {
     KeyVerifier keyVerifier = new KeyVerifier(keys, pool, config.metering().keyCacheTtl(), config.metering().negativeCacheTtl(),
         config::plan, clock);
     this.keyEvents = new KeyEvents(vertx, redis, subscriber, keyVerifier);
-    this.hotPath = new HotPath(keyVerifier, new AdmissionService(admissions, config.pricing(), balances::seed, clock),
+    UsageQueries usage = new UsageQueries(pool);
+    this.hotPath = new HotPath(keyVerifier, new AdmissionService(admissions, config.pricing(), balances::seed,
+            (account, spendKey, since) -> usage.keySpend(spendKey, since), clock),
         new FailedAuthLimiter(config.metering().failedAuthPerMinute()), new MeteringMetrics(registry), new Settlements(), clock,
         config.metering().defaultMaxTokens(), AbortPolicy.of(config.metering()));
 
     this.actionIngest = new ActionIngest(config.actions(), hotPath.admission(), balances, accounts, pool, clock);
 
     PeriodRollover rollover = new PeriodRollover(pool, config, accounts, ledger, admissions, clock);
-    Notices notices = new Notices(config.secrets().alertWebhookSecret().isPresent(), registry);
+    Notices notices = new Notices(config.secrets().alertWebhookSecret().isPresent(), config.alerts().email().enabled(), registry);
     NotificationStore notifications = new NotificationStore(pool);
+    NoticeEmails noticeEmails = new NoticeEmails(pool);
+    this.noticeMailer = new NoticeMailer(vertx, noticeEmails, config.alerts(), registry);
     this.alertWebhooks = new AlertWebhooks(vertx, notifications, config.alerts(), config.secrets().alertWebhookSecret(), clock, registry);
     this.meterSync = new MeterSyncJobs(vertx, pool, config.stripe(), config.secrets().stripeApiKey(), clock, registry);
     this.billing = new BillingSync(vertx, pool, config, accounts, ledger, audit, rollover, admissions, notices,
@@ -125,12 +132,11 @@ public final class Services {
     AccountService accountService = new AccountService(pool, config, accounts, keys, ledger, audit, admissions, balances,
         keyEvents, clock);
     AuditTrail auditTrail = new AuditTrail(pool, audit);
-    UsageQueries usage = new UsageQueries(pool);
     BillingAdmin billingAdmin = new BillingAdmin(pool, billing, accounts, audit, clock);
     this.adminApi = new AdminApi(accountService, auditTrail, config, clock,
-        new UsageApi(accountService, usage, config, clock), new NotificationsApi(notifications),
+        new UsageApi(accountService, usage, config, clock), new NotificationsApi(notifications, noticeEmails, accountService),
         new StripeApi(meterSync, auditTrail, clock),
-        new BillingApi(accountService, billingAdmin, usage, auditTrail, config, vertx),
+        new BillingApi(accountService, billingAdmin, usage, auditTrail, config, vertx, clock),
         new PlansApi(config, billing.stripe(), clock, vertx));
     this.console = new Console(accountService, usage, notifications, billingAdmin, meterSync, auditTrail,
         new Revocations(pool, audit, clock), config, registry, clock);
@@ -161,12 +167,14 @@ public final class Services {
       return Future.succeededFuture(0);
     }
     return alertWebhooks.deliverDue().onFailure(err -> log.warn("alert webhook delivery pass failed: {}", err.toString()))
+        .eventually(() -> noticeMailer.sendDue().onFailure(err -> log.warn("notice email pass failed: {}", err.toString())))
         .onComplete(ar -> delivering.set(false));
   }
 
   Future<Void> close() {
     vertx.cancelTimer(deliveryTimer);
     alertWebhooks.close();
+    noticeMailer.close();
     meterSync.close();
     billing.close();
     keyEvents.close();

@@ -20,6 +20,7 @@ import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -350,6 +351,41 @@ class BillingWebhooksTest {
     // The period's included credits become pro's: free's 100 plus the 4,900 the paid invoice adds.
     assertThat(count("SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant' "
         + "AND idempotency_key LIKE $2", account, "period:" + account + ":" + cycle + "%")).as("in units").isEqualTo(5_000_000);
+  }
+
+  @Test
+  @DisplayName("a past-due account is reminded once before its grace period ends (grace_ending), and only within the last half of it")
+  void graceEndingReminder() {
+    long account = account("reminded");
+    String customer = StripeIds.next("cus");
+    String sub = StripeIds.next("sub");
+    Instant start = Instant.now().minus(20, ChronoUnit.DAYS).truncatedTo(ChronoUnit.SECONDS);
+    Instant cycle = start.plus(30, ChronoUnit.DAYS);
+    webhooks.deliverAndWait(pro(sub, customer, account, start, cycle, false).createdEvent().created(start).json());
+    // Failed 10 hours ago: one day of grace leaves 14 hours, more than half of it: no reminder yet.
+    Instant failedAt = Instant.now().minus(10, ChronoUnit.HOURS).truncatedTo(ChronoUnit.SECONDS);
+    StripeObjects.Invoice invoice = proInvoice(StripeIds.next("in"), customer, sub, "subscription_cycle", start, cycle);
+    webhooks.deliverAndWait(invoice.paymentFailed(null).paymentFailedEvent().created(failedAt).json());
+    await(gateway.services().billing().runDunning());
+    java.util.function.Supplier<List<String>> kinds = () -> admin(HttpMethod.GET, "/admin/v1/notifications?accountId=" + account, null)
+        .json().getJsonArray("data").stream().map(JsonObject.class::cast).map(n -> n.getString("kind")).toList();
+    assertThat(kinds.get()).contains("payment_failed").doesNotContain("grace_ending");
+
+    // The same failure, 13 hours ago (another account): 11 hours left, within the last twelve: reminded, once.
+    long late = account("reminded late");
+    String lateCustomer = StripeIds.next("cus");
+    String lateSub = StripeIds.next("sub");
+    webhooks.deliverAndWait(pro(lateSub, lateCustomer, late, start, cycle, false).createdEvent().created(start).json());
+    Instant lateFailure = Instant.now().minus(13, ChronoUnit.HOURS).truncatedTo(ChronoUnit.SECONDS);
+    webhooks.deliverAndWait(proInvoice(StripeIds.next("in"), lateCustomer, lateSub, "subscription_cycle", start, cycle)
+        .paymentFailed(null).paymentFailedEvent().created(lateFailure).json());
+    await(gateway.services().billing().runDunning());
+    await(gateway.services().billing().runDunning());
+    List<JsonObject> reminders = admin(HttpMethod.GET, "/admin/v1/notifications?accountId=" + late, null).json().getJsonArray("data")
+        .stream().map(JsonObject.class::cast).filter(n -> n.getString("kind").equals("grace_ending")).toList();
+    assertThat(reminders).hasSize(1);
+    assertThat(reminders.get(0).getJsonObject("data").getString("graceUntil")).isEqualTo(lateFailure.plus(1, ChronoUnit.DAYS).toString());
+    assertThat(accountJson(late).getString("plan")).as("not downgraded before its grace ends").isEqualTo("pro");
   }
 
   @Test

@@ -12,7 +12,9 @@ import io.tollgate.metering.accounts.AccountStore.NewAccount;
 import io.tollgate.metering.audit.Actor;
 import io.tollgate.metering.audit.AuditLog;
 import io.tollgate.metering.audit.AuditTrail;
+import io.tollgate.metering.keys.ApiKey;
 import io.tollgate.metering.keys.ApiKeyFormat;
+import io.tollgate.metering.keys.KeyBudget;
 import io.vertx.core.Future;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
@@ -80,6 +82,8 @@ public final class AdminApi {
     router.get("/admin/v1/accounts/:id/keys").handler(json(this::listKeys));
     router.post("/admin/v1/keys/:keyId/revoke").handler(json(this::revokeKey));
     router.post("/admin/v1/keys/:keyId/rotate").handler(json(this::rotateKey));
+    router.put("/admin/v1/keys/:keyId/budget").handler(json(this::setKeyBudget));
+    router.delete("/admin/v1/keys/:keyId/budget").handler(json(this::clearKeyBudget));
     router.post("/admin/v1/accounts/:id/credits").handler(json(this::changeCredits));
     router.get("/admin/v1/accounts/:id/credits").handler(json(this::credits));
     router.post("/admin/v1/accounts/:id/credits/rebuild").handler(json(this::rebuildBalance));
@@ -290,10 +294,55 @@ public final class AdminApi {
     Actor actor = actor(ctx);
     long id = Fields.pathId(ctx.pathParam("id"), "account");
     // The account is looked up before the key's name and limits are read: an unknown account is a 404 whatever they say.
+    Budget budget = b.containsKey("budget") ? budget(Fields.object(b, "budget")) : null;
     return accounts.get(id).compose(account -> accounts.createKey(account, new AccountService.NewKey(
             environment.equals("live") ? ApiKeyFormat.LIVE : ApiKeyFormat.TEST, Fields.string(b, "name", false), scopes,
-            Fields.nonNegative(limits, "requestsPerMinute"), Fields.nonNegative(limits, "tokensPerMinute"), expiresAt), actor))
-        .map(created -> new Reply(201, created.key().toJson(clock.instant()).put("key", created.plaintext())));
+            Fields.nonNegative(limits, "requestsPerMinute"), Fields.nonNegative(limits, "tokensPerMinute"), expiresAt,
+            budget == null ? null : budget.credits(), budget == null ? null : budget.period(), null), actor)
+        .compose(created -> withSpend(created.key().toJson(clock.instant()).put("key", created.plaintext()), created.key(), account)))
+        .map(json -> new Reply(201, json));
+  }
+
+  /** A key budget as asked: {@code {credits, period?}} (period: period, the default, or lifetime). */
+  private record Budget(long credits, String period) {
+  }
+
+  private static Budget budget(JsonObject raw) {
+    // In units (millicredits), like every credit amount past the API.
+    Long credits = Fields.nonNegativeCredits(raw, "budget.credits", "credits");
+    if (credits == null) {
+      throw BadInput.field("budget.credits", "is required: the credits the key may spend per period (or over its life)");
+    }
+    return new Budget(credits, Fields.oneOf(raw, "period", Set.of(KeyBudget.PERIOD, KeyBudget.LIFETIME), KeyBudget.PERIOD));
+  }
+
+  /** The key's JSON with its budget's spend and what is left, when it has a budget. */
+  private Future<JsonObject> withSpend(JsonObject json, ApiKey key, Account account) {
+    return accounts.keySpent(key, account).map(spent -> {
+      if (spent != null) {
+        json.getJsonObject("budget").put("spent", Credits.json(spent))
+            .put("remaining", Credits.json(Math.max(0, key.budget().credits() - spent)))
+            .put("window", key.budget().window(account.periodStart()).equals("life") ? null
+                : new JsonObject().put("start", account.periodStart().toString()).put("end", account.periodEnd().toString()));
+      }
+      return json;
+    });
+  }
+
+  private Future<Reply> setKeyBudget(RoutingContext ctx) {
+    long keyId = Fields.pathId(ctx.pathParam("keyId"), "key");
+    Budget budget = budget(body(ctx));
+    return accounts.setKeyBudget(keyId, budget.credits(), budget.period(), actor(ctx)).compose(this::keyWithSpend)
+        .map(json -> new Reply(200, json));
+  }
+
+  private Future<Reply> clearKeyBudget(RoutingContext ctx) {
+    long keyId = Fields.pathId(ctx.pathParam("keyId"), "key");
+    return accounts.setKeyBudget(keyId, null, null, actor(ctx)).compose(this::keyWithSpend).map(json -> new Reply(200, json));
+  }
+
+  private Future<JsonObject> keyWithSpend(ApiKey key) {
+    return accounts.get(key.accountId()).compose(account -> withSpend(key.toJson(clock.instant()), key, account));
   }
 
   private static JsonObject scopes(JsonObject raw) {
@@ -318,11 +367,15 @@ public final class AdminApi {
 
   private Future<Reply> listKeys(RoutingContext ctx) {
     long id = Fields.pathId(ctx.pathParam("id"), "account");
-    return accounts.listKeys(id).map(keys -> {
-      JsonArray data = new JsonArray();
-      keys.forEach(k -> data.add(k.toJson(clock.instant())));
-      return new Reply(200, new JsonObject().put("data", data));
-    });
+    return accounts.get(id).compose(account -> accounts.listKeys(id).compose(keys -> {
+      List<Future<JsonObject>> rendered = new java.util.ArrayList<>();
+      keys.forEach(k -> rendered.add(withSpend(k.toJson(clock.instant()), k, account)));
+      return Future.all(rendered).map(all -> {
+        JsonArray data = new JsonArray();
+        rendered.forEach(f -> data.add(f.result()));
+        return new Reply(200, new JsonObject().put("data", data));
+      });
+    }));
   }
 
   private Future<Reply> revokeKey(RoutingContext ctx) {

@@ -12,6 +12,7 @@ import io.tollgate.config.PlanConfig;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.admin.AdminApi.Reply;
 import io.tollgate.metering.accounts.Account;
+import io.tollgate.metering.accounts.AccountBilling;
 import io.tollgate.metering.accounts.AccountService;
 import io.tollgate.metering.accounts.AccountStatus;
 import io.tollgate.metering.audit.Actor;
@@ -53,9 +54,11 @@ public final class BillingApi {
   private final AuditTrail audit;
   private final TollgateConfig config;
   private final Vertx vertx;
+  private final SubscriptionApi subscriptions;
 
   public BillingApi(AccountService accounts, BillingAdmin billing, UsageQueries usage, AuditTrail audit, TollgateConfig config,
-                    Vertx vertx) {
+                    Vertx vertx, java.time.Clock clock) {
+    this.subscriptions = new SubscriptionApi(accounts, billing, audit, config, vertx, clock);
     this.accounts = accounts;
     this.billing = billing;
     this.usage = usage;
@@ -76,6 +79,7 @@ public final class BillingApi {
     router.get("/admin/v1/webhooks/stripe/events").handler(json(this::events));
     router.get("/admin/v1/webhooks/stripe/events/:eventId").handler(json(this::event));
     router.post("/admin/v1/webhooks/stripe/events/:eventId/replay").handler(json(this::replay));
+    subscriptions.mount(router);
   }
 
   private StripeBilling stripe() {
@@ -146,7 +150,10 @@ public final class BillingApi {
     String success = url(b, "successUrl", bc.checkoutSuccessUrl());
     String cancel = url(b, "cancelUrl", bc.checkoutCancelUrl());
     Actor actor = actor(ctx);
-    return account(ctx).compose(account -> withCustomer(account, email, actor)).compose(account -> {
+    return account(ctx).compose(account -> withCustomer(account, email, actor))
+        .compose(account -> mode == CheckoutRequest.Mode.SUBSCRIPTION ? noLiveSubscription(account).map(account)
+            : Future.succeededFuture(account))
+        .compose(account -> {
       Map<String, String> meta = new java.util.HashMap<>(metadata);
       meta.put("tollgate_account_id", Long.toString(account.id()));
       CheckoutRequest request = new CheckoutRequest(account.stripeCustomerId(), mode, items, success, cancel, account.id(), meta,
@@ -159,6 +166,32 @@ public final class BillingApi {
               .put("expiresAt", link.expiresAt() == null ? null : link.expiresAt().toString())
               .put("stripeCustomerId", account.stripeCustomerId()))));
     });
+  }
+
+  /**
+   * One live subscription per account: a second Checkout for a plan is refused while one is live,
+   * as the account's state says it and as Stripe lists the customer's (a Checkout completed moments
+   * ago whose events have not arrived yet). A plan change goes through the plan-change endpoints.
+   */
+  private Future<Void> noLiveSubscription(Account account) {
+    return billing.accountBilling(account.id()).compose(b -> {
+      if (b.subscriptionId() != null && AccountBilling.live(b.subscriptionStatus())) {
+        throw liveAlready(account, b.subscriptionId(), b.subscriptionStatus());
+      }
+      StripeBilling stripe = stripe();
+      return call(() -> stripe.liveSubscriptions(account.stripeCustomerId())).map(live -> {
+        if (!live.isEmpty()) {
+          throw liveAlready(account, live.get(0).id(), live.get(0).status());
+        }
+        return null;
+      });
+    });
+  }
+
+  private static BadInput liveAlready(Account account, String subscriptionId, String status) {
+    return new BadInput(409, "subscription-exists", "account " + account.id() + " already has a live subscription, "
+        + subscriptionId + " (" + status + "): change its plan with POST /admin/v1/accounts/" + account.id()
+        + "/plan-change, or cancel it first");
   }
 
   private Future<Reply> portal(RoutingContext ctx) {

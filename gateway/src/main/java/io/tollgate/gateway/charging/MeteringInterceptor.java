@@ -18,6 +18,7 @@ import io.tollgate.config.Credits;
 import io.tollgate.metering.admission.CreditPolicy;
 import io.tollgate.metering.admission.Decision;
 import io.tollgate.metering.admission.Denial;
+import io.tollgate.metering.admission.KeySpend;
 import io.tollgate.metering.admission.Limits;
 import io.tollgate.metering.keys.ApiKeyFormat;
 import io.tollgate.metering.keys.KeyVerifier.Forbidden;
@@ -304,6 +305,13 @@ public final class MeteringInterceptor implements ProxyInterceptor {
       m.metrics().decision("no_credits", denial.code());
       return new GatewayFailure(402, "insufficient_quota", denial.code(), "not enough credits: this request may cost up to "
           + Credits.format(r.reserveCredits()) + " credits and the spendable balance is " + Credits.format(Math.max(0, d.balance())));
+    }
+    if (denial == Denial.KEY_BUDGET) {
+      m.metrics().decision("no_credits", denial.code());
+      KeySpend budget = r.keySpend();
+      return new GatewayFailure(402, "insufficient_quota", denial.code(), "this API key has spent its budget of " + budget.budget()
+          + " credits" + (budget.window().equals("life") ? "" : " for this billing period") + ": this request may cost up to "
+          + r.reserveCredits() + " credits (the account's other keys are not affected)");
     }
     if (denial == Denial.TOO_LARGE) {
       m.metrics().decision("rate_limited", denial.code());

@@ -351,7 +351,7 @@ public final class IngestApi {
 
   private static Failure refusal(Refused r, JsonObject extra) {
     int status = switch (r.reason()) {
-      case "insufficient_credits" -> 402;
+      case "insufficient_credits", "key_budget_exhausted" -> 402;
       case "rate_limited" -> 429;
       case "action_not_allowed" -> 403;
       case "unavailable" -> 503;

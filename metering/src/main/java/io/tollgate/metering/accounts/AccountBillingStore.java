@@ -55,6 +55,18 @@ public final class AccountBillingStore {
   }
 
   /** Past-due accounts whose grace period is over. */
+  private static final String GRACE_ENDING = "SELECT b.account_id FROM account_billing b JOIN accounts a ON a.id = b.account_id "
+      + "WHERE b.grace_until > $1 AND b.grace_until <= $2 AND a.status = 'past_due' ORDER BY b.grace_until LIMIT $3";
+
+  /** Past-due accounts whose grace period ends after {@code now} and by {@code until}. */
+  public Future<List<Long>> graceEnding(SqlClient sql, Instant now, Instant until, int limit) {
+    return sql.preparedQuery(GRACE_ENDING).execute(Tuple.of(utc(now), utc(until), limit)).map(rows -> {
+      List<Long> ids = new ArrayList<>();
+      rows.forEach(r -> ids.add(r.getLong(0)));
+      return ids;
+    });
+  }
+
   public Future<List<Long>> graceOver(SqlClient sql, Instant now, int limit) {
     return sql.preparedQuery(GRACE_OVER).execute(Tuple.of(utc(now), limit)).map(rows -> {
       List<Long> out = new ArrayList<>();

@@ -8,6 +8,7 @@ import io.tollgate.metering.admission.Admissions;
 import io.tollgate.metering.audit.Actor;
 import io.tollgate.metering.audit.AuditLog;
 import io.tollgate.metering.keys.ApiKey;
+import io.tollgate.metering.keys.KeyBudget;
 import io.tollgate.metering.keys.ApiKeyStore;
 import io.tollgate.metering.keys.KeyEvents;
 import io.tollgate.metering.ledger.Balances;
@@ -21,6 +22,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Function;
 
 /**
@@ -41,10 +43,13 @@ public final class AccountService {
   private final Balances balances;
   private final KeyEvents keyEvents;
   private final Clock clock;
+  private final AccountBillingStore billingStore = new AccountBillingStore();
+  private final io.tollgate.metering.usage.UsageQueries usage;
 
   public AccountService(Pool pool, TollgateConfig config, AccountStore accounts, ApiKeyStore keys, CreditLedger ledger,
                         AuditLog audit, Admissions admissions, Balances balances, KeyEvents keyEvents, Clock clock) {
     this.pool = pool;
+    this.usage = new io.tollgate.metering.usage.UsageQueries(pool);
     this.config = config;
     this.accounts = accounts;
     this.keys = keys;
@@ -58,10 +63,17 @@ public final class AccountService {
 
   /** What a new key is made of; the plaintext is generated. */
   public record NewKey(String prefix, String name, JsonObject scopes, Long requestsPerMinute, Long tokensPerMinute,
-                       Instant expiresAt) {
+                       Instant expiresAt, Long budgetCredits, String budgetPeriod, Long budgetOf) {
 
+    public NewKey(String prefix, String name, JsonObject scopes, Long requestsPerMinute, Long tokensPerMinute, Instant expiresAt) {
+      this(prefix, name, scopes, requestsPerMinute, tokensPerMinute, expiresAt, null, null, null);
+    }
+
+    /** A rotation's new key: the old one's settings, and its budget's spend continued (never started over). */
     static NewKey like(ApiKey old) {
-      return new NewKey(old.prefix(), old.name(), old.scopes(), old.requestsPerMinute(), old.tokensPerMinute(), old.expiresAt());
+      KeyBudget b = old.budget();
+      return new NewKey(old.prefix(), old.name(), old.scopes(), old.requestsPerMinute(), old.tokensPerMinute(), old.expiresAt(),
+          b == null ? null : b.credits(), b == null ? null : b.period(), b == null ? null : b.spendKeyId());
     }
   }
 
@@ -128,10 +140,33 @@ public final class AccountService {
    * fail, refusing the change); every instance is told after the commit.
    */
   public Future<Account> update(long id, Function<Account, Account> change, Actor actor) {
-    return pool.withTransaction(conn -> locked(conn, id).compose(before -> accounts.update(conn, change.apply(before))
+    return pool.withTransaction(conn -> locked(conn, id).compose(before -> stripeGuard(conn, before, change.apply(before)))
+        .compose(pair -> accounts.update(conn, pair.after())
             .compose(updated -> audit.record(conn, actor.name(), "account.update", "account", Long.toString(updated.id()),
-                actor.ip(), before.toJson(), updated.toJson()).map(updated))))
+                actor.ip(), pair.before().toJson(), updated.toJson()).map(updated))))
         .compose(updated -> keyEvents.announceAccountChange().map(updated));
+  }
+
+  private record Change(Account before, Account after) {
+  }
+
+  /**
+   * A local plan change of an account billed by a live Stripe subscription is refused: Stripe would
+   * go on billing the old plan, and its next event would put the old plan back. The plan of such an
+   * account changes through Stripe (the admin API's plan-change endpoints), never beside it.
+   */
+  private Future<Change> stripeGuard(SqlConnection conn, Account before, Account after) {
+    if (after.plan().equals(before.plan())) {
+      return Future.succeededFuture(new Change(before, after));
+    }
+    return billingStore.get(conn, before.id()).map(found -> {
+      found.filter(b -> b.subscriptionId() != null && AccountBilling.live(b.subscriptionStatus())).ifPresent(b -> {
+        throw Refusal.conflict("account " + before.id() + " is billed by Stripe subscription " + b.subscriptionId() + " ("
+            + b.subscriptionStatus() + "), which sets its plan: change the plan with POST /admin/v1/accounts/" + before.id()
+            + "/plan-change (preview it with POST /admin/v1/accounts/" + before.id() + "/plan-change/preview)");
+      });
+      return new Change(before, after);
+    });
   }
 
   /**
@@ -172,8 +207,34 @@ public final class AccountService {
   }
 
   private Future<ApiKeyStore.Created> create(SqlConnection conn, long accountId, NewKey key) {
+    KeyBudget budget = key.budgetCredits() == null ? null : new KeyBudget(key.budgetCredits(), key.budgetPeriod(), 0);
     return keys.create(conn, accountId, key.prefix(), key.name(), key.scopes(), key.requestsPerMinute(), key.tokensPerMinute(),
-        key.expiresAt());
+        key.expiresAt(), budget, key.budgetOf());
+  }
+
+  /**
+   * Sets a key's budget ({@code credits} per {@code period}: {@link KeyBudget#PERIOD} or
+   * {@link KeyBudget#LIFETIME}), or removes it (nulls); every instance forgets the key's cached
+   * grant at once, so the next request is admitted under the new budget. The spend so far counts.
+   */
+  public Future<ApiKey> setKeyBudget(long keyId, Long credits, String period, Actor actor) {
+    return pool.withTransaction(conn -> key(conn, keyId).compose(old -> keys.setBudget(conn, keyId, credits, period)
+            .map(Optional::orElseThrow).compose(after -> audit.record(conn, actor.name(), "key.budget", "api_key", Long.toString(keyId),
+                actor.ip(), old.key().toJson(clock.instant()), after.key().toJson(clock.instant())).map(after))))
+        .compose(after -> keyEvents.announceRevocation(after.hash()).map(after.key()));
+  }
+
+  /**
+   * A budgeted key's spend in its current window: Redis' counter when it holds one (settled usage
+   * plus what open requests hold), else the stored usage; null for a key without a budget.
+   */
+  public Future<Long> keySpent(ApiKey key, Account account) {
+    KeyBudget b = key.budget();
+    if (b == null) {
+      return Future.succeededFuture(null);
+    }
+    return admissions.keySpend(account.id(), b.spendKeyId(), b.window(account.periodStart())).compose(hot -> hot.isPresent()
+        ? Future.succeededFuture(hot.get()) : usage.keySpend(b.spendKeyId(), b.since(account.periodStart())));
   }
 
   public Future<List<ApiKey>> listKeys(long accountId) {

@@ -227,6 +227,11 @@ public final class ActionIngest {
           + " beyond the allowance; the spendable balance is " + io.tollgate.config.Credits.format(Math.max(0, d.balance()))
           + " credits", 0);
     }
+    if (d.denial() == Denial.KEY_BUDGET) {
+      // A key's budget covers everything it spends, proxied requests and billable actions alike.
+      return new Refused("key_budget_exhausted", "this API key's credit budget cannot cover " + a.quantity() + " × " + a.action()
+          + "; the account's other keys are not affected", 0);
+    }
     return new Refused("unavailable", "the account's balance could not be loaded", 1_000);
   }
 

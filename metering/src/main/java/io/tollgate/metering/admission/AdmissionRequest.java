@@ -8,13 +8,20 @@ import java.util.UUID;
  * overage of a {@link CreditPolicy#CHARGE} account per billing period (its spend cap); negative
  * means unlimited, and it is ignored under the other policies. {@code action} is set for a billable
  * action reported through the ingest API (then the script computes the credits to reserve when a
- * tier's allowance applies), null for a proxied request.
+ * tier's allowance applies), null for a proxied request. {@code keySpend}: the key's budget, null
+ * when it has none.
  */
 public record AdmissionRequest(UUID eventId, long accountId, long keyId, Limits keyLimits, Limits accountLimits,
                                long estimatedTokens, long reserveCredits, CreditPolicy credits, long overageCap,
-                               ActionAdmission action) {
+                               ActionAdmission action, KeySpend keySpend) {
 
-  /** A proxied request. */
+  /** A proxied request whose key has a budget ({@code keySpend}) or not (null). */
+  public AdmissionRequest(UUID eventId, long accountId, long keyId, Limits keyLimits, Limits accountLimits,
+                          long estimatedTokens, long reserveCredits, CreditPolicy credits, long overageCap, KeySpend keySpend) {
+    this(eventId, accountId, keyId, keyLimits, accountLimits, estimatedTokens, reserveCredits, credits, overageCap, null, keySpend);
+  }
+
+  /** A proxied request whose key has no budget. */
   public AdmissionRequest(UUID eventId, long accountId, long keyId, Limits keyLimits, Limits accountLimits,
                           long estimatedTokens, long reserveCredits, CreditPolicy credits, long overageCap) {
     this(eventId, accountId, keyId, keyLimits, accountLimits, estimatedTokens, reserveCredits, credits, overageCap, null);

@@ -2,6 +2,7 @@ package io.tollgate.metering.admission;
 
 import io.tollgate.config.PlanConfig;
 import io.tollgate.config.PricingConfig;
+import io.tollgate.metering.keys.KeyBudget;
 import io.tollgate.metering.keys.KeyGrant;
 import io.tollgate.metering.usage.UsageEvent;
 import io.tollgate.metering.usage.UuidV7;
@@ -19,16 +20,30 @@ public final class AdmissionService {
   private final Admissions admissions;
   private final Pricing pricing;
   private final LongFunction<Future<Void>> seedFromLedger;
+  private final KeySpendSource keySpendSource;
   private final Clock clock;
+
+  /** A key's settled spend since a time, from Postgres: what seeds its budget counter when Redis has none. */
+  @FunctionalInterface
+  public interface KeySpendSource {
+    Future<Long> spentSince(long accountId, long spendKeyId, java.time.Instant since);
+  }
 
   /**
    * @param seedFromLedger loads an account's hot balance from the ledger, for an admission that
    *                       finds none in Redis (after a Redis restart, say)
    */
   public AdmissionService(Admissions admissions, PricingConfig pricing, LongFunction<Future<Void>> seedFromLedger, Clock clock) {
+    this(admissions, pricing, seedFromLedger, (account, key, since) -> Future.succeededFuture(0L), clock);
+  }
+
+  /** @param keySpendSource a key's settled spend from Postgres, for a key budget whose counter Redis does not hold */
+  public AdmissionService(Admissions admissions, PricingConfig pricing, LongFunction<Future<Void>> seedFromLedger,
+                          KeySpendSource keySpendSource, Clock clock) {
     this.admissions = admissions;
     this.pricing = new Pricing(pricing);
     this.seedFromLedger = seedFromLedger;
+    this.keySpendSource = keySpendSource;
     this.clock = clock;
   }
 
@@ -47,7 +62,14 @@ public final class AdmissionService {
     // A hybrid account's spend cap bounds its overage per period; without one the overage is unbounded.
     long overageCap = policy == CreditPolicy.CHARGE && grant.spendCap() != null ? grant.spendCap() : -1;
     return new AdmissionRequest(UuidV7.at(clock.millis()), grant.accountId(), grant.keyId(),
-        keyLimits, accountLimits, metered ? estimatedTokens : 0, reserve, policy, overageCap);
+        keyLimits, accountLimits, metered ? estimatedTokens : 0, reserve, policy, overageCap, keySpend(grant));
+  }
+
+  /** The key's budget for this request (its window by the account's current period), null when it has none. */
+  private static KeySpend keySpend(KeyGrant grant) {
+    KeyBudget budget = grant.budget();
+    return budget == null || grant.accountPeriodStart() == null ? null : new KeySpend(budget.spendKeyId(),
+        budget.window(grant.accountPeriodStart()), budget.credits(), budget.since(grant.accountPeriodStart()));
   }
 
   /**
@@ -65,15 +87,28 @@ public final class AdmissionService {
     // With a tier the script prices what the allowance leaves; without one the whole quantity is paid.
     long reserve = action.tier() == null ? Math.multiplyExact(action.quantity(), action.unitCredits()) : 0;
     return new AdmissionRequest(UuidV7.at(clock.millis()), grant.accountId(), grant.keyId(), keyLimits, accountLimits, 0,
-        reserve, policy, overageCap, action);
+        reserve, policy, overageCap, action, keySpend(grant));
   }
 
-  /** One atomic admission; an account whose hot balance is not loaded is loaded from the ledger first. */
+  /**
+   * One atomic admission. What Redis does not hold is loaded first and the admission tried again:
+   * the account's balance from the ledger, then a budgeted key's spend from its stored usage.
+   */
   public Future<Decision> admit(AdmissionRequest request) {
-    return admissions.admit(request)
-        .compose(d -> d.denial() == Denial.UNSEEDED
-            ? seedFromLedger.apply(request.accountId()).compose(v -> admissions.admit(request))
-            : Future.succeededFuture(d));
+    return admissions.admit(request).compose(d -> seeded(request, d)).compose(d -> seeded(request, d));
+  }
+
+  private Future<Decision> seeded(AdmissionRequest request, Decision d) {
+    if (d.denial() == Denial.UNSEEDED) {
+      return seedFromLedger.apply(request.accountId()).compose(v -> admissions.admit(request));
+    }
+    if (d.denial() == Denial.KEY_BUDGET_UNSEEDED) {
+      KeySpend spend = request.keySpend();
+      return keySpendSource.spentSince(request.accountId(), spend.spendKeyId(), spend.since())
+          .compose(spent -> admissions.seedKeySpend(request.accountId(), spend, spent))
+          .compose(v -> admissions.admit(request));
+    }
+    return Future.succeededFuture(d);
   }
 
   /** How long a reservation is held before the sweeper refunds it. */

@@ -73,43 +73,52 @@ public final class Admissions {
       if (action != null) {
         LuaNumbers.exact("quantity × unit credits", Math.multiplyExact(action.quantity(), action.unitCredits()));
       }
+      if (r.keySpend() != null) {
+        LuaNumbers.exact("key budget", r.keySpend().budget());
+      }
     } catch (IllegalArgumentException | ArithmeticException e) {
       return Future.failedFuture(e instanceof IllegalArgumentException ? e : new IllegalArgumentException(e.getMessage()));
     }
     long now = clock.millis();
-    List<String> k = List.of(
+    List<String> k = new ArrayList<>(List.of(
         keys.keyRequests(r.accountId(), r.keyId()), keys.keyTokens(r.accountId(), r.keyId()),
         keys.accountRequests(r.accountId()), keys.accountTokens(r.accountId()),
         keys.credits(r.accountId()), keys.reservations(r.accountId()), keys.reservedCredits(r.accountId()),
         keys.overage(r.accountId()), keys.allowances(r.accountId()),
-        keys.ingestEvent(r.accountId(), action == null || action.eventKey() == null ? "" : action.eventKey()));
+        keys.ingestEvent(r.accountId(), action == null || action.eventKey() == null ? "" : action.eventKey())));
     // A proxied request's member is complete here; an action's is completed by the script, which
     // alone knows how much of it the allowance covers (see Reservation#member).
     String member = action == null
         ? new Reservation(r.eventId(), r.accountId(), r.keyId(), r.reserveCredits(), r.estimatedTokens(), r.credits(),
-            r.keyLimits(), r.accountLimits()).member()
+            r.keyLimits(), r.accountLimits(), r.keySpend()).member()
         : r.eventId() + ":" + r.accountId();
-    List<String> a = List.of(Long.toString(now),
+    List<String> a = new ArrayList<>(List.of(Long.toString(now),
         Long.toString(r.keyLimits().requestsPerMinute()), Long.toString(r.keyLimits().tokensPerMinute()),
         Long.toString(r.accountLimits().requestsPerMinute()), Long.toString(r.accountLimits().tokensPerMinute()),
         Long.toString(r.estimatedTokens()), Long.toString(r.reserveCredits()), r.credits().code(),
         member, Long.toString(now + reservationTtl.toMillis()), Long.toString(r.overageCap()),
-        // Billable actions (ARGV 12-18 of admit.lua).
+        // Billable actions (ARGV 12-18 of admit.lua); an action's member tail carries the key budget's counter too.
         action == null || action.tier() == null ? "" : action.tier(),
         Long.toString(action == null ? 0 : action.quantity()), Long.toString(action == null ? 0 : action.allowance()),
         Long.toString(action == null ? 0 : action.unitCredits()), action != null && action.eventKey() != null ? "1" : "",
         Long.toString(reservationTtl.toMillis()),
-        action == null ? "" : r.keyId() + ":" + action.quantity() + ":" + action.action());
+        action == null ? "" : r.keyId() + ":" + action.quantity() + ":" + action.action()
+            + (r.keySpend() == null ? "" : Reservation.budgetSuffix(r.keySpend()))));
+    if (r.keySpend() != null) {
+      // Only a key with a budget passes its counter (KEYS[11]) and budget (ARGV[19]).
+      k.add(keys.keySpend(r.accountId(), r.keySpend().spendKeyId(), r.keySpend().window()));
+      a.add(Long.toString(r.keySpend().budget()));
+    }
     return ADMIT.run(redis, k, a).map(res -> {
       Denial denial = Denial.of(res.get(1).toInteger());
       Optional<Reservation> reservation = Optional.empty();
       if (denial == Denial.NONE) {
         reservation = Optional.of(action == null
             ? new Reservation(r.eventId(), r.accountId(), r.keyId(), r.reserveCredits(), r.estimatedTokens(), r.credits(),
-                r.keyLimits(), r.accountLimits())
+                r.keyLimits(), r.accountLimits(), r.keySpend())
             : new Reservation(r.eventId(), r.accountId(), r.keyId(), res.get(10).toLong(), r.estimatedTokens(), r.credits(),
                 r.keyLimits(), r.accountLimits(), new ActionHold(action.action(), action.tier(), action.quantity(),
-                    res.get(11).toLong(), res.get(12).toLong())));
+                    res.get(11).toLong(), res.get(12).toLong()), r.keySpend()));
       }
       String duplicateOf = denial == Denial.DUPLICATE ? res.get(13).toString() : null;
       return new Decision(denial, res.get(2).toLong(), res.get(3).toLong(), res.get(4).toLong(), res.get(5).toLong(),
@@ -149,10 +158,14 @@ public final class Admissions {
     ActionHold hold = r.action();
     UsageEvent.ActionUsage used = event.action();
     String ingestId = used == null ? null : used.ingestId();
-    List<String> k = List.of(keys.credits(r.accountId()), keys.reservations(r.accountId()),
+    List<String> k = new ArrayList<>(List.of(keys.credits(r.accountId()), keys.reservations(r.accountId()),
         keys.usageStream(r.accountId()), keys.keyTokens(r.accountId(), r.keyId()), keys.accountTokens(r.accountId()),
         keys.reservedCredits(r.accountId()), keys.overage(r.accountId()), keys.allowances(r.accountId()),
-        keys.ingestEvent(r.accountId(), ingestId == null ? "" : ingestId));
+        keys.ingestEvent(r.accountId(), ingestId == null ? "" : ingestId)));
+    if (r.keySpend() != null) {
+      // KEYS[10] of settle.lua, only for a key with a budget.
+      k.add(keys.keySpend(r.accountId(), r.keySpend().spendKeyId(), r.keySpend().window()));
+    }
     List<String> a = new ArrayList<>(List.of(r.member(), Long.toString(r.credits()), Long.toString(event.credits()),
         Long.toString(r.estimatedTokens()), Long.toString(tokensUsed),
         Long.toString(r.keyLimits().tokensPerMinute()), Long.toString(r.accountLimits().tokensPerMinute()),
@@ -176,8 +189,13 @@ public final class Admissions {
 
   private Future<Integer> refund(String member) {
     Reservation.Parsed p = Reservation.parse(member);
-    return SWEEP.run(redis, List.of(keys.reservations(p.accountId()), keys.credits(p.accountId()), keys.reservedCredits(p.accountId()),
-            keys.allowances(p.accountId())),
+    List<String> k = new ArrayList<>(List.of(keys.reservations(p.accountId()), keys.credits(p.accountId()),
+        keys.reservedCredits(p.accountId()), keys.allowances(p.accountId())));
+    if (p.spendKeyId() != null) {
+      // KEYS[5] of sweep.lua: the hold goes back to the key's budget.
+      k.add(keys.keySpend(p.accountId(), p.spendKeyId(), p.window()));
+    }
+    return SWEEP.run(redis, k,
         List.of(member, Long.toString(p.credits()), p.creditPolicy().code(), p.tier(), Long.toString(p.fromAllowance()),
             Long.toString(p.generation())))
         .map(Response::toInteger);
@@ -234,6 +252,18 @@ public final class Admissions {
           }
           return done;
         });
+  }
+
+  /** Sets a key's spend in a budget window if Redis has none (first use, or after Redis lost its data). */
+  public Future<Boolean> seedKeySpend(long accountId, KeySpend spend, long spent) {
+    return redis.send(Request.cmd(Command.SET).arg(keys.keySpend(accountId, spend.spendKeyId(), spend.window())).arg(spent).arg("NX"))
+        .map(r -> r != null);
+  }
+
+  /** A key's spend in a budget window as Redis holds it (settled plus held), or empty when not loaded. */
+  public Future<Optional<Long>> keySpend(long accountId, long spendKeyId, String window) {
+    return redis.send(Request.cmd(Command.GET).arg(keys.keySpend(accountId, spendKeyId, window)))
+        .map(r -> r == null ? Optional.empty() : Optional.of(r.toLong()));
   }
 
   /** Sets an account's Redis balance if it has none (first use, or after Redis lost its data). */

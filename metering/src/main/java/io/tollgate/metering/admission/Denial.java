@@ -11,7 +11,10 @@ public enum Denial {
   TOO_LARGE("request_exceeds_tokens_per_minute"),
   UNSEEDED("balance_not_loaded"),
   /** A billable action's event whose id was admitted before (ingest idempotency). */
-  DUPLICATE("duplicate");
+  DUPLICATE("duplicate"),
+  /** The key's budget cannot cover this request; the account's other keys are not affected. */
+  KEY_BUDGET("key_budget_exhausted"),
+  KEY_BUDGET_UNSEEDED("key_budget_not_loaded");
 
   private final String code;
 
@@ -23,6 +26,7 @@ public enum Denial {
     return code;
   }
 
+  /** The reason code admit.lua returns: the declaration order above is its numbering (0-10). */
   static Denial of(int reason) {
     return values()[reason];
   }

@@ -19,7 +19,7 @@ import java.util.Optional;
 public final class NotificationStore {
 
   private static final String COLUMNS = "id, account_id, kind, threshold, period_start, payload, created_at, read_at, "
-      + "delivery_status, delivery_attempts, delivered_at, last_error";
+      + "delivery_status, delivery_attempts, delivered_at, last_error, email_status, email_attempts, email_sent_at, email_error";
   private static final String LIST = "SELECT " + COLUMNS + " FROM notifications WHERE id < $1 "
       + "AND ($2::bigint IS NULL OR account_id = $2) AND (NOT $3 OR read_at IS NULL) ORDER BY id DESC LIMIT $4";
   private static final String MARK_READ = "UPDATE notifications SET read_at = coalesce(read_at, now()) WHERE id = $1 RETURNING " + COLUMNS;
@@ -100,7 +100,9 @@ public final class NotificationStore {
         .put("readAt", instant(r.getOffsetDateTime("read_at")))
         .put("delivery", new JsonObject().put("status", r.getString("delivery_status"))
             .put("attempts", r.getInteger("delivery_attempts")).put("deliveredAt", instant(r.getOffsetDateTime("delivered_at")))
-            .put("lastError", r.getString("last_error")));
+            .put("lastError", r.getString("last_error")))
+        .put("email", new JsonObject().put("status", r.getString("email_status")).put("attempts", r.getInteger("email_attempts"))
+            .put("sentAt", instant(r.getOffsetDateTime("email_sent_at"))).put("lastError", r.getString("email_error")));
   }
 
   private static String instant(OffsetDateTime t) {

@@ -17,7 +17,10 @@ import java.util.Optional;
 public final class ApiKeyStore {
 
   private static final String INSERT = "INSERT INTO api_keys (account_id, prefix, key_hash, last4, name, scopes, "
-      + "requests_per_minute, tokens_per_minute, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING " + ApiKey.COLUMNS;
+      + "requests_per_minute, tokens_per_minute, expires_at, budget_credits, budget_period, budget_of) "
+      + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING " + ApiKey.COLUMNS;
+  private static final String SET_BUDGET = "UPDATE api_keys SET budget_credits = $2, budget_period = $3 WHERE id = $1 "
+      + "RETURNING " + ApiKey.COLUMNS + ", key_hash";
   private static final String BY_ACCOUNT = "SELECT " + ApiKey.COLUMNS + " FROM api_keys WHERE account_id = $1 ORDER BY id";
   private static final String BY_ID = "SELECT " + ApiKey.COLUMNS + ", key_hash FROM api_keys WHERE id = $1";
   private static final String REVOKE = "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 "
@@ -37,11 +40,29 @@ public final class ApiKeyStore {
 
   public Future<Created> create(SqlClient sql, long accountId, String prefix, String name, JsonObject scopes,
                                 Long requestsPerMinute, Long tokensPerMinute, Instant expiresAt) {
+    return create(sql, accountId, prefix, name, scopes, requestsPerMinute, tokensPerMinute, expiresAt, null, null);
+  }
+
+  /**
+   * A new key; {@code budget} may be null. {@code budgetOf}: the key whose spend this one continues
+   * (a rotation's predecessor), null for a key of its own.
+   */
+  public Future<Created> create(SqlClient sql, long accountId, String prefix, String name, JsonObject scopes,
+                                Long requestsPerMinute, Long tokensPerMinute, Instant expiresAt, KeyBudget budget, Long budgetOf) {
     String plaintext = ApiKeyFormat.generate(prefix);
-    return sql.preparedQuery(INSERT).execute(Tuple.of(accountId, prefix, io.vertx.core.buffer.Buffer.buffer(ApiKeyFormat.hash(plaintext)),
-            ApiKeyFormat.last4(plaintext), name, scopes == null ? new JsonObject() : scopes, requestsPerMinute, tokensPerMinute,
-            expiresAt == null ? null : OffsetDateTime.ofInstant(expiresAt, ZoneOffset.UTC)))
+    return sql.preparedQuery(INSERT).execute(Tuple.from(java.util.Arrays.asList(accountId, prefix,
+            io.vertx.core.buffer.Buffer.buffer(ApiKeyFormat.hash(plaintext)), ApiKeyFormat.last4(plaintext), name,
+            scopes == null ? new JsonObject() : scopes, requestsPerMinute, tokensPerMinute,
+            expiresAt == null ? null : OffsetDateTime.ofInstant(expiresAt, ZoneOffset.UTC),
+            budget == null ? null : budget.credits(), budget == null ? null : budget.period(), budgetOf)))
         .map(rows -> new Created(ApiKey.from(rows.iterator().next()), plaintext));
+  }
+
+  /** Sets (or, with null, removes) the key's budget; empty when there is no such key. */
+  public Future<Optional<WithHash>> setBudget(SqlClient sql, long keyId, Long credits, String period) {
+    return sql.preparedQuery(SET_BUDGET).execute(Tuple.from(java.util.Arrays.asList(keyId, credits, period)))
+        .map(rows -> rows.size() == 0 ? Optional.empty()
+            : Optional.of(new WithHash(ApiKey.from(rows.iterator().next()), rows.iterator().next().getBuffer("key_hash").getBytes())));
   }
 
   public Future<List<ApiKey>> listForAccount(SqlClient sql, long accountId) {

@@ -12,18 +12,21 @@ import java.time.OffsetDateTime;
  */
 public record KeyGrant(long keyId, long accountId, String plan, String billingMode, String accountStatus, Long spendCap,
                        Long keyRequestsPerMinute, Long keyTokensPerMinute, Long accountRequestsPerMinute,
-                       Long accountTokensPerMinute, JsonObject scopes, Instant expiresAt, Instant revokedAt) {
+                       Long accountTokensPerMinute, JsonObject scopes, Instant expiresAt, Instant revokedAt, KeyBudget budget,
+                       Instant accountPeriodStart) {
 
   static final String QUERY = "SELECT k.id AS key_id, k.account_id, a.plan, a.billing_mode, a.status, a.spend_cap, "
       + "k.requests_per_minute AS key_rpm, k.tokens_per_minute AS key_tpm, a.requests_per_minute AS acct_rpm, "
-      + "a.tokens_per_minute AS acct_tpm, k.scopes, k.expires_at, k.revoked_at "
+      + "a.tokens_per_minute AS acct_tpm, k.scopes, k.expires_at, k.revoked_at, k.budget_credits, k.budget_period, "
+      + "coalesce(k.budget_of, k.id) AS budget_of, a.period_start "
       + "FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = $1";
 
   static KeyGrant from(Row r) {
     Object scopes = r.getValue("scopes");
     return new KeyGrant(r.getLong("key_id"), r.getLong("account_id"), r.getString("plan"), r.getString("billing_mode"),
         r.getString("status"), r.getLong("spend_cap"), r.getLong("key_rpm"), r.getLong("key_tpm"), r.getLong("acct_rpm"),
-        r.getLong("acct_tpm"), scopes instanceof JsonObject j ? j : new JsonObject(), at(r, "expires_at"), at(r, "revoked_at"));
+        r.getLong("acct_tpm"), scopes instanceof JsonObject j ? j : new JsonObject(), at(r, "expires_at"), at(r, "revoked_at"),
+        KeyBudget.from(r.getLong("budget_credits"), r.getString("budget_period"), r.getLong("budget_of")), at(r, "period_start"));
   }
 
   private static Instant at(Row r, String c) {

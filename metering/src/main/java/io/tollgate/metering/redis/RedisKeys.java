@@ -84,6 +84,11 @@ public final class RedisKeys {
     return tag(accountId) + "key:" + keyId + ":tpm";
   }
 
+  /** A key's credit spend in one budget window ({@code life}, or {@code p<period start>}), in its account's slot. */
+  public String keySpend(long accountId, long spendKeyId, String window) {
+    return tag(accountId) + "key:" + spendKeyId + ":spend:" + window;
+  }
+
   public String reservations(long accountId) {
     return reservationsOfShard(shardOf(accountId));
   }

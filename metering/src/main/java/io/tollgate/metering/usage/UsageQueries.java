@@ -22,6 +22,19 @@ import java.util.Set;
  */
 public final class UsageQueries {
 
+  private static final String KEY_SPEND = "SELECT coalesce(sum(credits), 0) FROM usage_events WHERE key_id IN "
+      + "(SELECT id FROM api_keys WHERE id = $1 OR budget_of = $1) AND occurred_at >= $2";
+
+  /**
+   * What a key spent since {@code since} as stored (its own usage and that of the keys rotated from
+   * or to it that share its budget): seeds the budget's counter when Redis has none. Usage still on
+   * its way from the stream is not counted yet.
+   */
+  public Future<Long> keySpend(long spendKeyId, Instant since) {
+    return pool.preparedQuery(KEY_SPEND).execute(Tuple.of(spendKeyId, utc(since))).map(rows -> rows.iterator().next().getLong(0));
+  }
+
+
   /** groupBy name → rollup column. */
   private static final Map<String, String> DIMENSIONS = new LinkedHashMap<>();
 

@@ -174,6 +174,37 @@ class AdmissionsTest {
     assertThat(await(admissions.balance(account))).contains(88L);
   }
 
+  @Test
+  @DisplayName("a key budget holds what open requests reserve, settles to the actual cost, and the sweeper gives an abandoned hold back once")
+  void keyBudgetHoldSettleAndSweep() throws Exception {
+    MutableClock clock = new MutableClock(System.currentTimeMillis());
+    RedisKeys keys = ownShard();
+    Admissions admissions = new Admissions(redis, keys, clock, Duration.ofSeconds(30));
+    long account = ACCOUNTS.incrementAndGet();
+    await(admissions.seedBalance(account, 1_000));
+    KeySpend budget = new KeySpend(account * 10, "life", 25, java.time.Instant.EPOCH);
+    java.util.function.Supplier<AdmissionRequest> tenOfBudget = () -> new AdmissionRequest(UuidV7.at(clock.millis()), account, account * 10,
+        Limits.UNLIMITED, Limits.UNLIMITED, 0, 10, CreditPolicy.ENFORCE, -1, budget);
+    assertThat(await(admissions.admit(tenOfBudget.get())).denial()).as("no counter yet").isEqualTo(Denial.KEY_BUDGET_UNSEEDED);
+    await(admissions.seedKeySpend(account, budget, 0));
+
+    Decision first = await(admissions.admit(tenOfBudget.get()));
+    Decision abandoned = await(admissions.admit(tenOfBudget.get()));
+    assertThat(first.allowed()).isTrue();
+    assertThat(abandoned.allowed()).isTrue();
+    assertThat(await(admissions.admit(tenOfBudget.get())).denial()).as("20 held + 10 > 25").isEqualTo(Denial.KEY_BUDGET);
+    assertThat(await(admissions.balance(account))).as("a denial takes nothing").contains(980L);
+
+    await(admissions.settle(first.reservation().orElseThrow(), event(first.reservation().get(), 4, "ok")));
+    assertThat(await(admissions.keySpend(account, account * 10, "life"))).contains(14L);
+    clock.advanceMillis(31_000);
+    assertThat(await(admissions.sweep(keys.shardOf(account)))).isEqualTo(1);
+    assertThat(await(admissions.keySpend(account, account * 10, "life"))).contains(4L);
+    assertThat(await(admissions.sweep(keys.shardOf(account)))).isZero();
+    assertThat(await(admissions.keySpend(account, account * 10, "life"))).contains(4L);
+    assertThat(await(admissions.admit(tenOfBudget.get())).allowed()).isTrue();
+  }
+
   /**
    * A key layout with more shards than accounts, so each account's reservations have a shard of
    * their own and a sweep's count is exactly this test's abandoned reservations.

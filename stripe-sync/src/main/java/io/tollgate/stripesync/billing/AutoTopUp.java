@@ -66,7 +66,8 @@ public final class AutoTopUp {
   private static final String ATTEMPT = "UPDATE top_ups SET attempts = attempts + 1, payment_intent_id = coalesce($2, payment_intent_id), "
       + "last_error = $3 WHERE id = $1 AND status = 'processing' RETURNING attempts";
   private static final String SUCCEED = "UPDATE top_ups SET status = 'succeeded', payment_intent_id = coalesce($2, payment_intent_id), "
-      + "finished_at = $3, last_error = NULL WHERE id = $1 AND status = 'processing' RETURNING account_id, pack, credits";
+      + "finished_at = $3, last_error = NULL WHERE id = $1 AND status = 'processing' RETURNING account_id, pack, credits, amount, currency, "
+      + "created_at";
   private static final String FAIL = "UPDATE top_ups SET status = 'failed', payment_intent_id = coalesce($2, payment_intent_id), "
       + "finished_at = $3, last_error = $4 WHERE id = $1 AND status = 'processing' RETURNING account_id, pack, credits, amount, currency, created_at";
   private static final String OWNER = "SELECT account_id FROM top_ups WHERE id = $1";
@@ -231,8 +232,14 @@ public final class AutoTopUp {
       Row r = rows.iterator().next();
       long accountId = r.getLong("account_id");
       long credits = r.getLong("credits");
+      JsonObject receipt = new JsonObject().put("type", "top_up.receipt").put("accountId", accountId).put("topUpId", topUpId)
+          .put("pack", r.getString("pack")).put("credits", credits).put("amount", r.getLong("amount"))
+          .put("currency", r.getString("currency")).put("paymentIntent", paymentIntentId).put("automatic", true);
       return ledger.record(conn, accountId, credits, "top_up", "auto top-up, pack " + r.getString("pack") + " (payment "
-          + paymentIntentId + ")", "topup:" + topUpId, "auto-top-up").map(applied -> {
+          + paymentIntentId + ")", "topup:" + topUpId, "auto-top-up")
+          .compose(applied -> !applied ? Future.succeededFuture(false) : accounts.get(conn, accountId).compose(a -> notices.raise(conn,
+              a.orElseThrow(), "top_up_receipt", 0, r.getOffsetDateTime("created_at").toInstant(), receipt)).map(true))
+          .map(applied -> {
             count("succeeded");
             log.info("account {}: auto top-up {} succeeded, {} credits", accountId, topUpId, Credits.format(credits));
             return applied ? new Handled("top-up " + topUpId + " succeeded: " + Credits.format(credits) + " credits granted", accountId,

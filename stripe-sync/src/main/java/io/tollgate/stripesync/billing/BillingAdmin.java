@@ -28,7 +28,7 @@ import java.util.Optional;
 public final class BillingAdmin {
 
   private static final String INVOICES = "SELECT id, subscription_id, status, billing_reason, amount_due, amount_paid, currency, "
-      + "hosted_invoice_url, invoice_pdf, period_start, period_end, created FROM stripe_invoices WHERE account_id = $1 "
+      + "hosted_invoice_url, invoice_pdf, period_start, period_end, created, amount_refunded, refunded_at FROM stripe_invoices WHERE account_id = $1 "
       + "ORDER BY created DESC LIMIT $2";
   private static final String LINK = "UPDATE accounts SET stripe_customer_id = $2, updated_at = now() WHERE id = $1 "
       + "AND stripe_customer_id IS NULL";
@@ -80,7 +80,8 @@ public final class BillingAdmin {
             .put("amountDue", r.getLong("amount_due")).put("amountPaid", r.getLong("amount_paid")).put("currency", r.getString("currency"))
             .put("hostedInvoiceUrl", r.getString("hosted_invoice_url")).put("invoicePdf", r.getString("invoice_pdf"))
             .put("periodStart", str(r.getOffsetDateTime("period_start"))).put("periodEnd", str(r.getOffsetDateTime("period_end")))
-            .put("created", str(r.getOffsetDateTime("created"))));
+            .put("created", str(r.getOffsetDateTime("created"))).put("amountRefunded", r.getLong("amount_refunded"))
+            .put("refundedAt", str(r.getOffsetDateTime("refunded_at"))));
       }
       return data;
     });

@@ -106,7 +106,7 @@ public final class BillingEvents implements EventHandler {
     this.notices = notices;
     this.topUps = topUps;
     this.announceAccountChange = announceAccountChange;
-    this.refunds = new Refunds(accounts, ledger, audit, notices, admissions);
+    this.refunds = new Refunds(vertx, stripe, accounts, ledger, audit, notices, admissions);
     this.meterErrorReports = Counter.builder("tollgate_stripe_meter_error_reports")
         .description("Stripe reported meter events it could not accept").register(registry);
     this.meterErrors = Counter.builder("tollgate_stripe_meter_errors").description("Meter event errors counted in Stripe's error reports")
@@ -203,10 +203,17 @@ public final class BillingEvents implements EventHandler {
             .orElseThrow(() -> new Unprocessable("checkout session " + id(session, "id") + " has no positive tollgate_credits metadata (credits, at most 3 decimals)"));
         String pack = string(meta, "tollgate_pack");
         String key = "checkout:" + id(session, "id");
+        JsonObject receipt = new JsonObject().put("type", "top_up.receipt").put("accountId", account.id()).put("pack", pack)
+            .put("credits", credits).put("amount", number(session, "amount_total")).put("currency", string(session, "currency"))
+            .put("paymentIntent", id(session, "payment_intent")).put("automatic", false);
+        Instant bought = Objects.requireNonNullElse(epoch(session, "created"), e.created());
         return refunds.recordPurchase(conn, id(session, "payment_intent"), account.id(), credits, number(session, "amount_total"),
                 string(session, "currency"), key)
             .compose(v -> grant(conn, account, credits, "top_up", "credit pack " + pack + " (checkout " + id(session, "id") + ")",
-                key, "credit pack " + pack));
+                key, "credit pack " + pack))
+            // A receipt for the customer, once per session (the notice is unique on its time): a replay grants nothing and mails nothing.
+            .compose(h -> notices.raise(conn, account, "top_up_receipt", 0, bought, receipt.put("checkoutSession", id(session, "id")))
+                .map(h));
       }
       return Future.succeededFuture(Handled.of("customer " + customer + " linked (checkout mode " + mode + ")", account.id()));
     });
@@ -399,8 +406,13 @@ public final class BillingEvents implements EventHandler {
         return cache(conn, e, account.id()).map(w -> Handled.of("invoice " + invoiceId + " cached (no period credits: billing reason "
             + reason + ")", account.id()));
       }
-      Optional<JsonObject> line = StripeJson.data(object(inv, "lines")).stream()
-          .filter(l -> StripeJson.linePrice(l) != null && config.planForPrice(StripeJson.linePrice(l)).isPresent()).findFirst();
+      List<JsonObject> planLines = StripeJson.data(object(inv, "lines")).stream()
+          .filter(l -> StripeJson.linePrice(l) != null && config.planForPrice(StripeJson.linePrice(l)).isPresent()).toList();
+      // A plan change's invoice carries both plans' prices: a credit for the old one's unused time (a negative line) and
+      // a charge for the new one's remaining time. The plan it pays for is the charged one.
+      Optional<JsonObject> line = "subscription_update".equals(reason)
+          ? planLines.stream().filter(l -> number(l, "amount") > 0).findFirst().or(() -> planLines.stream().reduce((a, b) -> b))
+          : planLines.stream().findFirst();
       if (line.isEmpty()) {
         return cache(conn, e, account.id()).map(w -> Handled.of("invoice " + invoiceId + " cached (no plan price on it)", account.id()));
       }
@@ -411,17 +423,18 @@ public final class BillingEvents implements EventHandler {
       if (start == null || end == null || !end.isAfter(start)) {
         throw new Unprocessable("invoice " + invoiceId + " has no line period for plan " + plan.name());
       }
+      String price = StripeJson.linePrice(line.get());
       return cache(conn, e, account.id()).compose(w -> billing.lock(conn, account.id())).compose(b -> {
-        if (stripe.isPresent() && unknownSubscription(b, subId)) {
+        if (stripe.isPresent() && (unknownSubscription(b, subId) || movedFrom(b, subId, price))) {
           // Stripe does not order deliveries: the subscription's own event may come later, or never. Its state now is asked for.
           return fetchSubscription(conn, e, subId)
               .compose(applied -> accounts.getForUpdate(conn, account.id()).map(Optional::orElseThrow)
-                  .compose(now -> billing.lock(conn, now.id()).compose(after -> paid(conn, e, now, after, plan, invoiceId, subId, reason,
-                      start, end)))
+                  .compose(now -> billing.lock(conn, now.id()).compose(after -> paid(conn, e, now, after, plan, price, invoiceId, subId,
+                      reason, start, end)))
                   .map(h -> new Handled(applied.outcome() + "; " + h.outcome(), h.accountId(),
                       concatAll(applied.afterCommit(), h.afterCommit()))));
         }
-        return paid(conn, e, account, b, plan, invoiceId, subId, reason, start, end);
+        return paid(conn, e, account, b, plan, price, invoiceId, subId, reason, start, end);
       });
     });
   }
@@ -429,6 +442,15 @@ public final class BillingEvents implements EventHandler {
   /** No local state of this subscription: none applied yet, or only an ended one the invoice's subscription replaces. */
   private static boolean unknownSubscription(AccountBilling b, String subId) {
     return b.subscriptionId() == null || (!b.subscriptionId().equals(subId) && !AccountBilling.live(b.subscriptionStatus()));
+  }
+
+  /**
+   * The invoice bills a price the account's subscription no longer holds, as far as its events told:
+   * a plan change's invoice that came before the subscription's update, or an invoice of the plan
+   * before the change that came after it. Stripe's state now decides which.
+   */
+  private static boolean movedFrom(AccountBilling b, String subId, String price) {
+    return subId.equals(b.subscriptionId()) && !b.subscriptionPrices().isEmpty() && !b.subscriptionPrices().contains(price);
   }
 
   /**
@@ -453,11 +475,16 @@ public final class BillingEvents implements EventHandler {
     });
   }
 
-  private Future<Handled> paid(SqlConnection conn, StripeEvent e, Account account, AccountBilling b, PlanConfig plan, String invoiceId,
-                               String subId, String reason, Instant start, Instant end) {
+  private Future<Handled> paid(SqlConnection conn, StripeEvent e, Account account, AccountBilling b, PlanConfig plan, String price,
+                               String invoiceId, String subId, String reason, Instant start, Instant end) {
     if (b.subscriptionId() != null && !b.subscriptionId().equals(subId)) {
       return Future.succeededFuture(Handled.of("invoice " + invoiceId + " cached; it bills " + subId + " but the account follows "
           + b.subscriptionId(), account.id()));
+    }
+    if (movedFrom(b, subId, price)) {
+      // A late invoice of the plan before a change must not bring that plan back.
+      return Future.succeededFuture(Handled.of("invoice " + invoiceId + " cached; it bills " + price + " (plan " + plan.name()
+          + "), which subscription " + subId + " no longer holds " + b.subscriptionPrices(), account.id()));
     }
     if ("canceled".equals(b.subscriptionStatus()) || in(DOWNGRADE_STATUSES, b.subscriptionStatus())) {
       return Future.succeededFuture(Handled.of("invoice " + invoiceId + " cached; subscription " + subId + " is "

@@ -91,6 +91,8 @@ public final class BillingSync {
    */
   public Future<List<Long>> runDunning() {
     return dunning.runOnce().onFailure(err -> log.warn("dunning pass failed (retrying in 1 min): {}", err.toString()))
+        .compose(done -> dunning.remindGraceEnding(config.billing().gracePeriod()).recover(err -> Future.succeededFuture(List.of()))
+            .map(done))
         .compose(done -> endLocalTrials().recover(err -> Future.succeededFuture(List.of())).map(done))
         .compose(done -> topUps.resume().recover(err -> Future.succeededFuture(0)).map(done));
   }

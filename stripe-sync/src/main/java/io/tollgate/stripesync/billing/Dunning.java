@@ -49,6 +49,42 @@ public final class Dunning {
     this.announceAccountChange = announceAccountChange;
   }
 
+  /**
+   * The reminder before a downgrade: a past-due account whose grace period ends within
+   * {@code min(24 h, grace period / 2)} gets a {@code grace_ending} notice, once per grace period
+   * (the notice is unique on its end). Returns the accounts this call reminded.
+   */
+  public Future<List<Long>> remindGraceEnding(java.time.Duration gracePeriod) {
+    Instant now = clock.instant();
+    java.time.Duration half = gracePeriod.dividedBy(2);
+    java.time.Duration lead = half.compareTo(java.time.Duration.ofHours(24)) < 0 ? half : java.time.Duration.ofHours(24);
+    return billing.graceEnding(pool, now, now.plus(lead), BATCH).compose(ids -> {
+      Future<List<Long>> all = Future.succeededFuture(new ArrayList<>());
+      for (long id : ids) {
+        all = all.compose(done -> pool.withTransaction(conn -> accounts.get(conn, id).compose(found -> billing.get(conn, id)
+                .compose(b -> {
+                  if (found.isEmpty() || b.isEmpty() || b.get().graceUntil() == null) {
+                    return Future.succeededFuture(false);
+                  }
+                  Account a = found.get();
+                  JsonObject payload = new JsonObject().put("type", "grace.ending").put("accountId", a.id()).put("plan", a.plan())
+                      .put("graceUntil", b.get().graceUntil().toString()).put("to", TollgateConfig.freePlanName());
+                  return notices.raise(conn, a, "grace_ending", 0, b.get().graceUntil(), payload);
+                })))
+            .map(raised -> {
+              if (raised) {
+                done.add(id);
+              }
+              return done;
+            }).recover(err -> {
+              log.warn("could not remind account {} of its grace period's end (retrying next run): {}", id, err.toString());
+              return Future.succeededFuture(done);
+            }));
+      }
+      return all;
+    });
+  }
+
   /** Downgrades every account whose grace period has ended; returns the ids this call downgraded. */
   public Future<List<Long>> runOnce() {
     Instant now = clock.instant();

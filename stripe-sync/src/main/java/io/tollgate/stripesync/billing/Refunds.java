@@ -24,6 +24,7 @@ import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * purchase is deducted. Never below zero: an account that spent part of the credits loses at most
  * its current balance (the hot balance if Redis holds it, else the ledger's), and the rest — the
  * shortfall — is raised as a {@code refund_shortfall} notification for the operator to settle
- * (charge it, or let it go). Each take-back is a {@code refund} ledger row under a key naming the
+ * (charge it, or let it go). A refund of a subscription invoice's payment is recorded on the
+ * invoice instead (see {@link #invoiceRefund}). Each take-back is a {@code refund} ledger row under a key naming the
  * purchase and the refund or dispute, so a replayed event takes back once; it is audited.
  */
 final class Refunds {
@@ -53,6 +55,12 @@ final class Refunds {
   private static final String TAKEN_BACK = "SELECT coalesce(-sum(amount), 0) FROM credit_transactions WHERE account_id = $1 "
       + "AND kind = 'refund' AND idempotency_key LIKE $2";
 
+  private static final String INVOICE_ACCOUNT = "SELECT account_id FROM stripe_invoices WHERE id = $1";
+  private static final String INVOICE = "SELECT account_id, subscription_id, amount_refunded, created FROM stripe_invoices "
+      + "WHERE id = $1 FOR UPDATE";
+  private static final String RECORD_REFUND = "UPDATE stripe_invoices SET amount_refunded = $2, refunded_at = $3, updated_at = now() "
+      + "WHERE id = $1";
+
   private record Purchase(long accountId, long credits, String grantKey) {
   }
 
@@ -62,7 +70,13 @@ final class Refunds {
   private final Notices notices;
   private final Admissions admissions;
 
-  Refunds(AccountStore accounts, CreditLedger ledger, AuditLog audit, Notices notices, Admissions admissions) {
+  private final io.vertx.core.Vertx vertx;
+  private final Optional<StripeBilling> stripe;
+
+  Refunds(io.vertx.core.Vertx vertx, Optional<StripeBilling> stripe, AccountStore accounts, CreditLedger ledger, AuditLog audit,
+          Notices notices, Admissions admissions) {
+    this.vertx = vertx;
+    this.stripe = stripe;
     this.accounts = accounts;
     this.ledger = ledger;
     this.audit = audit;
@@ -94,8 +108,8 @@ final class Refunds {
     }
     return conn.preparedQuery(PURCHASE).execute(Tuple.of(paymentIntent)).compose(rows -> {
       if (rows.size() == 0) {
-        return Future.succeededFuture(Handled.ignored("payment " + paymentIntent + " bought no Tollgate credits (a subscription "
-            + "invoice or another product): nothing to take back"));
+        return dispute ? Future.succeededFuture(Handled.ignored("payment " + paymentIntent + " bought no Tollgate credits: nothing "
+            + "to take back")) : invoiceRefund(conn, e, paymentIntent);
       }
       Row r = rows.iterator().next();
       Purchase p = new Purchase(r.getLong("account_id"), r.getLong("credits"), r.getString("grant_key"));
@@ -130,6 +144,62 @@ final class Refunds {
               return balance(conn, account).compose(balance -> takeBack(conn, e, account, p, paymentIntent, what, key, wanted,
                   Math.max(0, balance)));
             });
+      });
+    });
+  }
+
+  /**
+   * A refund of a payment that bought no credits: if it paid a subscription invoice (Stripe's
+   * invoice payments say which), the refund is recorded on the invoice row and the operator is
+   * notified ({@code invoice_refunded}). The plan and the credits the invoice granted are left as
+   * they are: a refund is a gesture about money, and the subscription's own events (a
+   * cancellation, say) are what move the plan. Without {@code STRIPE_API_KEY} the invoice cannot be
+   * found and the refund is only acknowledged.
+   */
+  private Future<Handled> invoiceRefund(SqlConnection conn, StripeEvent e, String paymentIntent) {
+    JsonObject charge = e.object();
+    if (stripe.isEmpty()) {
+      return Future.succeededFuture(Handled.ignored("payment " + paymentIntent + " bought no Tollgate credits; which invoice it "
+          + "paid, if any, needs STRIPE_API_KEY to look up"));
+    }
+    StripeBilling client = stripe.get();
+    return vertx.executeBlocking(() -> client.invoiceOfPayment(paymentIntent), false).compose(invoice -> {
+      if (invoice.isEmpty()) {
+        return Future.succeededFuture(Handled.ignored("payment " + paymentIntent + " bought no Tollgate credits and paid no invoice "
+            + "(another product): nothing to record"));
+      }
+      String invoiceId = invoice.get();
+      return conn.preparedQuery(INVOICE_ACCOUNT).execute(Tuple.of(invoiceId)).compose(found -> {
+        if (found.size() == 0 || found.iterator().next().getLong(0) == null) {
+          // Its invoice.paid (which stores it) has not been processed yet: this refund is retried until it has.
+          throw new IllegalStateException("invoice " + invoiceId + " refunded by charge " + id(charge, "id")
+              + " is not stored for an account yet");
+        }
+        // The account first, then the invoice row: the order every other handler locks them in.
+        return accounts.getForUpdate(conn, found.iterator().next().getLong(0)).compose(a -> conn.preparedQuery(INVOICE).execute(Tuple.of(invoiceId)));
+      }).compose(rows -> {
+        Row r = rows.iterator().next();
+        long refunded = number(charge, "amount_refunded");
+        long before = r.getLong("amount_refunded");
+        long accountId = r.getLong("account_id");
+        if (refunded <= before) {
+          return Future.succeededFuture(Handled.of("invoice " + invoiceId + ": refund of " + refunded + " already recorded", accountId));
+        }
+        long charged = Math.max(number(charge, "amount"), 1);
+        Instant at = Objects.requireNonNullElse(epoch(charge, "created"), e.created());
+        JsonObject payload = new JsonObject().put("type", "invoice.refunded").put("accountId", accountId).put("invoiceId", invoiceId)
+            .put("subscriptionId", r.getString("subscription_id")).put("charge", id(charge, "id")).put("amountRefunded", refunded)
+            .put("amountCharged", number(charge, "amount")).put("currency", string(charge, "currency"));
+        // One notification per refunded share of the charge (Stripe's amount_refunded is cumulative): a repeat of the event adds none.
+        int share = (int) Math.max(1, Math.min(100, refunded * 100 / charged));
+        return conn.preparedQuery(RECORD_REFUND).execute(Tuple.of(invoiceId, refunded, io.tollgate.metering.store.PgTime.utc(e.created())))
+            .compose(v -> accounts.getForUpdate(conn, accountId)).map(Optional::orElseThrow)
+            .compose(account -> audit.record(conn, ACTOR, "invoice.refund", "stripe_invoice", invoiceId, null,
+                    new JsonObject().put("amountRefunded", before), payload.copy().put("event", e.id()))
+                .compose(v -> notices.raise(conn, account, "invoice_refunded", share, r.getOffsetDateTime("created").toInstant(), payload)))
+            .map(raised -> Handled.of("invoice " + invoiceId + ": " + refunded + " of " + number(charge, "amount") + " "
+                + string(charge, "currency") + " refunded, recorded" + (raised ? " and the operator notified" : "")
+                + "; plan and credits unchanged", accountId));
       });
     });
   }

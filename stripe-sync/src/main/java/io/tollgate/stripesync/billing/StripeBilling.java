@@ -1,5 +1,6 @@
 package io.tollgate.stripesync.billing;
 
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 
@@ -49,6 +50,39 @@ public interface StripeBilling {
 
   /** The subscription as Stripe holds it now (for reconciling after missed or out-of-order webhooks). */
   SubscriptionInfo retrieveSubscription(String subscriptionId) throws BillingFailure;
+
+  /**
+   * The customer's subscriptions that still entitle to a plan (trialing, active, past_due), newest
+   * first: the guard against a second live subscription for one account asks this.
+   */
+  List<SubscriptionInfo> liveSubscriptions(String customerId) throws BillingFailure;
+
+  /**
+   * Previews moving the subscription to {@code prices} (the first is the plan's base fee, with a
+   * quantity; the others are metered): Stripe's invoice preview with every item that is not among
+   * them removed and every new one added, prorated at {@code prorationDate} and invoiced at once.
+   */
+  PlanChangePreview previewPriceChange(String subscriptionId, List<CheckoutRequest.LineItem> prices, Instant prorationDate)
+      throws BillingFailure;
+
+  /**
+   * Moves the subscription to {@code prices} as {@link #previewPriceChange} previewed it: prorated at
+   * {@code prorationDate}, the prorations invoiced and charged at once, and the whole update refused
+   * (nothing changes) when that payment fails ({@code payment_behavior=error_if_incomplete}).
+   *
+   * @throws BillingFailure {@link BillingFailure.Kind#CARD_DECLINED} when the card is declined
+   */
+  SubscriptionInfo changePrices(String subscriptionId, List<CheckoutRequest.LineItem> prices, Instant prorationDate,
+                                String idempotencyKey) throws BillingFailure;
+
+  /** Schedules the subscription to end at the end of its period ({@code true}), or takes that back ({@code false}). */
+  SubscriptionInfo cancelAtPeriodEnd(String subscriptionId, boolean cancel, String idempotencyKey) throws BillingFailure;
+
+  /**
+   * The invoice a PaymentIntent paid (Stripe's invoice payments, {@code GET /v1/invoice_payments}):
+   * since API version 2025-03-31 a charge no longer names its invoice. Empty when it paid none.
+   */
+  java.util.Optional<String> invoiceOfPayment(String paymentIntentId) throws BillingFailure;
 
   /** A price as Stripe holds it now: its amount, currency and interval. */
   PriceInfo retrievePrice(String priceId) throws BillingFailure;

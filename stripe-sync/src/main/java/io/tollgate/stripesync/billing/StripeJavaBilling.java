@@ -16,7 +16,10 @@ import com.stripe.model.SubscriptionItem;
 import com.stripe.model.checkout.Session;
 import com.stripe.net.RequestOptions;
 import com.stripe.param.CustomerCreateParams;
+import com.stripe.param.InvoiceCreatePreviewParams;
 import com.stripe.param.InvoiceListParams;
+import com.stripe.param.SubscriptionListParams;
+import com.stripe.param.SubscriptionUpdateParams;
 import com.stripe.param.PaymentIntentCreateParams;
 import com.stripe.param.checkout.SessionCreateParams;
 import io.tollgate.config.Secret;
@@ -46,6 +49,7 @@ public final class StripeJavaBilling implements StripeBilling {
 
   static final int NETWORK_RETRIES = 2;
   static final String ACCOUNT_METADATA = "tollgate_account_id";
+  private static final java.util.Set<String> LIVE = java.util.Set.of("trialing", "active", "past_due");
   /** Anything shaped like a Stripe API key, even one Stripe masked itself ({@code sk_test_****1234}). */
   private static final Pattern KEY_LIKE = Pattern.compile("\\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*_]*");
 
@@ -164,7 +168,117 @@ public final class StripeJavaBilling implements StripeBilling {
 
   @Override
   public SubscriptionInfo retrieveSubscription(String subscriptionId) throws BillingFailure {
+    return info(call("subscription lookup of " + subscriptionId, () -> client.v1().subscriptions().retrieve(subscriptionId)));
+  }
+
+  @Override
+  public List<SubscriptionInfo> liveSubscriptions(String customerId) throws BillingFailure {
+    SubscriptionListParams params = SubscriptionListParams.builder().setCustomer(customerId)
+        .setStatus(SubscriptionListParams.Status.ALL).setLimit(100L).build();
+    List<SubscriptionInfo> out = new ArrayList<>();
+    for (Subscription s : call("subscription list of " + customerId, () -> client.v1().subscriptions().list(params)).getData()) {
+      if (LIVE.contains(s.getStatus())) {
+        out.add(info(s));
+      }
+    }
+    return out;
+  }
+
+  /** One item change of a plan change: keep ({@code deleted} false, no price), remove, or add a price. */
+  private record ItemChange(String itemId, String priceId, Long quantity, boolean deleted) {
+  }
+
+  /**
+   * The item changes that move {@code s} to {@code prices}: an item whose price stays is left alone
+   * (its usage and period continue), any other is removed, and each new price is added.
+   */
+  private static List<ItemChange> itemChanges(Subscription s, List<CheckoutRequest.LineItem> prices) {
+    List<ItemChange> out = new ArrayList<>();
+    java.util.Set<String> kept = new java.util.HashSet<>();
+    for (SubscriptionItem item : s.getItems() == null ? List.<SubscriptionItem>of() : s.getItems().getData()) {
+      String price = item.getPrice() == null ? null : item.getPrice().getId();
+      if (prices.stream().anyMatch(p -> p.priceId().equals(price))) {
+        kept.add(price);
+      } else {
+        out.add(new ItemChange(item.getId(), null, null, true));
+      }
+    }
+    for (CheckoutRequest.LineItem p : prices) {
+      if (!kept.contains(p.priceId())) {
+        out.add(new ItemChange(null, p.priceId(), p.quantity(), false));
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public PlanChangePreview previewPriceChange(String subscriptionId, List<CheckoutRequest.LineItem> prices, Instant prorationDate)
+      throws BillingFailure {
     Subscription s = call("subscription lookup of " + subscriptionId, () -> client.v1().subscriptions().retrieve(subscriptionId));
+    InvoiceCreatePreviewParams.SubscriptionDetails.Builder details = InvoiceCreatePreviewParams.SubscriptionDetails.builder()
+        .setProrationBehavior(InvoiceCreatePreviewParams.SubscriptionDetails.ProrationBehavior.ALWAYS_INVOICE)
+        .setProrationDate(prorationDate.getEpochSecond());
+    for (ItemChange c : itemChanges(s, prices)) {
+      InvoiceCreatePreviewParams.SubscriptionDetails.Item.Builder item = InvoiceCreatePreviewParams.SubscriptionDetails.Item.builder();
+      if (c.deleted()) {
+        item.setId(c.itemId()).setDeleted(true);
+      } else {
+        item.setPrice(c.priceId());
+        if (c.quantity() != null) {
+          item.setQuantity(c.quantity());
+        }
+      }
+      details.addItem(item.build());
+    }
+    InvoiceCreatePreviewParams params = InvoiceCreatePreviewParams.builder().setCustomer(s.getCustomer()).setSubscription(subscriptionId)
+        .setSubscriptionDetails(details.build()).build();
+    Invoice preview = call("invoice preview of a price change of " + subscriptionId, () -> client.v1().invoices().createPreview(params));
+    List<PlanChangePreview.Line> lines = new ArrayList<>();
+    for (com.stripe.model.InvoiceLineItem l : preview.getLines() == null ? List.<com.stripe.model.InvoiceLineItem>of()
+        : preview.getLines().getData()) {
+      String price = l.getPricing() == null || l.getPricing().getPriceDetails() == null ? null : l.getPricing().getPriceDetails().getPrice();
+      boolean proration = l.getParent() != null && l.getParent().getSubscriptionItemDetails() != null
+          && Boolean.TRUE.equals(l.getParent().getSubscriptionItemDetails().getProration());
+      lines.add(new PlanChangePreview.Line(l.getDescription(), orZero(l.getAmount()), price, proration,
+          l.getPeriod() == null ? null : instant(l.getPeriod().getStart()), l.getPeriod() == null ? null : instant(l.getPeriod().getEnd())));
+    }
+    return new PlanChangePreview(subscriptionId, orZero(preview.getAmountDue()), orZero(preview.getTotal()), preview.getCurrency(),
+        Instant.ofEpochSecond(prorationDate.getEpochSecond()), lines);
+  }
+
+  @Override
+  public SubscriptionInfo changePrices(String subscriptionId, List<CheckoutRequest.LineItem> prices, Instant prorationDate,
+                                       String idempotencyKey) throws BillingFailure {
+    Subscription s = call("subscription lookup of " + subscriptionId, () -> client.v1().subscriptions().retrieve(subscriptionId));
+    SubscriptionUpdateParams.Builder params = SubscriptionUpdateParams.builder()
+        .setProrationBehavior(SubscriptionUpdateParams.ProrationBehavior.ALWAYS_INVOICE)
+        .setProrationDate(prorationDate.getEpochSecond())
+        // A declined card refuses the whole change (HTTP 402): the plan is never changed without its payment.
+        .setPaymentBehavior(SubscriptionUpdateParams.PaymentBehavior.ERROR_IF_INCOMPLETE);
+    for (ItemChange c : itemChanges(s, prices)) {
+      SubscriptionUpdateParams.Item.Builder item = SubscriptionUpdateParams.Item.builder();
+      if (c.deleted()) {
+        item.setId(c.itemId()).setDeleted(true);
+      } else {
+        item.setPrice(c.priceId());
+        if (c.quantity() != null) {
+          item.setQuantity(c.quantity());
+        }
+      }
+      params.addItem(item.build());
+    }
+    return info(call("price change of subscription " + subscriptionId,
+        () -> client.v1().subscriptions().update(subscriptionId, params.build(), idempotent(idempotencyKey))));
+  }
+
+  @Override
+  public SubscriptionInfo cancelAtPeriodEnd(String subscriptionId, boolean cancel, String idempotencyKey) throws BillingFailure {
+    SubscriptionUpdateParams params = SubscriptionUpdateParams.builder().setCancelAtPeriodEnd(cancel).build();
+    return info(call((cancel ? "cancellation at period end of " : "resumption of ") + subscriptionId,
+        () -> client.v1().subscriptions().update(subscriptionId, params, idempotent(idempotencyKey))));
+  }
+
+  private static SubscriptionInfo info(Subscription s) {
     Long start = null;
     Long end = null;
     List<String> prices = new ArrayList<>();
@@ -177,6 +291,16 @@ public final class StripeJavaBilling implements StripeBilling {
     }
     return new SubscriptionInfo(s.getId(), s.getCustomer(), s.getStatus(), Boolean.TRUE.equals(s.getCancelAtPeriodEnd()),
         instant(start), instant(end), instant(s.getTrialEnd()), prices);
+  }
+
+  @Override
+  public java.util.Optional<String> invoiceOfPayment(String paymentIntentId) throws BillingFailure {
+    com.stripe.param.InvoicePaymentListParams params = com.stripe.param.InvoicePaymentListParams.builder()
+        .setPayment(com.stripe.param.InvoicePaymentListParams.Payment.builder()
+            .setType(com.stripe.param.InvoicePaymentListParams.Payment.Type.PAYMENT_INTENT).setPaymentIntent(paymentIntentId).build())
+        .setLimit(1L).build();
+    return call("invoice payment lookup of " + paymentIntentId, () -> client.v1().invoicePayments().list(params)).getData().stream()
+        .map(com.stripe.model.InvoicePayment::getInvoice).filter(Objects::nonNull).findFirst();
   }
 
   @Override

@@ -325,6 +325,11 @@ public final class FakeStripe {
     return billing.paymentIntents();
   }
 
+  /** The PaymentIntent that paid this invoice (as {@code GET /v1/invoice_payments} reports it), for a refund of its charge. */
+  public String invoicePaymentIntent(String invoiceId) {
+    return billing.invoicePaymentIntent(invoiceId);
+  }
+
   /** The customer's invoices, newest first. */
   public java.util.List<JsonObject> invoices(String customerId) {
     return billing.invoices(customerId);

@@ -23,7 +23,7 @@ import java.util.Optional;
 final class FakeStripeBilling {
 
   private static final List<String> ROOTS = List.of("/v1/customers", "/v1/checkout/sessions", "/v1/billing_portal/sessions",
-      "/v1/invoices", "/v1/payment_intents", "/v1/subscriptions", "/v1/prices");
+      "/v1/invoices", "/v1/payment_intents", "/v1/subscriptions", "/v1/prices", "/v1/invoice_payments");
 
   /** A Checkout session and what it will create when completed. */
   private static final class Checkout {
@@ -59,6 +59,7 @@ final class FakeStripeBilling {
   private final Map<String, StripeObjects.PaymentMethod> paymentMethods = new LinkedHashMap<>();
   private final Map<String, StripeObjects.Price> prices = new HashMap<>();
   private final Map<String, CardOutcome> outcomes = new HashMap<>();
+  private final Map<String, String> invoicePaymentIntents = new HashMap<>();
   private final List<JsonObject> events = new ArrayList<>();
   private int customersCreated;
   private int checkoutSessionsCreated;
@@ -291,10 +292,14 @@ final class FakeStripeBilling {
           : unrecognized(method, path);
       case "/v1/billing_portal/sessions" -> post && id == null ? createPortalSession(params) : unrecognized(method, path);
       case "/v1/invoices" -> get && id == null ? listInvoices(params)
+          : post && "create_preview".equals(id) ? previewInvoice(params)
           : get ? found("invoice", id, invoices.get(id)) : unrecognized(method, path);
       case "/v1/payment_intents" -> post && id == null ? createPaymentIntent(params, idempotencyKey)
           : get && id != null ? found("payment_intent", id, paymentIntents.get(id)) : unrecognized(method, path);
-      case "/v1/subscriptions" -> get && id != null ? found("subscription", id, subscriptions.get(id)) : unrecognized(method, path);
+      case "/v1/subscriptions" -> get && id != null ? found("subscription", id, subscriptions.get(id))
+          : get ? listSubscriptions(params)
+          : post && id != null ? updateSubscription(id, params, idempotencyKey) : unrecognized(method, path);
+      case "/v1/invoice_payments" -> get && id == null ? listInvoicePayments(params) : unrecognized(method, path);
       case "/v1/prices" -> get && id != null ? found("price", id, prices.get(id)) : unrecognized(method, path);
       default -> unrecognized(method, path);
     };
@@ -463,6 +468,212 @@ final class FakeStripeBilling {
         return ok(intent.json());
       }
     }
+  }
+
+  /**
+   * Invoice payments: each paid invoice that collected money was paid by a PaymentIntent of its own
+   * (made up on first sight, as the fake's invoices are paid without one).
+   */
+  private JsonObject invoicePayment(StripeObjects.Invoice invoice) {
+    JsonObject inv = invoice.json;
+    String intent = invoicePaymentIntents.computeIfAbsent(invoice.id(), id -> StripeIds.next("pi"));
+    return new JsonObject().put("id", "inpay_" + StripeIds.random(24)).put("object", "invoice_payment")
+        .put("amount_paid", inv.getLong("amount_paid")).put("amount_requested", inv.getLong("amount_due"))
+        .put("created", inv.getLong("created")).put("currency", inv.getString("currency")).put("invoice", invoice.id())
+        .put("is_default", true).put("livemode", false)
+        .put("payment", new JsonObject().put("type", "payment_intent").put("payment_intent", intent)).put("status", "paid")
+        .put("status_transitions", new JsonObject().put("canceled_at", null).put("paid_at", inv.getLong("created")));
+  }
+
+  private Reply listInvoicePayments(JsonObject p) {
+    JsonObject payment = p.getJsonObject("payment", new JsonObject());
+    String intent = payment.getString("payment_intent");
+    String invoiceId = p.getString("invoice");
+    JsonArray data = new JsonArray();
+    for (StripeObjects.Invoice invoice : invoices.values()) {
+      boolean collected = "paid".equals(invoice.json.getString("status")) && invoice.json.getLong("amount_paid") > 0;
+      if (collected && (invoiceId == null || invoiceId.equals(invoice.id()))) {
+        JsonObject row = invoicePayment(invoice);
+        if (intent == null || intent.equals(row.getJsonObject("payment").getString("payment_intent"))) {
+          data.add(row);
+        }
+      }
+    }
+    return ok(new JsonObject().put("object", "list").put("data", data).put("has_more", false).put("url", "/v1/invoice_payments"));
+  }
+
+  synchronized String invoicePaymentIntent(String invoiceId) {
+    StripeObjects.Invoice invoice = invoices.get(invoiceId);
+    if (invoice == null || !"paid".equals(invoice.json.getString("status")) || invoice.json.getLong("amount_paid") <= 0) {
+      throw new IllegalArgumentException("FakeStripe has no paid invoice " + invoiceId + " that collected money");
+    }
+    return invoicePayment(invoice).getJsonObject("payment").getString("payment_intent");
+  }
+
+  private Reply listSubscriptions(JsonObject p) {
+    String customer = p.getString("customer");
+    String status = p.getString("status");
+    JsonArray data = new JsonArray();
+    List<StripeObjects.Subscription> all = new ArrayList<>(subscriptions.values());
+    java.util.Collections.reverse(all);
+    for (StripeObjects.Subscription sub : all) {
+      boolean statusMatches = "all".equals(status) ? true : status == null ? !sub.status().equals("canceled") : sub.status().equals(status);
+      if ((customer == null || customer.equals(sub.customer())) && statusMatches) {
+        data.add(sub.json());
+      }
+    }
+    return ok(new JsonObject().put("object", "list").put("data", data).put("has_more", false).put("url", "/v1/subscriptions"));
+  }
+
+  /**
+   * What changing a subscription's items would invoice with {@code proration_behavior=always_invoice}:
+   * for each licensed item removed, a credit for its unused time; for each licensed price added, a
+   * charge for the rest of the period; each prorated by the second at {@code prorationDate} and
+   * rounded to the cent, as Stripe does per line. Metered items prorate nothing (they bill usage).
+   */
+  private StripeObjects.Invoice prorations(StripeObjects.Subscription sub, JsonArray items, long prorationDate) {
+    Instant start = sub.currentPeriodStart();
+    Instant end = sub.currentPeriodEnd();
+    double share = (double) (end.getEpochSecond() - prorationDate) / (end.getEpochSecond() - start.getEpochSecond());
+    Instant from = Instant.ofEpochSecond(prorationDate);
+    StripeObjects.Invoice invoice = StripeObjects.invoice().created(now()).customer(sub.customer()).subscription(sub.id())
+        .billingReason("subscription_update").currency(sub.json.getString("currency")).period(from, from);
+    long total = 0;
+    for (Object o : items) {
+      JsonObject item = (JsonObject) o;
+      if ("true".equals(item.getString("deleted"))) {
+        JsonObject existing = subscriptionItem(sub, item.getString("id"));
+        if (existing == null) {
+          return null;
+        }
+        Line line = new Line(price(existing.getJsonObject("price")), existing.getLong("quantity"));
+        long amount = -Math.round(line.amount() * share);
+        if (line.amount() > 0) {
+          invoice.line(line.price(), line.quantity(), amount, from, end);
+          prorated(invoice, "Unused time on " + line.price().id() + " after " + from);
+          total += amount;
+        }
+      } else if (item.getString("price") != null) {
+        Long quantity = item.getString("quantity") == null ? null : Long.valueOf(item.getString("quantity"));
+        Line line = new Line(prices.computeIfAbsent(item.getString("price"), id -> inferredPrice(id, "subscription", quantity)), quantity);
+        long amount = Math.round(line.amount() * share);
+        if (line.amount() > 0) {
+          invoice.line(line.price(), line.quantity(), amount, from, end);
+          prorated(invoice, "Remaining time on " + line.price().id() + " after " + from);
+          total += amount;
+        }
+      }
+    }
+    return invoice.amountDue(Math.max(0, total)).set("total", total).set("subtotal", total);
+  }
+
+  private static void prorated(StripeObjects.Invoice invoice, String description) {
+    JsonObject line = invoice.lines().getJsonObject(invoice.lines().size() - 1);
+    line.put("description", description);
+    JsonObject parent = line.getJsonObject("parent");
+    if (parent != null) {
+      parent.getJsonObject("subscription_item_details").put("proration", true);
+    }
+  }
+
+  private static JsonObject subscriptionItem(StripeObjects.Subscription sub, String itemId) {
+    for (Object o : sub.items()) {
+      if (((JsonObject) o).getString("id").equals(itemId)) {
+        return (JsonObject) o;
+      }
+    }
+    return null;
+  }
+
+  /** The proration date of a change: given, else now; within the current period, as Stripe insists. */
+  private Long prorationDate(StripeObjects.Subscription sub, String given) {
+    long at = given == null ? now().getEpochSecond() : Long.parseLong(given);
+    return at < sub.currentPeriodStart().getEpochSecond() || at >= sub.currentPeriodEnd().getEpochSecond() ? null : at;
+  }
+
+  private Reply previewInvoice(JsonObject p) {
+    String subId = p.getString("subscription");
+    if (subId == null) {
+      return missing("subscription");
+    }
+    StripeObjects.Subscription sub = subscriptions.get(subId);
+    if (sub == null) {
+      return noSuch("subscription", subId, 400);
+    }
+    JsonObject details = p.getJsonObject("subscription_details", new JsonObject());
+    Long at = prorationDate(sub, details.getString("proration_date"));
+    if (at == null) {
+      return invalid("subscription_details[proration_date]", "parameter_invalid_integer",
+          "The proration date must be within the subscription's current period.");
+    }
+    JsonArray items = details.getValue("items") instanceof JsonArray a ? a : new JsonArray();
+    StripeObjects.Invoice preview = prorations(sub, items, at);
+    if (preview == null) {
+      return invalid("subscription_details[items]", "resource_missing", "No such subscription item on " + subId);
+    }
+    // A preview is never stored and has no id, as Stripe's has none.
+    return ok(preview.json().put("id", null).put("status", "draft"));
+  }
+
+  private Reply updateSubscription(String subId, JsonObject p, String idempotencyKey) {
+    StripeObjects.Subscription sub = subscriptions.get(subId);
+    if (sub == null) {
+      return noSuch("subscription", subId, 404);
+    }
+    if (sub.status().equals("canceled")) {
+      return FakeStripe.error(400, "invalid_request_error", "resource_missing",
+          "A canceled subscription can only update its cancellation_details and metadata.");
+    }
+    JsonObject previous = new JsonObject();
+    List<StripeEvents.Event> out = new ArrayList<>();
+    JsonArray items = p.getValue("items") instanceof JsonArray a ? a : new JsonArray();
+    if (!items.isEmpty()) {
+      Long at = prorationDate(sub, p.getString("proration_date"));
+      if (at == null) {
+        return invalid("proration_date", "parameter_invalid_integer", "The proration date must be within the subscription's current period.");
+      }
+      StripeObjects.Invoice invoice = prorations(sub, items, at);
+      if (invoice == null) {
+        return invalid("items", "resource_missing", "No such subscription item on " + subId);
+      }
+      long due = invoice.json.getLong("amount_due");
+      boolean declines = due > 0 && outcomes.getOrDefault(sub.customer(), CardOutcome.SUCCEED) != CardOutcome.SUCCEED;
+      if (declines && "error_if_incomplete".equals(p.getString("payment_behavior"))) {
+        // Stripe refuses the whole update: the subscription keeps its items, the invoice is not kept.
+        return new Reply(402, new JsonObject().put("error", new JsonObject().put("type", "card_error").put("code", "card_declined")
+            .put("decline_code", "insufficient_funds").put("message", "Your card has insufficient funds.")
+            .put("doc_url", "https://stripe.com/docs/error-codes/card-declined")));
+      }
+      previous.put("items", sub.json.getJsonObject("items").copy());
+      for (Object o : items) {
+        JsonObject item = (JsonObject) o;
+        if ("true".equals(item.getString("deleted"))) {
+          sub.items().remove(subscriptionItem(sub, item.getString("id")));
+        } else if (item.getString("price") != null) {
+          Long quantity = item.getString("quantity") == null ? null : Long.valueOf(item.getString("quantity"));
+          sub.item(prices.get(item.getString("price")), quantity);
+        }
+      }
+      sub.json.getJsonObject("items").put("total_count", sub.items().size());
+      sub.period(sub.currentPeriodStart(), sub.currentPeriodEnd());
+      invoice.paid();
+      invoices.put(invoice.id(), invoice);
+      previous.put("latest_invoice", sub.json.getString("latest_invoice"));
+      sub.latestInvoice(invoice.id());
+      out.add(sub.updatedEvent(previous));
+      out.add(invoice.finalizedEvent());
+      out.add(invoice.paidEvent());
+    }
+    if (p.getString("cancel_at_period_end") != null) {
+      boolean cancel = "true".equals(p.getString("cancel_at_period_end"));
+      if (cancel != sub.json.getBoolean("cancel_at_period_end", false)) {
+        JsonObject was = new JsonObject().put("cancel_at_period_end", !cancel).put("cancel_at", sub.json.getValue("cancel_at"));
+        sub.cancelAtPeriodEnd(cancel);
+        out.add(sub.updatedEvent(was));
+      }
+    }
+    out.forEach(e -> log(e, idempotencyKey));
+    return ok(sub.json());
   }
 
   /** A 402 as Stripe answers a failed confirmation: the card error, with the PaymentIntent it left behind. */
