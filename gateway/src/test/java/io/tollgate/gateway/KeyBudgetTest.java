@@ -198,6 +198,7 @@ class KeyBudgetTest {
     HttpTestClient.Reply again = call(next);
     assertThat(again.status()).isEqualTo(402);
     assertThat(again.json().getJsonObject("error").getString("code")).isEqualTo("key_budget_exhausted");
-    assertThat(await(redis.send(Request.cmd(Command.GET).arg(counter))).toLong()).isEqualTo(300);
+    // Redis counts millicredits: the budget of 300 credits, spent.
+    assertThat(await(redis.send(Request.cmd(Command.GET).arg(counter))).toLong()).isEqualTo(300 * io.tollgate.config.Credits.UNITS_PER_CREDIT);
   }
 }

@@ -85,9 +85,10 @@ class PlanChangeTest {
     return done;
   }
 
+  /** Included credits granted this period, in credits (the ledger keeps millicredits). */
   private static long included(long account) {
     return GatewayHarness.count(pg, "SELECT coalesce(sum(amount), 0) FROM credit_transactions WHERE account_id = $1 AND kind = 'period_grant'",
-        account);
+        account) / io.tollgate.config.Credits.UNITS_PER_CREDIT;
   }
 
   private static String plan(long account) {

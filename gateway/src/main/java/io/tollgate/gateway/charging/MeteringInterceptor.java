@@ -309,9 +309,10 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     if (denial == Denial.KEY_BUDGET) {
       m.metrics().decision("no_credits", denial.code());
       KeySpend budget = r.keySpend();
-      return new GatewayFailure(402, "insufficient_quota", denial.code(), "this API key has spent its budget of " + budget.budget()
-          + " credits" + (budget.window().equals("life") ? "" : " for this billing period") + ": this request may cost up to "
-          + r.reserveCredits() + " credits (the account's other keys are not affected)");
+      return new GatewayFailure(402, "insufficient_quota", denial.code(), "this API key has spent its budget of "
+          + io.tollgate.config.Credits.format(budget.budget()) + " credits" + (budget.window().equals("life") ? "" : " for this billing period")
+          + ": this request may cost up to " + io.tollgate.config.Credits.format(r.reserveCredits())
+          + " credits (the account's other keys are not affected)");
     }
     if (denial == Denial.TOO_LARGE) {
       m.metrics().decision("rate_limited", denial.code());

@@ -233,7 +233,7 @@ public final class AutoTopUp {
       long accountId = r.getLong("account_id");
       long credits = r.getLong("credits");
       JsonObject receipt = new JsonObject().put("type", "top_up.receipt").put("accountId", accountId).put("topUpId", topUpId)
-          .put("pack", r.getString("pack")).put("credits", credits).put("amount", r.getLong("amount"))
+          .put("pack", r.getString("pack")).put("credits", io.tollgate.config.Credits.json(credits)).put("amount", r.getLong("amount"))
           .put("currency", r.getString("currency")).put("paymentIntent", paymentIntentId).put("automatic", true);
       return ledger.record(conn, accountId, credits, "top_up", "auto top-up, pack " + r.getString("pack") + " (payment "
           + paymentIntentId + ")", "topup:" + topUpId, "auto-top-up")

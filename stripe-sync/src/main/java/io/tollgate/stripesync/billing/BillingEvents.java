@@ -204,7 +204,7 @@ public final class BillingEvents implements EventHandler {
         String pack = string(meta, "tollgate_pack");
         String key = "checkout:" + id(session, "id");
         JsonObject receipt = new JsonObject().put("type", "top_up.receipt").put("accountId", account.id()).put("pack", pack)
-            .put("credits", credits).put("amount", number(session, "amount_total")).put("currency", string(session, "currency"))
+            .put("credits", io.tollgate.config.Credits.json(credits)).put("amount", number(session, "amount_total")).put("currency", string(session, "currency"))
             .put("paymentIntent", id(session, "payment_intent")).put("automatic", false);
         Instant bought = Objects.requireNonNullElse(epoch(session, "created"), e.created());
         return refunds.recordPurchase(conn, id(session, "payment_intent"), account.id(), credits, number(session, "amount_total"),
