@@ -37,15 +37,16 @@ import io.tollgate.metering.usage.UsageQueries;
 import io.tollgate.metering.usage.UsageStreamConsumer;
 import io.tollgate.stripesync.MeterSyncJobs;
 import io.tollgate.stripesync.billing.BillingAdmin;
+import io.tollgate.gateway.ops.RedisClients;
 import io.tollgate.stripesync.billing.BillingSync;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.redis.client.Redis;
-import io.vertx.redis.client.RedisOptions;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
 import java.time.Clock;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -65,7 +66,7 @@ public final class Services {
 
   private final Vertx vertx;
   private final Redis redis;
-  private final Redis subscriber;
+  private final List<Redis> subscribers;
   private final Pool pool;
   private final Admissions admissions;
   private final KeyEvents keyEvents;
@@ -81,9 +82,9 @@ public final class Services {
 
   Services(Vertx vertx, TollgateConfig config, String redisUrl, String postgresUrl, MeterRegistry registry, Clock clock) {
     this.vertx = vertx;
-    this.redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl)
-        .setMaxPoolSize(config.redis().poolSize()).setMaxPoolWaiting(100_000).setMaxWaitingHandlers(100_000));
-    this.subscriber = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl));
+    RedisClients clients = new RedisClients(config.redis().mode(), redisUrl);
+    this.redis = clients.commands(vertx, config.redis().poolSize(), 100_000);
+    this.subscribers = clients.subscribers(vertx);
     this.pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(config.postgres().poolSize()))
         .connectingTo(PostgresUrls.toConnectOptions(postgresUrl)).using(vertx).build();
     RedisKeys redisKeys = new RedisKeys(config.metering().shards());
@@ -95,7 +96,7 @@ public final class Services {
     Balances balances = new Balances(pool, accounts, ledger, admissions);
     KeyVerifier keyVerifier = new KeyVerifier(keys, pool, config.metering().keyCacheTtl(), config.metering().negativeCacheTtl(),
         config::plan, clock);
-    this.keyEvents = new KeyEvents(vertx, redis, subscriber, keyVerifier);
+    this.keyEvents = new KeyEvents(vertx, redis, subscribers, keyVerifier);
     this.hotPath = new HotPath(keyVerifier, new AdmissionService(admissions, config.pricing(), balances::seed, clock),
         new FailedAuthLimiter(config.metering().failedAuthPerMinute()), new MeteringMetrics(registry), new Settlements(), clock,
         config.metering().defaultMaxTokens(), AbortPolicy.of(config.metering()));
@@ -165,7 +166,7 @@ public final class Services {
         .eventually(() -> pool.close())
         .eventually(() -> {
           redis.close();
-          subscriber.close();
+          subscribers.forEach(Redis::close);
           return Future.succeededFuture();
         });
   }
