@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
@@ -204,24 +203,28 @@ public final class EmbeddedRedisCluster implements AutoCloseable {
 
   /** The current master of {@code key}'s slot, as the live nodes see it. */
   public Node masterOf(String key) {
-    return shardOf(key).getKey();
+    return byAddress(masterLine(key)[1]);
   }
 
   /** A replica of the current master of {@code key}'s slot. */
   public Node replicaOf(String key) {
-    return shardOf(key).getValue();
+    String[] master = masterLine(key);
+    String[] replica = nodeLines().stream().filter(f -> f[3].equals(master[0]) && !f[2].contains("fail")).findFirst()
+        .orElseThrow(() -> new IllegalStateException("the master of " + key + " has no live replica"));
+    return byAddress(replica[1]);
   }
 
-  private Map.Entry<Node, Node> shardOf(String key) {
+  private String[] masterLine(String key) {
     Node any = nodes.stream().filter(Node::alive).findFirst().orElseThrow();
     long slot = Long.parseLong(call(any, "CLUSTER", "KEYSLOT", key));
-    List<String[]> lines = clusterNodes(any).stream().map(l -> l.split(" ")).toList();
-    String[] master = lines.stream()
+    return nodeLines().stream()
         .filter(f -> f[2].contains("master") && !f[2].contains("fail") && owns(f, slot))
         .findFirst().orElseThrow(() -> new IllegalStateException("no master serves slot " + slot));
-    String[] replica = lines.stream().filter(f -> f[3].equals(master[0]) && !f[2].contains("fail")).findFirst()
-        .orElseThrow(() -> new IllegalStateException("the master of slot " + slot + " has no live replica"));
-    return Map.entry(byAddress(master[1]), byAddress(replica[1]));
+  }
+
+  private List<String[]> nodeLines() {
+    Node any = nodes.stream().filter(Node::alive).findFirst().orElseThrow();
+    return clusterNodes(any).stream().map(l -> l.split(" ")).toList();
   }
 
   private static boolean owns(String[] fields, long slot) {
