@@ -1,5 +1,6 @@
 package io.tollgate.gateway.ops;
 
+import io.tollgate.config.RedisMode;
 import io.tollgate.metering.store.PostgresHealth;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -7,7 +8,6 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.healthchecks.CheckResult;
 import io.vertx.ext.healthchecks.HealthChecks;
 import io.vertx.ext.healthchecks.Status;
-import io.tollgate.config.RedisMode;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
