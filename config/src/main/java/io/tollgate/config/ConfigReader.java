@@ -98,10 +98,62 @@ final class ConfigReader {
   }
 
   private RedisConfig redis(YamlSection s) {
-    Optional<String> url = serverUrl(s, "REDIS_URL", REDIS_SCHEMES);
+    RedisMode mode = redisMode(s);
+    String expected = "expected a redis:// or rediss:// URL with a host, got ";
+    Optional<String> fileUrl = s.string("url");
+    fileUrl.ifPresent(urls -> {
+      for (String url : RedisConfig.split(urls)) {
+        if (Urls.parseWithScheme(url, REDIS_SCHEMES) == null) {
+          s.problem("url", expected + YamlSection.describe(Urls.mask(url)));
+        } else if (Urls.hasPassword(url)) {
+          s.problem("url", "has a password (" + YamlSection.describe(Urls.mask(url))
+              + "): secrets come only from the environment: set REDIS_URL");
+        }
+      }
+    });
+    Optional<String> envUrl = env.get("REDIS_URL");
+    envUrl.ifPresent(urls -> {
+      for (String url : RedisConfig.split(urls)) {
+        if (Urls.parseWithScheme(url, REDIS_SCHEMES) == null) {
+          env.problem("REDIS_URL", expected + YamlSection.describe(Urls.mask(url)));
+        }
+      }
+    });
+    Optional<String> url = envUrl.or(() -> fileUrl);
+    String several = "lists %d URLs: several seed nodes need redis.mode: cluster (or REDIS_MODE=cluster)";
+    if (mode == RedisMode.STANDALONE && envUrl.isPresent() && RedisConfig.split(envUrl.get()).size() > 1) {
+      env.problem("REDIS_URL", several.formatted(RedisConfig.split(envUrl.get()).size()));
+    } else if (mode == RedisMode.STANDALONE && envUrl.isEmpty() && fileUrl.isPresent() && RedisConfig.split(fileUrl.get()).size() > 1) {
+      s.problem("url", several.formatted(RedisConfig.split(fileUrl.get()).size()));
+    }
+    if (mode == RedisMode.CLUSTER && url.isEmpty()) {
+      String missing = "cluster needs its seed nodes in redis.url or REDIS_URL (comma-separated redis:// URLs); "
+          + "the embedded Redis is standalone only";
+      if (env.get("REDIS_MODE").isPresent()) {
+        env.problem("REDIS_MODE", missing);
+      } else {
+        s.problem("mode", missing);
+      }
+    }
     int poolSize = (int) s.integer("poolSize", Defaults.POOL_SIZE, 1, 1024);
     s.finish();
-    return new RedisConfig(url, poolSize);
+    return new RedisConfig(url, poolSize, mode);
+  }
+
+  private RedisMode redisMode(YamlSection s) {
+    String allowed = "expected one of standalone | cluster, got ";
+    RedisMode fileMode = s.string("mode").map(text -> parseMode(text).orElseGet(() -> {
+      s.problem("mode", allowed + YamlSection.describe(text));
+      return RedisMode.STANDALONE;
+    })).orElse(RedisMode.STANDALONE);
+    return env.get("REDIS_MODE").map(text -> parseMode(text).orElseGet(() -> {
+      env.problem("REDIS_MODE", allowed + YamlSection.describe(text));
+      return fileMode;
+    })).orElse(fileMode);
+  }
+
+  private static Optional<RedisMode> parseMode(String text) {
+    return java.util.Arrays.stream(RedisMode.values()).filter(m -> m.yamlName().equals(text)).findFirst();
   }
 
   private PostgresConfig postgres(YamlSection s) {

@@ -1,22 +1,41 @@
 package io.tollgate.config;
 
+import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
+import java.util.stream.Collectors;
 
 /**
- * Redis to use; no URL means Tollgate starts an embedded Redis under the data directory.
+ * Redis to use; no URL means Tollgate starts an embedded (standalone) Redis under the data directory.
  *
- * @param url      {@code redis://} or {@code rediss://}, possibly with a password (from {@code REDIS_URL})
- * @param poolSize connections to Redis
+ * @param url      {@code redis://} or {@code rediss://}, possibly with a password (from {@code REDIS_URL});
+ *                 in cluster mode a comma-separated list of seed nodes, each such a URL
+ * @param poolSize connections to Redis (per node in cluster mode)
+ * @param mode     one standalone server, or a Redis Cluster reached through the seed nodes
  */
-public record RedisConfig(Optional<String> url, int poolSize) {
+public record RedisConfig(Optional<String> url, int poolSize, RedisMode mode) {
+
+  public RedisConfig(Optional<String> url, int poolSize) {
+    this(url, poolSize, RedisMode.STANDALONE);
+  }
 
   public boolean embedded() {
     return url.isEmpty();
   }
 
-  /** Masks the URL's password: configs get logged. */
+  /** The URL split at commas: one element in standalone mode, the seed nodes in cluster mode. */
+  public List<String> seeds() {
+    return url.map(RedisConfig::split).orElse(List.of());
+  }
+
+  static List<String> split(String urls) {
+    return Arrays.stream(urls.split(",", -1)).map(String::trim).toList();
+  }
+
+  /** Masks each URL's password: configs get logged. */
   @Override
   public String toString() {
-    return "RedisConfig[url=" + url.map(Urls::mask).orElse("(embedded)") + ", poolSize=" + poolSize + "]";
+    String urls = url.isEmpty() ? "(embedded)" : seeds().stream().map(Urls::mask).collect(Collectors.joining(","));
+    return "RedisConfig[mode=" + mode.yamlName() + ", url=" + urls + ", poolSize=" + poolSize + "]";
   }
 }

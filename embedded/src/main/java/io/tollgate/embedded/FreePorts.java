@@ -38,6 +38,23 @@ public final class FreePorts {
     throw new IllegalStateException("no free port found between " + LOWEST + " and " + high);
   }
 
+  /**
+   * A free port P whose P + {@code offset} is free too, both below the ephemeral range: a Redis
+   * Cluster node listens on P and on its cluster bus port P + 10000 (Redis 6.2 has no setting for it).
+   */
+  public static int pickWithCompanion(int offset) {
+    int ephemeralLow = ephemeralRangeStart();
+    int high = Math.max(LOWEST + 1_000, ephemeralLow - offset);
+    ThreadLocalRandom random = ThreadLocalRandom.current();
+    for (int attempt = 0; attempt < 400; attempt++) {
+      int port = random.nextInt(LOWEST, high);
+      if (isFree(port) && isFree(port + offset)) {
+        return port;
+      }
+    }
+    throw new IllegalStateException("no free port pair (P, P+" + offset + ") found between " + LOWEST + " and " + high);
+  }
+
   private static boolean isFree(int port) {
     try (ServerSocket socket = new ServerSocket()) {
       socket.setReuseAddress(false);

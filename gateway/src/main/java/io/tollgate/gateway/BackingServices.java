@@ -43,7 +43,7 @@ final class BackingServices implements AutoCloseable {
             redis.get().port(), dataDir.resolve("redis"));
       } else {
         redisUrl = config.redis().url().orElseThrow();
-        log.info("using external Redis from configuration");
+        log.info("using external Redis from configuration ({} mode, {} URL(s))", config.redis().mode().yamlName(), config.redis().seeds().size());
       }
       String postgresUrl;
       if (config.postgres().embedded()) {

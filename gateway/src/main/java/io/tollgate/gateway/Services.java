@@ -18,6 +18,7 @@ import io.tollgate.gateway.console.Console;
 import io.tollgate.gateway.webhooks.AlertWebhooks;
 import io.tollgate.gateway.webhooks.WebhookIntake;
 import io.tollgate.metering.access.Revocations;
+import io.tollgate.gateway.ops.RedisClients;
 import io.tollgate.metering.accounts.AccountService;
 import io.tollgate.metering.accounts.AccountStore;
 import io.tollgate.metering.admission.AdmissionService;
@@ -47,10 +48,10 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.redis.client.Redis;
-import io.vertx.redis.client.RedisOptions;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
 import java.time.Clock;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -70,7 +71,7 @@ public final class Services {
 
   private final Vertx vertx;
   private final Redis redis;
-  private final Redis subscriber;
+  private final List<Redis> subscribers;
   private final Pool pool;
   private final Admissions admissions;
   private final KeyEvents keyEvents;
@@ -89,9 +90,9 @@ public final class Services {
 
   Services(Vertx vertx, TollgateConfig config, String redisUrl, String postgresUrl, MeterRegistry registry, Clock clock) {
     this.vertx = vertx;
-    this.redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl)
-        .setMaxPoolSize(config.redis().poolSize()).setMaxPoolWaiting(100_000).setMaxWaitingHandlers(100_000));
-    this.subscriber = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl));
+    RedisClients clients = new RedisClients(config.redis().mode(), redisUrl);
+    this.redis = clients.commands(vertx, config.redis().poolSize(), 100_000);
+    this.subscribers = clients.subscribers(vertx);
     this.pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(config.postgres().poolSize()))
         .connectingTo(PostgresUrls.toConnectOptions(postgresUrl)).using(vertx).build();
     RedisKeys redisKeys = new RedisKeys(config.metering().shards());
@@ -103,7 +104,7 @@ public final class Services {
     Balances balances = new Balances(pool, accounts, ledger, admissions);
     KeyVerifier keyVerifier = new KeyVerifier(keys, pool, config.metering().keyCacheTtl(), config.metering().negativeCacheTtl(),
         config::plan, clock);
-    this.keyEvents = new KeyEvents(vertx, redis, subscriber, keyVerifier);
+    this.keyEvents = new KeyEvents(vertx, redis, subscribers, keyVerifier);
     UsageQueries usage = new UsageQueries(pool);
     this.hotPath = new HotPath(keyVerifier, new AdmissionService(admissions, config.pricing(), balances::seed,
             (account, spendKey, since) -> usage.keySpend(spendKey, since), clock),
@@ -183,7 +184,7 @@ public final class Services {
         .eventually(() -> pool.close())
         .eventually(() -> {
           redis.close();
-          subscriber.close();
+          subscribers.forEach(Redis::close);
           return Future.succeededFuture();
         });
   }

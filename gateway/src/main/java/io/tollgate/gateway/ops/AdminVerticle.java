@@ -17,7 +17,6 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.redis.client.Redis;
-import io.vertx.redis.client.RedisOptions;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
 import java.io.IOException;
@@ -60,13 +59,14 @@ public final class AdminVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(2));
+    RedisClients clients = new RedisClients(config.redis().mode(), redisUrl);
+    redis = Redis.createClient(vertx, clients.options(2));
     postgres = PgBuilder.pool()
         .with(new PoolOptions().setMaxSize(2))
         .connectingTo(PostgresUrls.toConnectOptions(postgresUrl))
         .using(vertx)
         .build();
-    readiness = new ReadinessChecks(vertx, redis, postgres);
+    readiness = new ReadinessChecks(vertx, redis, clients.mode(), postgres);
     openApi = classpathResource("openapi/tollgate-admin.yaml");
 
     router = Router.router(vertx);

@@ -25,9 +25,17 @@ public final class KeyEvents {
   private final RevocationListener listener;
 
   public KeyEvents(Vertx vertx, Redis publisher, Redis subscriber, KeyVerifier verifier) {
+    this(vertx, publisher, java.util.List.of(subscriber), verifier);
+  }
+
+  /**
+   * @param subscribers where to subscribe, tried in turn: one standalone Redis, or one client per
+   *                    seed node of a Redis Cluster (classic pub/sub reaches every node of a cluster)
+   */
+  public KeyEvents(Vertx vertx, Redis publisher, java.util.List<Redis> subscribers, KeyVerifier verifier) {
     this.publisher = publisher;
     this.verifier = verifier;
-    this.listener = new RevocationListener(vertx, subscriber,
+    this.listener = new RevocationListener(vertx, subscribers,
         hash -> {
           if (ALL_KEYS.equals(hash)) {
             verifier.invalidateAll();

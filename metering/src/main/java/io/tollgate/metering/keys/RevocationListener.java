@@ -9,6 +9,7 @@ import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import io.vertx.redis.client.ResponseType;
+import java.util.List;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,26 +18,35 @@ import org.slf4j.LoggerFactory;
  * Subscribes to key revocations on Redis pub/sub and drops those keys from this instance's
  * cache. A lost subscription is re-established, and the whole cache is cleared then, since
  * revocations may have been missed while it was down.
+ *
+ * <p>With several subscribers (the seed nodes of a Redis Cluster) it subscribes on one node at a
+ * time and moves to the next when that one fails: a cluster delivers every PUBLISH to every node,
+ * replicas included, so any one node hears all events.
  */
 final class RevocationListener {
 
   private static final Logger log = LoggerFactory.getLogger(RevocationListener.class);
 
   private final Vertx vertx;
-  private final Redis subscriber;
+  private final List<Redis> subscribers;
+  private int next;
   private final Consumer<String> onRevoked;
   private final Runnable onGap;
   private volatile boolean closed;
   private RedisConnection connection;
 
-  RevocationListener(Vertx vertx, Redis subscriber, Consumer<String> onRevoked, Runnable onGap) {
+  RevocationListener(Vertx vertx, List<Redis> subscribers, Consumer<String> onRevoked, Runnable onGap) {
+    if (subscribers.isEmpty()) {
+      throw new IllegalArgumentException("no Redis to subscribe on");
+    }
     this.vertx = vertx;
-    this.subscriber = subscriber;
+    this.subscribers = List.copyOf(subscribers);
     this.onRevoked = onRevoked;
     this.onGap = onGap;
   }
 
   Future<Void> start() {
+    Redis subscriber = subscribers.get(Math.floorMod(next++, subscribers.size()));
     return subscriber.connect().compose(conn -> {
       connection = conn;
       conn.handler(this::onMessage);

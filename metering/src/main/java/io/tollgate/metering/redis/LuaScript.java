@@ -13,17 +13,32 @@ import java.util.List;
 
 /**
  * A Lua script run by EVALSHA: one round trip per call. Loaded with SCRIPT LOAD at startup; a
- * {@code NOSCRIPT} answer (Redis restarted, or SCRIPT FLUSH) reloads it and retries once.
+ * {@code NOSCRIPT} answer (Redis restarted, SCRIPT FLUSH, or — in a Redis Cluster — a master that
+ * has not run it yet) is answered by running it once with EVAL, which caches it on that node.
+ *
+ * <p>EVAL rather than SCRIPT LOAD then EVALSHA: SCRIPT LOAD names no key, so a cluster client
+ * sends it to any node, not necessarily the master of the slot the keys hash to; EVAL carries the
+ * keys and is routed to that master like EVALSHA. The SHA-1 is the source's, the same on every node.
  */
 public final class LuaScript {
 
   private final String name;
   private final String source;
-  private volatile String sha;
+  private final String sha;
 
   private LuaScript(String name, String source) {
     this.name = name;
     this.source = source;
+    this.sha = sha1(source);
+  }
+
+  private static String sha1(String source) {
+    try {
+      return java.util.HexFormat.of().formatHex(
+          java.security.MessageDigest.getInstance("SHA-1").digest(source.getBytes(StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-1 is required of every JVM", e);
+    }
   }
 
   public static LuaScript fromClasspath(String resource) {
@@ -37,26 +52,32 @@ public final class LuaScript {
     }
   }
 
+  /** Caches the script on the node the client picks (in a cluster: one node; the others on first use). */
   public Future<Void> load(Redis redis) {
     return redis.send(Request.cmd(Command.SCRIPT).arg("LOAD").arg(source)).map(r -> {
-      sha = r.toString();
+      if (!sha.equals(r.toString())) {
+        throw new IllegalStateException(name + ": Redis computed SHA-1 " + r + ", expected " + sha);
+      }
       return null;
     });
   }
 
   public Future<Response> run(Redis redis, List<String> keys, List<String> args) {
-    Future<Void> ready = sha == null ? load(redis) : Future.succeededFuture();
-    return ready.compose(v -> redis.send(evalsha(keys, args)))
+    return redis.send(call(Request.cmd(Command.EVALSHA).arg(sha), keys, args))
         .recover(err -> {
           if (err.getMessage() != null && err.getMessage().startsWith("NOSCRIPT")) {
-            return load(redis).compose(v -> redis.send(evalsha(keys, args)));
+            return redis.send(call(Request.cmd(Command.EVAL).arg(source), keys, args));
           }
           return Future.failedFuture(err);
         });
   }
 
-  private Request evalsha(List<String> keys, List<String> args) {
-    Request request = Request.cmd(Command.EVALSHA).arg(sha).arg(keys.size());
+  public String sha() {
+    return sha;
+  }
+
+  private static Request call(Request request, List<String> keys, List<String> args) {
+    request.arg(keys.size());
     for (String key : keys) {
       request.arg(key);
     }

@@ -2,6 +2,9 @@ package io.tollgate.metering.testing;
 
 import io.tollgate.embedded.EmbeddedPostgres;
 import io.tollgate.embedded.EmbeddedRedis;
+import io.tollgate.embedded.EmbeddedRedisCluster;
+import io.vertx.redis.client.RedisClientType;
+import io.vertx.redis.client.RedisOptions;
 import io.tollgate.metering.schema.SchemaMigrator;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -16,6 +19,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 public final class TestServices {
 
   private static TestServices instance;
+  private static EmbeddedRedisCluster cluster;
 
   private final Path dir;
   private final EmbeddedRedis redis;
@@ -51,6 +55,30 @@ public final class TestServices {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /**
+   * A Redis Cluster (three masters, a replica each) started on first use, once per JVM, next to
+   * the standalone Redis; stopped at JVM exit.
+   */
+  public static synchronized EmbeddedRedisCluster cluster() {
+    if (cluster == null) {
+      TestServices services = get();
+      cluster = EmbeddedRedisCluster.start(services.dir.resolve("redis-cluster"), 3);
+      Runtime.getRuntime().addShutdownHook(new Thread(cluster::close, "test-redis-cluster-stop"));
+    }
+    return cluster;
+  }
+
+  /** Cluster-mode client options on {@link #cluster()}'s seed nodes, as the gateway builds them. */
+  public static RedisOptions clusterOptions(int poolSize) {
+    String[] seeds = cluster().seeds().split(",");
+    RedisOptions options = new RedisOptions().setType(RedisClientType.CLUSTER).setMaxPoolSize(poolSize)
+        .setMaxPoolWaiting(10_000).setConnectionString(seeds[0]);
+    for (int i = 1; i < seeds.length; i++) {
+      options.addConnectionString(seeds[i]);
+    }
+    return options;
   }
 
   public String redisUrl() {
