@@ -21,6 +21,12 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class FreePorts {
 
   private static final int LOWEST = 15_000;
+  /**
+   * Ports this JVM has handed out: a port is free when picked but not reserved until its server
+   * binds, so without this two picks in a row (a gateway's proxy and admin ports, a cluster's
+   * nodes) could return the same port and one bind would fail with "Address already in use".
+   */
+  private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   private FreePorts() {
   }
@@ -31,7 +37,7 @@ public final class FreePorts {
     ThreadLocalRandom random = ThreadLocalRandom.current();
     for (int attempt = 0; attempt < 200; attempt++) {
       int port = random.nextInt(LOWEST, high);
-      if (isFree(port)) {
+      if (isFree(port) && HANDED_OUT.add(port)) {
         return port;
       }
     }
@@ -48,7 +54,8 @@ public final class FreePorts {
     ThreadLocalRandom random = ThreadLocalRandom.current();
     for (int attempt = 0; attempt < 400; attempt++) {
       int port = random.nextInt(LOWEST, high);
-      if (isFree(port) && isFree(port + offset)) {
+      if (isFree(port) && isFree(port + offset) && !HANDED_OUT.contains(port + offset) && HANDED_OUT.add(port)) {
+        HANDED_OUT.add(port + offset);
         return port;
       }
     }
@@ -65,10 +72,14 @@ public final class FreePorts {
     }
   }
 
-  /** Linux's ip_local_port_range start; 32768 (its usual default) elsewhere. */
-  private static int ephemeralRangeStart() {
-    try {
-      String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
+  /**
+   * Linux's ip_local_port_range start; 32768 (its usual default) elsewhere. Read line by line:
+   * {@code Files.readString} trusts the size a /proc file reports and returned only "3" of
+   * "32768 60999" here, which shrank the range to 1,000 ports and made bind collisions common.
+   */
+  static int ephemeralRangeStart() {
+    try (java.io.BufferedReader reader = Files.newBufferedReader(Path.of("/proc/sys/net/ipv4/ip_local_port_range"))) {
+      String range = reader.readLine().trim();
       return Integer.parseInt(range.split("\\s+")[0]);
     } catch (IOException | RuntimeException e) {
       return 32_768;
