@@ -33,9 +33,24 @@ class ExampleFileTest {
     });
     assertThat(c.pricing().models()).containsEntry("gpt-4o-mini", new ModelPrice(150_000, 600_000)).hasSizeGreaterThanOrEqualTo(2);
     assertThat(c.pricing().priceOf("unknown-model")).isEqualTo(new ModelPrice(1_000_000, 1_000_000));
-    // The four plans of ../shared/seeds/004: Free, Starter, Pro and Max, their monthly allowances as included credits.
-    assertThat(c.plan("free")).isEqualTo(new PlanConfig("free", 60, 40_000, 45_000));
+    // The four plans of ../shared/seeds/004: Free, Starter, Pro and Max, with their monthly allowances per tier
+    // (Free 10 small, 4 medium, 2 large, 1 xl; …), priced small 1, medium 2.5, large 5, xl 15 credits.
     assertThat(c.plans().keySet()).containsExactlyInAnyOrder("free", "starter", "pro", "max");
+    assertThat(c.plan("free").requestsPerMinute()).isEqualTo(60);
+    assertThat(c.plan("free").includedCredits()).isEqualTo(Credits.ofWhole(45));
+    assertThat(c.plan("free").allowances()).isEqualTo(Map.of("small", 10L, "medium", 4L, "large", 2L, "xl", 1L));
+    assertThat(c.plan("starter").allowances()).isEqualTo(Map.of("small", 250L, "medium", 100L, "large", 50L, "xl", 15L));
+    assertThat(c.plan("pro").allowances()).isEqualTo(Map.of("small", 2_500L, "medium", 1_000L, "large", 500L, "xl", 160L));
+    assertThat(c.plan("max").allowances()).isEqualTo(Map.of("small", 12_500L, "medium", 5_000L, "large", 2_500L, "xl", 800L));
+    assertThat(c.actions().tiers()).isEqualTo(Map.of("small", Credits.ofWhole(1), "medium", 2_500L, "large", Credits.ofWhole(5),
+        "xl", Credits.ofWhole(15)));
+    // The README's examples report agent_run, image and export.
+    assertThat(c.actions().price("agent_run")).hasValueSatisfying(p -> assertThat(p.tier()).isEqualTo("small"));
+    assertThat(c.actions().price("image")).hasValueSatisfying(p -> assertThat(p.unitCredits()).isEqualTo(2_500L));
+    assertThat(c.actions().price("export")).hasValueSatisfying(p -> {
+      assertThat(p.tier()).isNull();
+      assertThat(p.unitCredits()).isEqualTo(Credits.ofWhole(3));
+    });
     assertThat(c.plan("starter").includedCredits()).isEqualTo(Credits.ofWhole(250 + 250 + 250 + 225));
     assertThat(c.plan("pro").includedCredits()).isEqualTo(Credits.ofWhole(2_500 + 2_500 + 2_500 + 2_400));
     assertThat(c.plan("max").includedCredits()).isEqualTo(Credits.ofWhole(12_500 + 12_500 + 12_500 + 12_000));
