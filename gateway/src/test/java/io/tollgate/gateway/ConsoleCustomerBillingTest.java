@@ -214,4 +214,24 @@ class ConsoleCustomerBillingTest {
         .contains("/admin/v1/accounts/" + account + "/plan-change");
     assertThat(stripe.checkoutSessions()).isEqualTo(sessions);
   }
+
+  @Test
+  @DisplayName("an account whose billing state has a live subscription gets no Upgrade button, and the account page offers the plan change instead of a Checkout link")
+  void liveSubscriptionHidesCheckout() {
+    long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "Already Subscribed"));
+    io.vertx.sqlclient.Pool pg = GatewayHarness.postgres(vertx);
+    try {
+      GatewayHarness.count(pg, "WITH b AS (INSERT INTO account_billing (account_id, stripe_subscription_id, subscription_status) "
+          + "VALUES ($1, 'sub_console_hidden', 'past_due') RETURNING 1) SELECT count(*) FROM b", account);
+    } finally {
+      await(pg.close());
+    }
+    String path = link(account);
+    assertThat(new ConsoleClient(vertx, gateway.adminPort()).get(path).text()).doesNotContain("id=\"upgrade\"")
+        .doesNotContain("upgrade-form");
+    ConsoleClient c = new ConsoleClient(vertx, gateway.adminPort());
+    c.signIn(GatewayHarness.ADMIN_TOKEN);
+    assertThat(c.get("/console/accounts/" + account).text()).contains("id=\"plan-change-note\"").doesNotContain("id=\"create-checkout\"")
+        .contains("/admin/v1/accounts/" + account + "/plan-change");
+  }
 }
