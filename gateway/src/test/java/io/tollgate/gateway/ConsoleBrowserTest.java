@@ -3,6 +3,8 @@ package io.tollgate.gateway;
 import static io.tollgate.gateway.GatewayHarness.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.tollgate.stripesync.fake.FakeStripe;
+import io.tollgate.stripesync.fake.StripeObjects;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
@@ -17,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.Select;
 
 /**
  * The console in a real headless Chromium: an operator signs in, creates an account and a key,
@@ -41,11 +44,16 @@ class ConsoleBrowserTest {
     throw error;
   };
 
+  private static final String STRIPE_KEY = "sk_test_console_browser_0123456789";
+  private static FakeStripe stripe;
+
   @BeforeAll
   static void start() {
     browser = ConsoleBrowser.start();
     harness = new GatewayHarness();
     vertx = harness.stubVertx;
+    stripe = await(new FakeStripe(vertx, STRIPE_KEY).start());
+    stripe.definePrice(StripeObjects.price("price_pro").licensed().unitAmount(2000));
     // Every request costs exactly 7 credits (no token pricing), so the chart's figures are known in advance.
     gateway = GatewayHarness.start("""
         routes:
@@ -55,9 +63,19 @@ class ConsoleBrowserTest {
             flatCost: 7
         pricing:
           default: { input: 0, output: 0 }
+        tiers: { small: 1, medium: 2.5, large: 5, xl: 15 }
+        actions:
+          agent_run: small
+          image: { tier: medium }
         plans:
-          free: { requestsPerMinute: 600, tokensPerMinute: 400000, includedCredits: 1000 }
-        """.formatted(harness.stubBase()), Map.of());
+          free: { requestsPerMinute: 600, tokensPerMinute: 400000, includedCredits: 1000,
+                  allowances: { small: 10, medium: 4, large: 2, xl: 1 } }
+          pro: { requestsPerMinute: 600, tokensPerMinute: 400000, includedCredits: 5000, stripePrices: [price_pro] }
+        billing:
+          checkoutSuccessUrl: https://app.example.com/billing/done
+          checkoutCancelUrl: https://app.example.com/billing
+        stripe: { apiBase: "%s", meterEventsBase: "%s", syncIntervalMs: 3600000 }
+        """.formatted(harness.stubBase(), stripe.baseUrl(), stripe.baseUrl()), Map.of("STRIPE_API_KEY", STRIPE_KEY));
   }
 
   @AfterAll
@@ -67,6 +85,9 @@ class ConsoleBrowserTest {
     }
     if (gateway != null) {
       gateway.close();
+    }
+    if (stripe != null) {
+      await(stripe.close());
     }
     if (harness != null) {
       harness.close();
@@ -205,6 +226,45 @@ class ConsoleBrowserTest {
     assertThat(browser.driver.findElement(By.id("usage-to-date")).getText()).isEqualTo("35");
     assertThat(browser.driver.findElement(By.id("key-table")).getText()).contains("revoked").doesNotContain(key);
     browser.screenshot("customer");
+  }
+
+  @Test
+  @DisplayName("allowance bars per tier render on the account and customer page (3 of 10 small used, 7 left), the actions table beside the chart, and Upgrade opens a Stripe Checkout session")
+  void allowancesAndUpgrade() {
+    long account = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "Bars Browser").put("initialCredits", 10));
+    String key = GatewayHarness.createKey(gateway, vertx, account, new JsonObject()).getString("key");
+    JsonArray batch = new JsonArray().add(new JsonObject().put("id", "browser-run-1").put("action", "agent_run").put("quantity", 3))
+        .add(new JsonObject().put("id", "browser-image-1").put("action", "image").put("quantity", 1));
+    HttpTestClient.Reply reported = await(new HttpTestClient(vertx, false, key).send(HttpMethod.POST, gateway.proxyPort(),
+        "/tollgate/v1/events", io.vertx.core.MultiMap.caseInsensitiveMultiMap().add("content-type", "application/json"), batch.toBuffer()));
+    assertThat(reported.status()).as(reported.text()).isEqualTo(200);
+    awaitUsage(account, 2);
+
+    signIn();
+    browser.driver.get(url("/console/accounts/" + account));
+    WebElement small = visible(By.cssSelector("#allowances [data-tier='small']"));
+    assertThat(small.getText()).contains("small: 3 / 10 used, 7 left");
+    assertThat(small.findElement(By.tagName("progress")).getAttribute("value")).isEqualTo("30");
+    assertThat(visible(By.cssSelector("#allowances [data-tier='medium']")).getText()).contains("medium: 1 / 4 used, 3 left");
+    assertThat(browser.driver.findElements(By.cssSelector("#allowances .allowance")).stream().map(e -> e.getAttribute("data-tier")).toList())
+        .containsExactly("small", "medium", "large", "xl");
+    browser.wait.until(d -> !d.findElements(By.cssSelector("#actions-chart canvas")).isEmpty());
+    assertThat(visible(By.id("actions-table")).getText()).contains("agent_run small 3 3 0").contains("image medium 1 1 0");
+    assertThat(visible(By.id("create-checkout")).isEnabled()).isTrue();
+    browser.screenshot("account-allowances");
+
+    visible(By.id("create-link")).click();
+    browser.driver.get(visible(By.id("customer-link")).getAttribute("href"));
+    assertThat(visible(By.cssSelector("#allowances [data-tier='small']")).getText()).contains("small: 3 / 10 used, 7 left");
+    WebElement upgrade = visible(By.id("upgrade"));
+    new Select(browser.driver.findElement(By.id("upgrade-plan"))).selectByValue("pro");
+    browser.driver.executeScript("document.getElementById('invoices').scrollIntoView({block: 'center'})");
+    browser.screenshot("customer-upgrade");
+    int sessions = stripe.checkoutSessions();
+    upgrade.click();
+    // Off to Stripe's hosted page (not reachable from the test machine; the session is what counts).
+    browser.wait.until(d -> stripe.checkoutSessions() == sessions + 1);
+    browser.wait.until(d -> !d.getCurrentUrl().contains("/console/customer/"));
   }
 
   @Test

@@ -48,7 +48,14 @@ class ConsoleScaleTest {
     harness = new GatewayHarness();
     vertx = harness.stubVertx;
     String db = TestServices.get().freshDatabase("console_scale");
-    gateway = GatewayHarness.start("routes: []\n", Map.of("DATABASE_URL", db));
+    // The default free plan, plus an allowance of billable actions: the page draws its bars too.
+    gateway = GatewayHarness.start("""
+        routes: []
+        tiers: { small: 1, medium: 2.5 }
+        actions: { agent_run: small }
+        plans:
+          free: { requestsPerMinute: 60, tokensPerMinute: 40000, includedCredits: 100000, allowances: { small: 100000, medium: 10 } }
+        """, Map.of("DATABASE_URL", db));
     pg = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(db)).using(vertx).build();
   }
 
@@ -67,15 +74,20 @@ class ConsoleScaleTest {
     Instant periodStart = await(pg.preparedQuery("SELECT period_start FROM accounts WHERE id = $1").execute(Tuple.of(target)))
         .iterator().next().getOffsetDateTime(0).toInstant();
     // One event every 30 s from the period's start up to a minute ago, rotating over three models
-    // (usage rows hold units: millicredits).
+    // (usage rows hold units: millicredits); every tenth is also a billable action of tier small,
+    // covered by the allowance.
     long events = Duration.between(periodStart, Instant.now().minusSeconds(60)).toSeconds() / 30;
-    await(pg.preparedQuery("INSERT INTO usage_events (event_id, account_id, route, model, input_tokens, output_tokens, credits, status, occurred_at) "
+    await(pg.preparedQuery("INSERT INTO usage_events (event_id, account_id, route, model, input_tokens, output_tokens, credits, status, occurred_at, "
+        + "action, tier, quantity, allowance_units) "
         + "SELECT gen_random_uuid(), $1, '/v1/', (ARRAY['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku'])[1 + g % 3], 10, 20, $2, 200, "
-        + "$3 + g * interval '30 seconds' FROM generate_series(0, $4) g")
+        + "$3 + g * interval '30 seconds', CASE WHEN g % 10 = 0 THEN 'agent_run' END, CASE WHEN g % 10 = 0 THEN 'small' END, "
+        + "CASE WHEN g % 10 = 0 THEN 1 END, CASE WHEN g % 10 = 0 THEN 1 ELSE 0 END FROM generate_series(0, $4) g")
         .execute(Tuple.of(target, CREDITS_PER_EVENT * io.tollgate.config.Credits.UNITS_PER_CREDIT, OffsetDateTime.ofInstant(periodStart, ZoneOffset.UTC), events - 1)));
-    await(pg.preparedQuery("INSERT INTO usage_rollups_hourly (account_id, key_id, route, model, hour, requests, input_tokens, output_tokens, credits) "
-        + "SELECT account_id, 0, route, model, date_trunc('hour', occurred_at), count(*), sum(input_tokens), sum(output_tokens), sum(credits) "
-        + "FROM usage_events WHERE account_id = $1 GROUP BY 1, 2, 3, 4, 5").execute(Tuple.of(target)));
+    await(pg.preparedQuery("INSERT INTO usage_rollups_hourly (account_id, key_id, route, model, hour, action, tier, requests, input_tokens, "
+        + "output_tokens, credits, quantity, allowance_units) "
+        + "SELECT account_id, 0, route, model, date_trunc('hour', occurred_at), coalesce(action, ''), coalesce(tier, ''), count(*), "
+        + "sum(input_tokens), sum(output_tokens), sum(credits), coalesce(sum(quantity), 0), sum(allowance_units) "
+        + "FROM usage_events WHERE account_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7").execute(Tuple.of(target)));
     await(pg.query("ANALYZE").execute());
 
     ConsoleClient c = new ConsoleClient(vertx, gateway.adminPort());
@@ -87,6 +99,9 @@ class ConsoleScaleTest {
     assertThat(page.status()).isEqualTo(200);
     String toDate = String.format(java.util.Locale.ROOT, "%,d", events * CREDITS_PER_EVENT);
     assertThat(page.text()).contains("<span id=\"usage-to-date\">" + toDate + "</span>").contains("claude-3-5-haiku");
+    // Events 0, 10, 20, … were actions: one in ten, rounded up.
+    String actions = String.format(java.util.Locale.ROOT, "%,d", (events + 9) / 10);
+    assertThat(page.text()).contains("<span class=\"used\">" + actions + " / 100,000</span>").contains("id=\"actions-table\"");
     assertThat(c.get("/console/accounts?q=scale+account+9999").text()).contains("scale account 9999");
     assertThat(c.get("/console/accounts").text()).contains("rel=\"next\"");
 

@@ -12,7 +12,6 @@ import io.tollgate.config.PlanConfig;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.gateway.admin.AdminApi.Reply;
 import io.tollgate.metering.accounts.Account;
-import io.tollgate.metering.accounts.AccountBilling;
 import io.tollgate.metering.accounts.AccountService;
 import io.tollgate.metering.accounts.AccountStatus;
 import io.tollgate.metering.audit.Actor;
@@ -21,6 +20,7 @@ import io.tollgate.metering.usage.UsageQueries;
 import io.tollgate.stripesync.billing.BillingAdmin;
 import io.tollgate.stripesync.billing.BillingFailure;
 import io.tollgate.stripesync.billing.CheckoutRequest;
+import io.tollgate.stripesync.billing.Checkouts;
 import io.tollgate.stripesync.billing.StripeBilling;
 import io.tollgate.stripesync.webhooks.StripeEventStore;
 import io.vertx.core.Future;
@@ -101,16 +101,6 @@ public final class BillingApi {
 
   // ---- Checkout and the portal
 
-  /** The account's Stripe customer, created (once, by idempotency key) on first use. */
-  private Future<Account> withCustomer(Account account, String email, Actor actor) {
-    if (account.stripeCustomerId() != null) {
-      return Future.succeededFuture(account);
-    }
-    StripeBilling stripe = stripe();
-    return call(() -> stripe.createCustomer(account.id(), account.name(), email, "tollgate-customer-" + account.id()))
-        .compose(customer -> billing.linkCustomer(account.id(), customer, actor));
-  }
-
   private Future<Reply> checkout(RoutingContext ctx) {
     JsonObject b = body(ctx);
     String planName = Fields.string(b, "plan", false);
@@ -122,26 +112,16 @@ public final class BillingApi {
     CheckoutRequest.Trial trial = CheckoutTrial.parse(b, bc.trialDays());
     String email = Fields.string(b, "email", false);
     String key = Optional.ofNullable(Fields.string(b, "idempotencyKey", false)).orElse(UUID.randomUUID().toString());
-    List<CheckoutRequest.LineItem> items = new ArrayList<>();
-    Map<String, String> metadata;
-    CheckoutRequest.Mode mode;
+    PlanConfig plan = null;
+    BillingConfig.CreditPack pack = null;
     if (planName != null) {
-      PlanConfig plan = Optional.ofNullable(config.plans().get(planName))
+      plan = Optional.ofNullable(config.plans().get(planName))
           .orElseThrow(() -> BadInput.field("plan", "must be a configured plan: " + String.join(", ", config.plans().keySet())));
       if (plan.stripePrices().isEmpty()) {
         throw BadInput.field("plan", planName + " is not sold through Stripe (it has no stripePrices)");
       }
-      // The first price is the plan's base fee; the others are metered items, sold without a quantity.
-      for (int i = 0; i < plan.stripePrices().size(); i++) {
-        items.add(new CheckoutRequest.LineItem(plan.stripePrices().get(i), i == 0 ? 1L : null));
-      }
-      metadata = Map.of("tollgate_kind", "subscription", "tollgate_plan", planName);
-      mode = CheckoutRequest.Mode.SUBSCRIPTION;
     } else {
-      BillingConfig.CreditPack pack = pack(packName);
-      items.add(new CheckoutRequest.LineItem(pack.stripePrice(), 1L));
-      metadata = Map.of("tollgate_kind", "credit_pack", "tollgate_pack", packName, "tollgate_credits", Credits.format(pack.credits()));
-      mode = CheckoutRequest.Mode.PAYMENT;
+      pack = pack(packName);
       if (trial != null) {
         throw BadInput.field(b.containsKey("trial") ? "trial" : "trialDays", "applies to plans only");
       }
@@ -149,49 +129,30 @@ public final class BillingApi {
     // The return URLs after the plan or pack: a wrong product is the likelier mistake, and the one to name first.
     String success = url(b, "successUrl", bc.checkoutSuccessUrl());
     String cancel = url(b, "cancelUrl", bc.checkoutCancelUrl());
+    Checkouts.Order order = plan != null ? Checkouts.Order.plan(planName, plan, success, cancel, trial, email, key)
+        : Checkouts.Order.pack(packName, pack, success, cancel, email, key);
     Actor actor = actor(ctx);
-    return account(ctx).compose(account -> withCustomer(account, email, actor))
-        .compose(account -> mode == CheckoutRequest.Mode.SUBSCRIPTION ? noLiveSubscription(account).map(account)
-            : Future.succeededFuture(account))
-        .compose(account -> {
-      Map<String, String> meta = new java.util.HashMap<>(metadata);
-      meta.put("tollgate_account_id", Long.toString(account.id()));
-      CheckoutRequest request = new CheckoutRequest(account.stripeCustomerId(), mode, items, success, cancel, account.id(), meta,
-          trial, "tollgate-checkout-" + account.id() + "-" + key);
-      StripeBilling stripe = stripe();
-      return call(() -> stripe.createCheckoutSession(request)).compose(link -> audit.record(actor, "billing.checkout",
-              "account", Long.toString(account.id()), null,
-              new JsonObject().put("sessionId", link.id()).put(planName != null ? "plan" : "pack", planName != null ? planName : packName))
-          .map(v -> new Reply(201, new JsonObject().put("id", link.id()).put("url", link.url())
-              .put("expiresAt", link.expiresAt() == null ? null : link.expiresAt().toString())
-              .put("stripeCustomerId", account.stripeCustomerId()))));
-    });
+    return account(ctx).compose(account -> billing.checkouts().open(vertx, account, order, actor))
+        .recover(err -> Future.failedFuture(checkoutFailure(err)))
+        .map(opened -> new Reply(201, new JsonObject().put("id", opened.link().id()).put("url", opened.link().url())
+            .put("expiresAt", opened.link().expiresAt() == null ? null : opened.link().expiresAt().toString())
+            .put("stripeCustomerId", opened.stripeCustomerId())));
   }
 
-  /**
-   * One live subscription per account: a second Checkout for a plan is refused while one is live,
-   * as the account's state says it and as Stripe lists the customer's (a Checkout completed moments
-   * ago whose events have not arrived yet). A plan change goes through the plan-change endpoints.
-   */
-  private Future<Void> noLiveSubscription(Account account) {
-    return billing.accountBilling(account.id()).compose(b -> {
-      if (b.subscriptionId() != null && AccountBilling.live(b.subscriptionStatus())) {
-        throw liveAlready(account, b.subscriptionId(), b.subscriptionStatus());
-      }
-      StripeBilling stripe = stripe();
-      return call(() -> stripe.liveSubscriptions(account.stripeCustomerId())).map(live -> {
-        if (!live.isEmpty()) {
-          throw liveAlready(account, live.get(0).id(), live.get(0).status());
-        }
-        return null;
-      });
-    });
-  }
-
-  private static BadInput liveAlready(Account account, String subscriptionId, String status) {
-    return new BadInput(409, "subscription-exists", "account " + account.id() + " already has a live subscription, "
-        + subscriptionId + " (" + status + "): change its plan with POST /admin/v1/accounts/" + account.id()
-        + "/plan-change, or cancel it first");
+  /** The admin API's answers to a Checkout the domain refused: 503 without Stripe, 409 with a live subscription, 502/503 from Stripe. */
+  private static Throwable checkoutFailure(Throwable err) {
+    if (err instanceof Checkouts.StripeNotConfigured) {
+      return new BadInput(503, "stripe-not-configured", "Stripe is not configured: set STRIPE_API_KEY to create Checkout and portal sessions");
+    }
+    if (err instanceof Checkouts.SubscriptionExists e) {
+      return new BadInput(409, "subscription-exists", "account " + e.accountId() + " already has a live subscription, "
+          + e.subscriptionId() + " (" + e.status() + "): change its plan with POST /admin/v1/accounts/" + e.accountId()
+          + "/plan-change, or cancel it first");
+    }
+    if (err instanceof BillingFailure f) {
+      return new BadInput(f.retryable() ? 503 : 502, "stripe-error", f.getMessage());
+    }
+    return err;
   }
 
   private Future<Reply> portal(RoutingContext ctx) {

@@ -155,9 +155,10 @@ public final class UsageApi {
     return accounts.get(id).compose(account -> {
       Instant previousStart = OffsetDateTime.ofInstant(account.periodStart(), ZoneOffset.UTC).minusMonths(1).toInstant();
       return usage.periodSummary(id, account.periodStart(), account.periodEnd(), previousStart)
-          .compose(summary -> usage.allowancesUsed(id, account.periodStart(), account.periodEnd())
-              .map(used -> new Reply(200, summaryJson(account, summary, now, previousStart)
-                  .put("allowances", allowancesJson(config.plan(account.plan()), used)))));
+          .compose(summary -> usage.allowances(id, account.periodStart(), account.periodEnd(), config.plan(account.plan())::allowance,
+                  new java.util.TreeSet<>(config.actions().tiers().keySet()))
+              .map(allowances -> new Reply(200, summaryJson(account, summary, now, previousStart)
+                  .put("allowances", allowancesJson(allowances)))));
     });
   }
 
@@ -188,13 +189,10 @@ public final class UsageApi {
 
 
   /** Each configured tier's allowance this period: included by the plan, used by events of record, left. */
-  private JsonObject allowancesJson(PlanConfig plan, java.util.Map<String, Long> used) {
+  private static JsonObject allowancesJson(List<UsageQueries.TierAllowance> allowances) {
     JsonObject out = new JsonObject();
-    config.actions().tiers().keySet().stream().sorted().forEach(tier -> {
-      long included = plan.allowance(tier);
-      long u = used.getOrDefault(tier, 0L);
-      out.put(tier, new JsonObject().put("included", included).put("used", u).put("remaining", Math.max(0, included - u)));
-    });
+    allowances.forEach(a -> out.put(a.tier(), new JsonObject().put("included", a.included()).put("used", a.used())
+        .put("remaining", a.remaining())));
     return out;
   }
 

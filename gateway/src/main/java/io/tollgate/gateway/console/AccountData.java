@@ -56,13 +56,18 @@ final class AccountData {
     return accounts.spendable(account);
   }
 
-  /** The current period's usage per day and model, with the credits to date and the linear projection to its end. */
+  /**
+   * The current period's usage per day and model, and per day, action and tier for billable
+   * actions, with the credits to date and the linear projection to its end.
+   */
   Future<View.Usage> usage(Account account) {
     Instant now = clock.instant();
     Instant start = account.periodStart();
     Instant end = now.isBefore(start) ? start.plusSeconds(3_600) : now;
     UsageFilter hours = new UsageFilter(account.id(), null, null, null, start, end).wholeHours();
-    return usage.rollups(hours, "day", List.of("model"), MAX_BUCKETS).map(buckets -> {
+    return Future.all(usage.rollups(hours, "day", List.of("model"), MAX_BUCKETS),
+        usage.rollups(hours, "day", List.of("action", "tier"), MAX_BUCKETS)).map(both -> {
+      List<UsageQueries.Bucket> buckets = both.resultAt(0);
       TreeSet<Long> days = new TreeSet<>();
       Map<String, Map<Long, Long>> perModel = new TreeMap<>();
       List<View.UsageRow> rows = new ArrayList<>();
@@ -79,24 +84,64 @@ final class AccountData {
         requests += b.requests();
         credits += b.credits();
       }
+      // Billable actions: proxied traffic is in the rollups with no action ('') and is left out here.
+      Map<String, Map<Long, Long>> perAction = new TreeMap<>();
+      List<View.ActionRow> actionRows = new ArrayList<>();
+      for (UsageQueries.Bucket b : both.<List<UsageQueries.Bucket>>resultAt(1)) {
+        String action = text(b.groups().get("action"));
+        if (action.isEmpty()) {
+          continue;
+        }
+        String tier = text(b.groups().get("tier"));
+        long day = b.start().getEpochSecond();
+        days.add(day);
+        perAction.computeIfAbsent(tier.isEmpty() ? action : action + " (" + tier + ")", a -> new TreeMap<>())
+            .merge(day, b.credits(), Long::sum);
+        actionRows.add(new View.ActionRow(View.day(b.start()), action, tier.isEmpty() ? "—" : tier, b.quantity(),
+            b.allowanceUnits(), View.units(b.credits())));
+      }
       // Every day of the period so far is on the axis, those without usage at zero.
       for (Instant d = hours.from().truncatedTo(java.time.temporal.ChronoUnit.DAYS); d.isBefore(hours.to()) && days.size() < 400;
            d = d.plus(1, java.time.temporal.ChronoUnit.DAYS)) {
         days.add(d.getEpochSecond());
       }
-      JsonArray x = new JsonArray(new ArrayList<>(days));
-      JsonArray series = new JsonArray();
-      perModel.forEach((model, values) -> {
-        JsonArray ys = new JsonArray();
-        // Credits (exact decimals) on the chart, from the units the rollups keep.
-        days.forEach(d -> ys.add(io.tollgate.config.Credits.json(values.getOrDefault(d, 0L))));
-        series.add(new JsonObject().put("label", model).put("values", ys));
-      });
-      String json = new JsonObject().put("days", x).put("series", series).encode();
       long projected = new UsageQueries.PeriodSummary(requests, credits, 0, null)
           .projectedCredits(account.periodStart(), account.periodEnd(), now);
-      return new View.Usage(json, rows, credits, View.units(credits), View.units(projected), View.time(account.periodEnd()));
+      return new View.Usage(chart(days, perModel), rows, credits, View.units(credits), View.units(projected),
+          View.time(account.periodEnd()), chart(days, perAction), actionRows);
     });
+  }
+
+  private static String text(Object value) {
+    return value == null ? "" : value.toString();
+  }
+
+  /** The chart's JSON: the days on the x axis and one series of credits (exact decimals) per label. */
+  private static String chart(TreeSet<Long> days, Map<String, Map<Long, Long>> perLabel) {
+    JsonArray series = new JsonArray();
+    perLabel.forEach((label, values) -> {
+      JsonArray ys = new JsonArray();
+      days.forEach(d -> ys.add(io.tollgate.config.Credits.json(values.getOrDefault(d, 0L))));
+      series.add(new JsonObject().put("label", label).put("values", ys));
+    });
+    return new JsonObject().put("days", new JsonArray(new ArrayList<>(days))).put("series", series).encode();
+  }
+
+  /**
+   * The plan's allowance per tier this period (tiers it includes none of are left out), cheapest
+   * tier first, as the admin usage summary computes them ({@link UsageQueries#allowances}).
+   */
+  Future<List<View.Allowance>> allowances(Account account) {
+    PlanConfig plan = config.plan(account.plan());
+    Map<String, Long> prices = config.actions().tiers();
+    List<String> tiers = prices.keySet().stream().filter(t -> plan.allowance(t) > 0)
+        .sorted(java.util.Comparator.<String>comparingLong(prices::get).thenComparing(t -> t)).toList();
+    if (tiers.isEmpty()) {
+      return Future.succeededFuture(List.of());
+    }
+    return usage.allowances(account.id(), account.periodStart(), account.periodEnd(), plan::allowance, tiers)
+        .map(all -> all.stream().map(a -> new View.Allowance(a.tier(), View.count(a.used()), View.count(a.included()),
+            View.count(a.remaining()), a.percent(), a.used() > a.included())).toList());
   }
 
   /** Credits used this period against the allowance (spend cap, else the plan's included credits). */

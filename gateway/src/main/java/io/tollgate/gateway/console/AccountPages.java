@@ -14,6 +14,7 @@ import io.tollgate.metering.audit.AuditTrail;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Accounts: search and page, create; an account's page (plan, status, balance, allowance, usage
@@ -32,10 +33,12 @@ final class AccountPages {
   private final TollgateConfig config;
   private final AuditTrail audit;
   private final PortalSessions portals;
+  private final CheckoutSessions checkouts;
   private CustomerPage customerPage;
 
   AccountPages(Console console, AccountService accounts, AccountData data, TollgateConfig config, AuditTrail audit,
-               PortalSessions portals) {
+               PortalSessions portals, CheckoutSessions checkouts) {
+    this.checkouts = checkouts;
     this.console = console;
     this.accounts = accounts;
     this.data = data;
@@ -55,10 +58,15 @@ final class AccountPages {
     router.post("/console/accounts/:id/customer-link").handler(this::customerLink);
     router.post("/console/accounts/:id/customer-link/revoke").handler(this::revokeCustomerLink);
     router.post("/console/accounts/:id/portal").handler(this::portal);
+    router.post("/console/accounts/:id/checkout").handler(this::checkout);
+    router.post("/console/accounts/:id/edit").handler(this::edit);
   }
 
+  /** The configured plans, the free plan first (the new-account form's default), then by name: a stable order. */
   private List<String> plans() {
-    return new ArrayList<>(config.plans().keySet());
+    String free = TollgateConfig.freePlanName();
+    return config.plans().keySet().stream()
+        .sorted(java.util.Comparator.<String, Boolean>comparing(p -> !p.equals(free)).thenComparing(p -> p)).toList();
   }
 
   private void list(RoutingContext ctx) {
@@ -114,9 +122,14 @@ final class AccountPages {
   }
 
   private void pageFor(RoutingContext ctx, long id, String newKey, String link, String linkExpires, String portalUrl) {
+    pageFor(ctx, id, newKey, link, linkExpires, portalUrl, null);
+  }
+
+  private void pageFor(RoutingContext ctx, long id, String newKey, String link, String linkExpires, String portalUrl, String checkoutUrl) {
     data.account(id).compose(account -> Future.all(List.of(
             console.chrome(ctx, account.name(), "accounts"), data.balance(account), data.usage(account), data.keys(id),
-            accounts.credits(account, AccountData.LATEST), data.invoices(id), data.notifications(id)))
+            accounts.credits(account, AccountData.LATEST), data.invoices(id), data.notifications(id), data.allowances(account),
+            checkouts.subscribed(account)))
         .map(all -> {
           View.Usage usage = all.resultAt(2);
           AccountService.Credits credits = all.resultAt(4);
@@ -126,8 +139,12 @@ final class AccountPages {
                 View.credits(t.getValue("amount")), t.getString("reason"), t.getString("actor")));
           }
           return new View.AccountPage(all.resultAt(0), account, View.units(all.<Long>resultAt(1)), account.enforcesCredits(),
-              data.gauges(account, usage), usage, all.resultAt(3), newKey, ledger, all.resultAt(5),
-              all.resultAt(6), link, linkExpires, plans(), Signer.random(12), portals.available(account), portalUrl);
+              data.gauges(account, usage), all.resultAt(7), usage, all.resultAt(3), newKey, ledger, all.resultAt(5),
+              all.resultAt(6), link, linkExpires, plans(), Signer.random(12), portals.available(account), portalUrl,
+              new View.Checkout(checkouts.available(), all.<Boolean>resultAt(8), checkouts.configuredReturns().isPresent(),
+                  checkouts.plans(), checkoutUrl), STATUSES,
+              account.spendCap() == null ? "" : io.tollgate.config.Credits.format(account.spendCap()),
+              account.lowBalanceCredits() == null ? "" : io.tollgate.config.Credits.format(account.lowBalanceCredits()));
         }))
         .onSuccess(view -> {
           if (ctx.request().method() == io.vertx.core.http.HttpMethod.POST) {
@@ -229,6 +246,79 @@ final class AccountPages {
       ctx.queryParams().set("done", "Billing portal link created");
       pageFor(ctx, Long.parseLong(ctx.pathParam("id")), null, null, null, url);
     }).onFailure(err -> console.fail(ctx, err));
+  }
+
+  /**
+   * A Stripe Checkout link for a plan, to hand to the account's customer (as the admin API's
+   * /checkout makes it); returns to the configured checkout pages. A live subscription is refused
+   * with the page saying to change its plan instead.
+   */
+  private void checkout(RoutingContext ctx) {
+    long id;
+    String plan;
+    String once;
+    try {
+      id = FormError.pathId(ctx, "id", "account");
+      plan = FormError.oneOf(ctx, "plan", "Plan", checkouts.plans(), null);
+      if (plan == null) {
+        throw new FormError("Plan is required: one of " + String.join(", ", checkouts.plans()) + ".");
+      }
+      once = CheckoutSessions.once(FormError.text(ctx, "once", "Once", false, 100));
+    } catch (FormError | io.tollgate.metering.Refusal e) {
+      console.fail(ctx, e);
+      return;
+    }
+    Optional<String[]> returns = checkouts.configuredReturns();
+    if (returns.isEmpty()) {
+      console.problem(ctx, 409, "Set billing.checkoutSuccessUrl and billing.checkoutCancelUrl in the configuration: "
+          + "a Checkout link needs the pages Stripe sends the customer back to.");
+      return;
+    }
+    accounts.get(id).compose(account -> checkouts.open(ctx.vertx(), account, plan, returns.get()[0], returns.get()[1], once,
+            Console.actor(ctx)))
+        .onSuccess(opened -> {
+          ctx.queryParams().set("done", "Checkout link created for plan " + plan);
+          pageFor(ctx, id, null, null, null, null, opened.link().url());
+        })
+        .onFailure(err -> {
+          String refusal = CheckoutSessions.refusal(err, true);
+          if (refusal == null || err instanceof io.tollgate.metering.Refusal) {
+            console.fail(ctx, err);
+          } else {
+            ctx.put(Console.ERROR, refusal);
+            pageFor(ctx, id, null, null, null, null, null);
+          }
+        });
+  }
+
+  private static final List<String> STATUSES = java.util.Arrays.stream(io.tollgate.metering.accounts.AccountStatus.values())
+      .map(io.tollgate.metering.accounts.AccountStatus::dbValue).toList();
+
+  /**
+   * Edits name, status, spend cap and low-balance alert (empty clears them), and the plan unless
+   * the account is billed by a live Stripe subscription: then the form has no plan field, and a
+   * plan sent anyway is refused by the same guard as the admin API's PATCH (409, "use the plan
+   * change"). Audited as {@code account.update} by the console.
+   */
+  private void edit(RoutingContext ctx) {
+    Future.<Long>future(p -> {
+      long id = FormError.pathId(ctx, "id", "account");
+      String name = FormError.text(ctx, "name", "Name", true, 200);
+      String status = FormError.oneOf(ctx, "status", "Status", STATUSES, null);
+      String plan = FormError.oneOf(ctx, "plan", "Plan", config.plans().keySet(), null);
+      // A field left out of the form keeps its value; one sent empty clears it.
+      boolean capSent = ctx.request().formAttributes().contains("spendCap");
+      boolean lowSent = ctx.request().formAttributes().contains("lowBalanceCredits");
+      Long spendCap = FormError.credits(ctx, "spendCap", "Spend cap", false, false);
+      Long lowBalance = FormError.credits(ctx, "lowBalanceCredits", "Low-balance alert", false, false);
+      accounts.update(id, before -> new Account(before.id(), name, plan == null ? before.plan() : plan, before.billingMode(),
+              status == null ? before.status() : status, before.stripeCustomerId(), capSent ? spendCap : before.spendCap(),
+              before.requestsPerMinute(), before.tokensPerMinute(), before.alertWebhookUrl(), before.shard(), before.periodStart(),
+              before.periodEnd(), before.createdAt(), before.updatedAt(), before.alertThresholds(),
+              lowSent ? lowBalance : before.lowBalanceCredits(), before.trialEndsAt()),
+          Console.actor(ctx)).map(id).onComplete(p);
+    }).onSuccess(id -> Console.redirect(ctx, "/console/accounts/" + id + "?done=Account+saved"))
+        .onFailure(err -> console.fail(ctx, err));
   }
 
   private void customerLink(RoutingContext ctx) {

@@ -43,6 +43,8 @@ public final class Console {
   private static final Logger log = LoggerFactory.getLogger(Console.class);
   static final String CSRF_FIELD = "_csrf";
   static final String CSRF_HEADER = "x-csrf-token";
+  /** A routing-context key: an error the page being rendered shows (a refused change, with the page it was made on). */
+  static final String ERROR = "console.error";
 
   private final TemplateEngine templates = TemplateEngine.createPrecompiled(null, ContentType.Html,
       Console.class.getClassLoader(), "io.tollgate.gateway.console.templates");
@@ -57,21 +59,26 @@ public final class Console {
   private final StripePage stripe;
   private final NotificationsPage notifications;
   private final Revocations revocations;
+  private final NotificationStore notificationStore;
+  /** The bell counts unread notifications up to this many, then shows "99+". */
+  static final int BELL_CAP = 100;
   private Supplier<Future<CheckResult>> readiness = () -> Future.succeededFuture(new CheckResult());
 
   public Console(AccountService accountService, UsageQueries usage, NotificationStore notifications, BillingAdmin billing,
                  MeterSyncJobs meterSync, AuditTrail auditTrail, Revocations revocations, TollgateConfig config,
                  MeterRegistry registry, Clock clock) {
     this.revocations = revocations;
+    this.notificationStore = notifications;
     this.adminToken = config.secrets().adminToken();
     this.sessions = adminToken.map(t -> new ConsoleSessions(t.reveal(), clock));
     this.links = adminToken.map(t -> new CustomerLinks(t.reveal(), clock));
     AccountData data = new AccountData(accountService, usage, notifications, billing, config, clock);
     PortalSessions portals = new PortalSessions(billing, config);
-    this.accounts = new AccountPages(this, accountService, data, config, auditTrail, portals);
+    CheckoutSessions checkouts = new CheckoutSessions(billing, config);
+    this.accounts = new AccountPages(this, accountService, data, config, auditTrail, portals, checkouts);
     this.audit = new AuditPage(this, auditTrail);
     this.overview = new OverviewPage(this, registry);
-    this.customer = new CustomerPage(this, data, auditTrail, portals);
+    this.customer = new CustomerPage(this, data, auditTrail, portals, checkouts);
     this.accounts.customerPage(customer);
     this.signIn = new SignInPage(this);
     this.stripe = new StripePage(this, meterSync, billing, auditTrail, clock);
@@ -187,7 +194,10 @@ public final class Console {
   Future<View.Chrome> chrome(RoutingContext ctx, String title, String section) {
     String session = ctx.get("console.session");
     String csrf = session == null ? null : sessions.orElseThrow().csrfToken(session);
-    return down().map(down -> new View.Chrome(title, section, csrf, down, ctx.queryParams().get("done"), null, session != null));
+    Future<String> unread = session == null ? Future.succeededFuture(null) : notificationStore.unreadCount(BELL_CAP)
+        .map(n -> n >= BELL_CAP ? (BELL_CAP - 1) + "+" : Long.toString(n)).otherwise((String) null);
+    return Future.all(down(), unread).map(all -> new View.Chrome(title, section, csrf, all.resultAt(0), ctx.queryParams().get("done"),
+        ctx.get(ERROR), session != null).withUnread(all.resultAt(1)));
   }
 
   /** Names of the backing services the readiness check finds down; empty when it cannot tell. */

@@ -26,17 +26,20 @@ final class CustomerPage {
   private final AccountData data;
   private final AuditTrail audit;
   private final PortalSessions portals;
+  private final CheckoutSessions checkouts;
 
-  CustomerPage(Console console, AccountData data, AuditTrail audit, PortalSessions portals) {
+  CustomerPage(Console console, AccountData data, AuditTrail audit, PortalSessions portals, CheckoutSessions checkouts) {
     this.console = console;
     this.data = data;
     this.audit = audit;
     this.portals = portals;
+    this.checkouts = checkouts;
   }
 
   void mount(Router router) {
     router.get("/console/customer/:token").handler(this::page);
     router.post("/console/customer/:token/portal").handler(this::portal);
+    router.post("/console/customer/:token/checkout").handler(this::checkout);
     // Anything else under the customer path (other ids, extra segments) is not a customer page.
     router.route("/console/customer/*").handler(ctx -> notFound(ctx));
   }
@@ -72,7 +75,7 @@ final class CustomerPage {
 
   /** The console's policy, except that the customer page may be framed: the operator's app can embed it. */
   static final String EMBEDDABLE_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-      + "connect-src 'self'; frame-ancestors *; base-uri 'none'; form-action 'self' https://billing.stripe.com";
+      + "connect-src 'self'; frame-ancestors *; base-uri 'none'; form-action 'self' https://billing.stripe.com https://checkout.stripe.com";
 
   private void page(RoutingContext ctx) {
     ctx.response().putHeader("x-robots-tag", "noindex").putHeader("content-security-policy", EMBEDDABLE_CSP);
@@ -83,12 +86,15 @@ final class CustomerPage {
     }
     long id = link.get().accountId();
     String expires = View.time(link.get().expiresAt());
-    notRevoked(link.get()).compose(v -> data.account(id)).compose(a -> Future.all(List.of(data.balance(a), data.usage(a), data.keys(id), data.invoices(id), console.down()))
+    notRevoked(link.get()).compose(v -> data.account(id)).compose(a -> Future.all(List.of(data.balance(a), data.usage(a), data.keys(id), data.invoices(id), console.down(),
+            data.allowances(a), checkouts.subscribed(a)))
             .map(all -> {
               View.Usage usage = all.resultAt(1);
               return new View.Customer(a.name(), a.name(), a.plan(), a.status(), View.units(all.<Long>resultAt(0)),
-                  data.gauges(a, usage), usage, all.resultAt(2), all.resultAt(3), expires, all.resultAt(4),
-                  canManageBilling(a) ? ctx.request().path() + "/portal" : null, ctx.queryParams().get("billing"));
+                  data.gauges(a, usage), all.resultAt(5), usage, all.resultAt(2), all.resultAt(3), expires, all.resultAt(4),
+                  canManageBilling(a) ? ctx.request().path() + "/portal" : null, ctx.queryParams().get("billing"),
+                  checkouts.available() && !all.<Boolean>resultAt(6) ? ctx.request().path() + "/checkout" : null,
+                  checkouts.plans(), a.plan(), Signer.random(12));
             }))
         .onSuccess(view -> console.render(ctx, 200, "customer.jte", view))
         .onFailure(err -> {
@@ -103,7 +109,7 @@ final class CustomerPage {
   }
 
   private static View.Customer unavailable(String message, List<String> down) {
-    return new View.Customer(message, null, null, null, null, List.of(), null, List.of(), List.of(), null, down, null, null);
+    return new View.Customer(message, null, null, null, null, List.of(), List.of(), null, List.of(), List.of(), null, down, null, null, null, List.of(), null, null);
   }
 
   private boolean canManageBilling(Account account) {
@@ -135,6 +141,43 @@ final class CustomerPage {
             org.slf4j.LoggerFactory.getLogger(CustomerPage.class).warn("customer portal session failed: {}", err.toString());
             Console.redirect(ctx, page + "?billing=failed");
           }
+        });
+  }
+
+  /**
+   * "Upgrade": a Stripe Checkout session for the chosen plan (one sold through Stripe) for the
+   * link's account, then 303 to it; back to this page (or the operator's configured pages). A
+   * live subscription is not doubled: the page says to change plans with Manage billing.
+   */
+  private void checkout(RoutingContext ctx) {
+    Optional<CustomerLinks.Verified> link = console.links().flatMap(l -> l.verify(ctx.pathParam("token")));
+    if (link.isEmpty()) {
+      notFound(ctx);
+      return;
+    }
+    String page = ctx.request().path().substring(0, ctx.request().path().length() - "/checkout".length());
+    String plan = ctx.request().getFormAttribute("plan");
+    if (plan == null || !checkouts.plans().contains(plan)) {
+      Console.redirect(ctx, page + "?billing=plan");
+      return;
+    }
+    String once = CheckoutSessions.once(ctx.request().getFormAttribute("once"));
+    String back = ctx.request().absoluteURI().replaceAll("/checkout$", "");
+    notRevoked(link.get()).compose(v -> data.account(link.get().accountId()))
+        .compose(a -> checkouts.open(ctx.vertx(), a, plan, checkouts.successUrl(back + "?billing=done"),
+            checkouts.cancelUrl(back + "?billing=cancelled"), once, Console.actor(ctx)))
+        .onSuccess(opened -> Console.redirect(ctx, opened.link().url()))
+        .onFailure(err -> {
+          if (err instanceof Refusal) {
+            notFound(ctx);
+            return;
+          }
+          if (!(err instanceof io.tollgate.stripesync.billing.Checkouts.SubscriptionExists)) {
+            org.slf4j.LoggerFactory.getLogger(CustomerPage.class).warn("customer checkout session failed: {}", err.toString());
+          }
+          String problem = err instanceof io.tollgate.stripesync.billing.Checkouts.SubscriptionExists ? "subscribed"
+              : err instanceof io.tollgate.stripesync.billing.Checkouts.StripeNotConfigured ? "unavailable" : "failed";
+          Console.redirect(ctx, page + "?billing=" + problem);
         });
   }
 

@@ -22,9 +22,18 @@ public final class View {
 
   /** What every page's frame shows: title, current section, the session's CSRF token, dependency banner, messages. */
   public record Chrome(String title, String section, String csrf, List<String> down, String notice, String error,
-                       boolean signedIn) {
+                       boolean signedIn, String unread) {
+    public Chrome(String title, String section, String csrf, List<String> down, String notice, String error, boolean signedIn) {
+      this(title, section, csrf, down, notice, error, signedIn, null);
+    }
+
     public Chrome withMessages(String newNotice, String newError) {
-      return new Chrome(title, section, csrf, down, newNotice, newError, signedIn);
+      return new Chrome(title, section, csrf, down, newNotice, newError, signedIn, unread);
+    }
+
+    /** With the bell's unread count ("0" to "99+"), or {@code null} when it could not be read. */
+    public Chrome withUnread(String count) {
+      return new Chrome(title, section, csrf, down, notice, error, signedIn, count);
     }
   }
 
@@ -51,11 +60,23 @@ public final class View {
   public record UsageRow(String day, String model, long requests, String credits) {
   }
 
-  /** Usage per day and model: {@code json} feeds the chart, {@code rows} the table beside it. */
-  public record Usage(String json, List<UsageRow> rows, long used, String toDate, String projected, String periodEnd) {
+  /** One billable action's day: units reported, the part its tier's allowance covered, and the credits charged. */
+  public record ActionRow(String day, String action, String tier, long quantity, long fromAllowance, String credits) {
+  }
+
+  /**
+   * Usage per day and model ({@code json} feeds the chart, {@code rows} the table beside it), and
+   * per day, action and tier for billable actions ({@code actionsJson}, {@code actionRows}).
+   */
+  public record Usage(String json, List<UsageRow> rows, long used, String toDate, String projected, String periodEnd,
+                      String actionsJson, List<ActionRow> actionRows) {
     public boolean empty() {
       return rows.isEmpty();
     }
+  }
+
+  /** One tier's allowance bar this period: actions used of those included, and what is left. */
+  public record Allowance(String tier, String used, String included, String remaining, int percent, boolean over) {
   }
 
   public record Invoice(String id, String status, String amount, String created, String url) {
@@ -65,10 +86,19 @@ public final class View {
   }
 
   public record AccountPage(Chrome chrome, Account account, String balance, boolean enforced, List<Gauge> gauges,
+                            List<Allowance> allowances,
                             Usage usage, List<KeyRow> keys, String newKey, List<CreditRow> credits,
                             List<Invoice> invoices, List<Notice> notifications, String customerLink,
                             String customerLinkExpires, List<String> plans, String once, boolean portalAvailable,
-                            String portalUrl) {
+                            String portalUrl, Checkout checkout, List<String> statuses, String spendCap,
+                            String lowBalanceCredits) {
+  }
+
+  /**
+   * The account page's Checkout link form: shown when Stripe sells some plan ({@code available}),
+   * replaced by the plan-change note when the account has a live subscription ({@code subscribed}).
+   */
+  public record Checkout(boolean available, boolean subscribed, boolean returnsConfigured, List<String> plans, String url) {
   }
 
   public record AuditRow(long id, String at, String actor, String action, String resource, String ip) {
@@ -107,8 +137,10 @@ public final class View {
   }
 
   public record Customer(String title, String name, String plan, String status, String balance, List<Gauge> gauges,
+                         List<Allowance> allowances,
                          Usage usage, List<KeyRow> keys, List<Invoice> invoices, String expires, List<String> down,
-                         String portalAction, String billingProblem) {
+                         String portalAction, String billingProblem, String upgradeAction, List<String> upgradePlans,
+                         String currentPlan, String once) {
   }
 
   // ---- formatting shared by the handlers
@@ -155,6 +187,11 @@ public final class View {
       return NumberFormat.getNumberInstance(Locale.ROOT).format(d);
     }
     return amount.toString();
+  }
+
+  /** A whole count grouped by thousands: {@code 12000} → "12,000". */
+  static String count(long n) {
+    return NumberFormat.getIntegerInstance(Locale.ROOT).format(n);
   }
 
   static String time(Instant at) {

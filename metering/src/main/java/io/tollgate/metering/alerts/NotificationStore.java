@@ -22,6 +22,8 @@ public final class NotificationStore {
       + "delivery_status, delivery_attempts, delivered_at, last_error, email_status, email_attempts, email_sent_at, email_error";
   private static final String LIST = "SELECT " + COLUMNS + " FROM notifications WHERE id < $1 "
       + "AND ($2::bigint IS NULL OR account_id = $2) AND (NOT $3 OR read_at IS NULL) ORDER BY id DESC LIMIT $4";
+  // Bounded: counts at most $1 unread rows (the notifications_unread partial index holds only those).
+  private static final String UNREAD = "SELECT count(*) FROM (SELECT 1 FROM notifications WHERE read_at IS NULL LIMIT $1) u";
   private static final String MARK_READ = "UPDATE notifications SET read_at = coalesce(read_at, now()) WHERE id = $1 RETURNING " + COLUMNS;
   /*
    * The lease moves the next attempt to the backoff time before the POST, so several instances
@@ -60,6 +62,11 @@ public final class NotificationStore {
       rows.forEach(r -> out.add(toJson(r)));
       return out;
     });
+  }
+
+  /** Unread notifications of every account, counted up to {@code cap} (a count of {@code cap} means "at least"). */
+  public Future<Long> unreadCount(int cap) {
+    return pool.preparedQuery(UNREAD).execute(Tuple.of(cap)).map(rows -> rows.iterator().next().getLong(0));
   }
 
   /** Marks it read (once: the first time is kept); empty when there is no such notification. */

@@ -38,6 +38,7 @@ public final class BillingAdmin {
   private final AccountStore accounts;
   private final AuditLog audit;
   private final Clock clock;
+  private final Checkouts checkouts;
 
   public BillingAdmin(Pool pool, BillingSync billing, AccountStore accounts, AuditLog audit, Clock clock) {
     this.pool = pool;
@@ -45,6 +46,12 @@ public final class BillingAdmin {
     this.accounts = accounts;
     this.audit = audit;
     this.clock = clock;
+    this.checkouts = new Checkouts(this, new io.tollgate.metering.audit.AuditTrail(pool, audit));
+  }
+
+  /** Checkout sessions for accounts (the admin API's and the console's). */
+  public Checkouts checkouts() {
+    return checkouts;
   }
 
   /** Links the account to its new Stripe customer (unless it has one already) and returns the account as stored. */
