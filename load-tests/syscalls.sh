@@ -9,7 +9,8 @@
 # Tunables: RATE (1000), WINDOW (seconds counted, 8), WARMUP (seconds before the window, 10),
 # CONNECTIONS (64), SERVER_CPU (1), DRIVER_CPU (0), REDIS_DB (3, flushed), OUT (a .tsv to append to),
 # PROFILE_DIR (if set: after the counted windows, one more max-throughput run per jar with a JFR
-# recording, written there as profile-<n>.jfr and summarised as profile-<n>.md).
+# recording, written there as profile-<n>.jfr and summarised as profile-<n>.md). The driver reads its key
+# from a file, never from its command line: JFR records the machine's process list, arguments included.
 # Needs what bench.sh needs (local Redis and PostgreSQL, built stub jar) plus perf with access to the
 # raw_syscalls tracepoint.
 set -euo pipefail
@@ -48,11 +49,10 @@ for jar in "$@"; do
   transport=$(curl -fs "$ADMIN/health/live" | sed -n 's/.*"transport":"\([a-z_]*\)".*/\1/p')
   java -cp "$JAR_STUB" io.tollgate.loadtests.driver.BenchSetup --admin "$ADMIN" --accounts 1 --keys-per-account 1 --plan bench \
     --name main --out "$WORK/main.keys" >/dev/null
-  key=$(head -1 "$WORK/main.keys")
   for mode in rate max; do
     r=$RATE; [ "$mode" = max ] && r=0
     java -Xms512m -Xmx512m -cp "$JAR_STUB" io.tollgate.loadtests.driver.LoadDriverMain --name "$mode" --out "$WORK" \
-      --url http://127.0.0.1:19080/v1/chat/completions --key "$key" --rate "$r" --connections "$CONNECTIONS" \
+      --url http://127.0.0.1:19080/v1/chat/completions --keys "$WORK/main.keys" --rate "$r" --connections "$CONNECTIONS" \
       --warmup-s "$WARMUP" --duration-s "$((WINDOW + 4))" >/dev/null 2>&1 &
     drv=$!
     sleep "$((WARMUP + 2))"
@@ -69,15 +69,15 @@ for jar in "$@"; do
     awk -v jar="$jar" -v t="$transport" -v m="$mode" -v rate="$RATE" -v n="$n" -v gs="$(ev "$WORK/gw.perf" raw_syscalls:sys_enter)" \
       -v gc="$(ev "$WORK/gw.perf" context-switches)" -v gt="$(ev "$WORK/gw.perf" task-clock)" \
       -v rs="$(ev "$WORK/redis.perf" raw_syscalls:sys_enter)" -v rt="$(ev "$WORK/redis.perf" task-clock)" \
-      -v load="$(cut -d' ' -f1-3 /proc/loadavg)" \
-      'BEGIN {printf "%s\t%s\t%s\t%d\t%.2f\t%.2f\t%.1f\t%.2f\t%.1f\t%s\n", jar, t, (m == "max" ? "max" : m "=" rate), n, gs / n, gc / n, gt * 1000 / n, rs / n, rt * 1000 / n, load}' >>"$OUT"
+      -v la="$(cut -d' ' -f1-3 /proc/loadavg)" \
+      'BEGIN {printf "%s\t%s\t%s\t%d\t%.2f\t%.2f\t%.1f\t%.2f\t%.1f\t%s\n", jar, t, (m == "max" ? "max" : m "=" rate), n, gs / n, gc / n, gt * 1000 / n, rs / n, rt * 1000 / n, la}' >>"$OUT"
   done
   if [ -n "${PROFILE_DIR:-}" ]; then
     mkdir -p "$PROFILE_DIR"
     PROFILED=$(( ${PROFILED:-0} + 1 ))
     jcmd "$GW" JFR.start name=p settings=profile delay="${WARMUP}s" duration="${WINDOW}s" filename="$PROFILE_DIR/profile-$PROFILED.jfr" >/dev/null
     java -Xms512m -Xmx512m -cp "$JAR_STUB" io.tollgate.loadtests.driver.LoadDriverMain --name profile --out "$WORK" \
-      --url http://127.0.0.1:19080/v1/chat/completions --key "$key" --rate 0 --connections "$CONNECTIONS" \
+      --url http://127.0.0.1:19080/v1/chat/completions --keys "$WORK/main.keys" --rate 0 --connections "$CONNECTIONS" \
       --warmup-s "$WARMUP" --duration-s "$((WINDOW + 2))" >/dev/null 2>&1
     sleep 1
     { echo "# $jar ($transport), metered, max throughput"; echo
