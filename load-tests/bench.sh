@@ -158,7 +158,6 @@ setup --accounts "$MIXED_ACCOUNTS" --keys-per-account "$KEYS_PER_ACCOUNT" --plan
 setup --accounts 10 --keys-per-account 5 --plan tight --name tight --out "$WORK/tight.keys"
 setup --accounts 10 --keys-per-account 5 --plan tiny --name tiny --out "$WORK/tiny.keys"
 cat "$WORK/tight.keys" "$WORK/tiny.keys" >"$WORK/overlimit.keys"
-MAIN_KEY=$(head -1 "$WORK/main.keys")
 
 url_of() {
   case $1 in
@@ -168,7 +167,8 @@ url_of() {
     metered) echo "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" ;;
   esac
 }
-key_args() { [ "$1" = metered ] && echo "--key $MAIN_KEY" || true; }
+# The key goes in a file, not on the command line: the JFR profiles record the process list, arguments included.
+key_args() { [ "$1" = metered ] && echo "--keys $WORK/main.keys" || true; }
 
 # ---- usage accounting around each metered run
 metric_allowed() {
