@@ -11,7 +11,10 @@
 # MIXED_ACCOUNTS (1000), KEYS_PER_ACCOUNT (10), REDIS_DB (3), PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres),
 # RESULTS_NAME (the date; names load-tests/results/<name>.md and its raw-data folder, so a second run on
 # the same day does not overwrite the first), SKIP_BUILD (0), SKIP_JMH (0), MVN_ARGS (extra Maven arguments, e.g. -Dmaven.repo.local=DIR to keep
-# the SNAPSHOT installs away from a shared ~/.m2).
+# the SNAPSHOT installs away from a shared ~/.m2), JAR_GATEWAY (the gateway jar to run, gateway/target/tollgate.jar;
+# point it at a copied jar to compare two builds in one session), SHORT (0; 1 = the comparison only: no profiles,
+# scenarios, pipeline or JMH, and MIXED_ACCOUNTS defaults to 10 — with RATES=1000 DURATION=10 WARMUP=5 WARMUP_ALL=10
+# a run takes about three minutes, for interleaved A/B runs).
 #
 # Needs: JDK 17, Maven, a local Redis and PostgreSQL (the script uses Redis db $REDIS_DB, which it
 # flushes, and recreates the database tollgate_bench), taskset, curl; installs nginx with apt-get if
@@ -29,6 +32,8 @@ CONNECTIONS=${CONNECTIONS:-64}
 SERVER_CPU=${SERVER_CPU:-1}
 DRIVER_CPU=${DRIVER_CPU:-0}
 PIPELINE_EVENTS=${PIPELINE_EVENTS:-200000}
+SHORT=${SHORT:-0}
+if [ "$SHORT" = 1 ]; then MIXED_ACCOUNTS=${MIXED_ACCOUNTS:-10}; SKIP_JMH=1; fi
 MIXED_ACCOUNTS=${MIXED_ACCOUNTS:-1000}
 KEYS_PER_ACCOUNT=${KEYS_PER_ACCOUNT:-10}
 REDIS_DB=${REDIS_DB:-3}
@@ -40,7 +45,7 @@ RESULTS_NAME=${RESULTS_NAME:-$DATE}
 RAW=$RESULTS/$RESULTS_NAME
 WORK=$(mktemp -d /tmp/tollgate-bench.XXXXXX)
 JAR_STUB=$ROOT/load-tests/target/stub-upstream.jar
-JAR_GATEWAY=$ROOT/gateway/target/tollgate.jar
+JAR_GATEWAY=${JAR_GATEWAY:-$ROOT/gateway/target/tollgate.jar}
 JAR_JMH=$ROOT/load-tests/jmh/target/benchmarks.jar
 CONFIG=$ROOT/load-tests/bench/tollgate-bench.yaml
 STUB_PORT=19100 NGINX_PORT=19180 PROXY_PORT=19080 ADMIN_PORT=19081
@@ -48,7 +53,7 @@ export TOLLGATE_ADMIN_TOKEN=bench-admin-token
 export REDIS_URL=redis://127.0.0.1:6379/$REDIS_DB
 export DATABASE_URL=postgresql://$PGUSER@$PGHOST:$PGPORT/$DB
 export TOLLGATE_DATA_DIR=$WORK/data
-COMMAND="DURATION=$DURATION WARMUP=$WARMUP RATES=\"$RATES\" CONNECTIONS=$CONNECTIONS SERVER_CPU=$SERVER_CPU DRIVER_CPU=$DRIVER_CPU load-tests/bench.sh"
+COMMAND="SHORT=$SHORT DURATION=$DURATION WARMUP=$WARMUP RATES=\"$RATES\" CONNECTIONS=$CONNECTIONS SERVER_CPU=$SERVER_CPU DRIVER_CPU=$DRIVER_CPU load-tests/bench.sh"
 
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 BUSY_AT_START=$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 10 {printf "%s%s (%s %%)", sep, $2, $1; sep=", "}')
@@ -153,7 +158,6 @@ setup --accounts "$MIXED_ACCOUNTS" --keys-per-account "$KEYS_PER_ACCOUNT" --plan
 setup --accounts 10 --keys-per-account 5 --plan tight --name tight --out "$WORK/tight.keys"
 setup --accounts 10 --keys-per-account 5 --plan tiny --name tiny --out "$WORK/tiny.keys"
 cat "$WORK/tight.keys" "$WORK/tiny.keys" >"$WORK/overlimit.keys"
-MAIN_KEY=$(head -1 "$WORK/main.keys")
 
 url_of() {
   case $1 in
@@ -163,7 +167,8 @@ url_of() {
     metered) echo "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" ;;
   esac
 }
-key_args() { [ "$1" = metered ] && echo "--key $MAIN_KEY" || true; }
+# The key goes in a file, not on the command line: the JFR profiles record the process list, arguments included.
+key_args() { [ "$1" = metered ] && echo "--keys $WORK/main.keys" || true; }
 
 # ---- usage accounting around each metered run
 metric_allowed() {
@@ -260,6 +265,7 @@ log "machine facts"
   echo "date=$DATE"
   echo "command=$COMMAND"
   echo "git commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "gateway jar=$JAR_GATEWAY ($(sha256sum "$JAR_GATEWAY" | cut -c1-12))"
   echo "CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc --all) cores"
   echo "memory=$(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
   echo "kernel=$(uname -r)"
@@ -297,6 +303,7 @@ for target in direct nginx pass metered; do
   wait "$CPU_JOB"
 done
 
+if [ "$SHORT" != 1 ]; then
 # ---- profiles (separate runs, so the recording does not touch the measured ones)
 for target in metered pass; do
   log "profile-$target (JFR)"
@@ -382,6 +389,7 @@ pipeline() { # BATCH_SIZE
 }
 pipeline 500
 pipeline 5000
+fi
 stop_gateway
 
 # ---- microbenchmarks

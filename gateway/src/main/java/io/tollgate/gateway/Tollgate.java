@@ -88,10 +88,19 @@ public final class Tollgate implements AutoCloseable {
       Vertx started = Vertx.builder()
           .with(new VertxOptions()
               .setEventLoopPoolSize(eventLoops)
+              .setPreferNativeTransport(true)
               .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
           .withMetrics(new MicrometerMetricsFactory(registry))
           .build();
       vertx = started;
+      String transport = IoTransport.name(started);
+      Throwable noNative = IoTransport.unavailableCause(started);
+      if (noNative == null) {
+        log.info("network transport: {}", transport);
+      } else {
+        log.warn("network transport: nio (the native transport is unavailable: {})", noNative.toString());
+      }
+      IoTransport.register(registry, transport);
       AdminVerticle[] admin = new AdminVerticle[1];
       ConnectionGuard proxyGuard = new ConnectionGuard("proxy", config.server().maxConnections(), config.server().headerTimeout(),
           registry);

@@ -145,6 +145,9 @@ class MeteredProxyTest {
         map.put("status", Integer.toString(row.getInteger("status")));
         map.put("route", row.getString("route"));
         map.put("key_id", row.getLong("key_id") == null ? "0" : Long.toString(row.getLong("key_id")));
+        // The stream entry names its unit; a row has none because usage_events.credits is always in
+        // millicredits. Without this, a test whose event was already flushed saw no "unit" and failed.
+        map.put("unit", "mc");
         byId.put(map.get("event_id"), map);
       }
     } finally {

@@ -13,6 +13,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 @ExtendWith(VertxExtension.class)
@@ -40,6 +42,22 @@ class OperationsTest {
   static void stop() {
     gateway.close();
     harness.close();
+  }
+
+  @Test
+  @EnabledOnOs(value = OS.LINUX, architectures = "amd64")
+  @DisplayName("on Linux x86_64 the event loops run on Netty's native epoll transport, and /health/live and /metrics say so")
+  void nativeTransport(Vertx vertx, VertxTestContext test) {
+    HttpTestClient client = new HttpTestClient(vertx);
+    client.get(gateway.adminPort(), "/health/live")
+        .compose(live -> {
+          test.verify(() -> assertThat(live.json().getString("transport")).isEqualTo("epoll"));
+          return client.get(gateway.adminPort(), "/metrics");
+        })
+        .onComplete(test.succeeding(metrics -> test.verify(() -> {
+          assertThat(metrics.text()).contains("tollgate_io_transport{transport=\"epoll\"} 1.0");
+          test.completeNow();
+        })));
   }
 
   @Test

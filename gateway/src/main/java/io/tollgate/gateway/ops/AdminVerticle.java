@@ -2,6 +2,7 @@ package io.tollgate.gateway.ops;
 
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tollgate.config.TollgateConfig;
+import io.tollgate.gateway.IoTransport;
 import io.tollgate.gateway.proxy.ConnectionGuard;
 import io.tollgate.gateway.admin.AdminApi;
 import io.tollgate.gateway.console.Console;
@@ -70,7 +71,8 @@ public final class AdminVerticle extends VerticleBase {
     openApi = classpathResource("openapi/tollgate-admin.yaml");
 
     router = Router.router(vertx);
-    router.get("/health/live").handler(ctx -> ctx.json(new JsonObject().put("status", "UP")));
+    JsonObject live = new JsonObject().put("status", "UP").put("transport", IoTransport.name(vertx));
+    router.get("/health/live").handler(ctx -> ctx.json(live));
     router.get("/health/ready").handler(this::ready);
     router.get("/metrics").handler(this::metrics);
     router.get("/admin/openapi.yaml").handler(ctx ->
