@@ -88,10 +88,11 @@ public final class Admissions {
         keys.ingestEvent(r.accountId(), action == null || action.eventKey() == null ? "" : action.eventKey())));
     // A proxied request's member is complete here; an action's is completed by the script, which
     // alone knows how much of it the allowance covers (see Reservation#member).
-    String member = action == null
+    Reservation proxied = action == null
         ? new Reservation(r.eventId(), r.accountId(), r.keyId(), r.reserveCredits(), r.estimatedTokens(), r.credits(),
-            r.keyLimits(), r.accountLimits(), r.keySpend()).member()
-        : r.eventId() + ":" + r.accountId();
+            r.keyLimits(), r.accountLimits(), r.keySpend())
+        : null;
+    String member = proxied != null ? proxied.member() : r.eventId() + ":" + r.accountId();
     List<String> a = new ArrayList<>(List.of(Long.toString(now),
         Long.toString(r.keyLimits().requestsPerMinute()), Long.toString(r.keyLimits().tokensPerMinute()),
         Long.toString(r.accountLimits().requestsPerMinute()), Long.toString(r.accountLimits().tokensPerMinute()),
@@ -113,9 +114,8 @@ public final class Admissions {
       Denial denial = Denial.of(res.get(1).toInteger());
       Optional<Reservation> reservation = Optional.empty();
       if (denial == Denial.NONE) {
-        reservation = Optional.of(action == null
-            ? new Reservation(r.eventId(), r.accountId(), r.keyId(), r.reserveCredits(), r.estimatedTokens(), r.credits(),
-                r.keyLimits(), r.accountLimits(), r.keySpend())
+        reservation = Optional.of(proxied != null
+            ? proxied
             : new Reservation(r.eventId(), r.accountId(), r.keyId(), res.get(10).toLong(), r.estimatedTokens(), r.credits(),
                 r.keyLimits(), r.accountLimits(), new ActionHold(action.action(), action.tier(), action.quantity(),
                     res.get(11).toLong(), res.get(12).toLong()), r.keySpend()));
