@@ -136,8 +136,9 @@ final class ConfigReader {
       }
     }
     int poolSize = (int) s.integer("poolSize", Defaults.POOL_SIZE, 1, 1024);
+    int batchSize = (int) s.integer("batchSize", Defaults.REDIS_BATCH_SIZE, 1, 1000);
     s.finish();
-    return new RedisConfig(url, poolSize, mode);
+    return new RedisConfig(url, poolSize, mode, batchSize);
   }
 
   private RedisMode redisMode(YamlSection s) {

@@ -19,6 +19,8 @@ final class Defaults {
   static final long ADMIN_MAX_CLIENT_CONNECTIONS = 256;
   static final long HEADER_TIMEOUT_MS = 10_000;
   static final int POOL_SIZE = 8;
+  /** Admissions (or settlements) of one event-loop turn sent as one Redis script call, at most. */
+  static final int REDIS_BATCH_SIZE = 64;
   static final String DATA_DIR = ".tollgate";
   static final long CONNECT_TIMEOUT_MS = 5_000;
   static final long IDLE_TIMEOUT_MS = 60_000;

@@ -12,11 +12,17 @@ import java.util.stream.Collectors;
  *                 in cluster mode a comma-separated list of seed nodes, each such a URL
  * @param poolSize connections to Redis (per node in cluster mode)
  * @param mode     one standalone server, or a Redis Cluster reached through the seed nodes
+ * @param batchSize the most admissions (or settlements) begun in one event-loop turn that go to Redis
+ *                 as one script call (1: each alone); see {@code BatchedScript} in the metering module
  */
-public record RedisConfig(Optional<String> url, int poolSize, RedisMode mode) {
+public record RedisConfig(Optional<String> url, int poolSize, RedisMode mode, int batchSize) {
 
   public RedisConfig(Optional<String> url, int poolSize) {
     this(url, poolSize, RedisMode.STANDALONE);
+  }
+
+  public RedisConfig(Optional<String> url, int poolSize, RedisMode mode) {
+    this(url, poolSize, mode, Defaults.REDIS_BATCH_SIZE);
   }
 
   public boolean embedded() {
@@ -36,6 +42,6 @@ public record RedisConfig(Optional<String> url, int poolSize, RedisMode mode) {
   @Override
   public String toString() {
     String urls = url.isEmpty() ? "(embedded)" : seeds().stream().map(Urls::mask).collect(Collectors.joining(","));
-    return "RedisConfig[mode=" + mode.yamlName() + ", url=" + urls + ", poolSize=" + poolSize + "]";
+    return "RedisConfig[mode=" + mode.yamlName() + ", url=" + urls + ", poolSize=" + poolSize + ", batchSize=" + batchSize + "]";
   }
 }

@@ -51,6 +51,7 @@ class ConfigLoaderTest {
       TollgateConfig c = ConfigLoader.load(Optional.empty(), Map.of());
       assertThat(c.server()).isEqualTo(new ServerConfig("0.0.0.0", "127.0.0.1", 8080, 8081, 1, 10_485_760, Duration.ofSeconds(30)));
       assertThat(c.redis()).isEqualTo(new RedisConfig(Optional.empty(), 8));
+      assertThat(c.redis().batchSize()).as("redis.batchSize by default").isEqualTo(64);
       assertThat(c.redis().embedded()).isTrue();
       assertThat(c.postgres()).isEqualTo(new PostgresConfig(Optional.empty(), 8));
       assertThat(c.postgres().embedded()).isTrue();

@@ -154,7 +154,7 @@ class SecretsTest {
     @DisplayName("Redis and Postgres configs mask their URL password in toString")
     void recordToString() {
       assertThat(new RedisConfig(Optional.of("rediss://default:pw1@cache:6380/0"), 8))
-          .hasToString("RedisConfig[mode=standalone, url=rediss://default:****@cache:6380/0, poolSize=8]");
+          .hasToString("RedisConfig[mode=standalone, url=rediss://default:****@cache:6380/0, poolSize=8, batchSize=64]");
       assertThat(new PostgresConfig(Optional.empty(), 4)).hasToString("PostgresConfig[url=(embedded), poolSize=4]");
     }
 

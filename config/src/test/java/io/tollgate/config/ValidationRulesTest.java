@@ -258,6 +258,14 @@ class ValidationRulesTest {
     }
 
     @Test
+    @DisplayName("the Redis batch size is 1 (no batching) to 1,000 and defaults to 64")
+    void redisBatchSize() {
+      assertThat(problemsOf("redis: { batchSize: 0 }")).containsExactly(
+          "tollgate.yaml: redis.batchSize: expected an integer 1-1000, got 0");
+      assertThat(Fixtures.load("redis: { batchSize: 1 }").redis().batchSize()).isEqualTo(1);
+    }
+
+    @Test
     @DisplayName("an empty data directory is refused")
     void emptyDataDir() {
       assertThat(problemsOf("dataDir: ''")).containsExactly("tollgate.yaml: dataDir: must not be empty");

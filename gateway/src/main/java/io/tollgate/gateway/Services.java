@@ -100,7 +100,8 @@ public final class Services {
     ApiKeyStore keys = new ApiKeyStore();
     CreditLedger ledger = new CreditLedger();
     AuditLog audit = new AuditLog();
-    this.admissions = new Admissions(redis, redisKeys, clock, config.metering().reservationTtl());
+    this.admissions = new Admissions(redis, redisKeys, clock, config.metering().reservationTtl(),
+        config.redis().batchSize(), config.redis().mode() == io.tollgate.config.RedisMode.CLUSTER);
     Balances balances = new Balances(pool, accounts, ledger, admissions);
     KeyVerifier keyVerifier = new KeyVerifier(keys, pool, config.metering().keyCacheTtl(), config.metering().negativeCacheTtl(),
         config::plan, clock);

@@ -27,6 +27,11 @@ public final class ObservedStream extends DelegatingReadStream {
   @Override
   public ReadStream<Buffer> handler(Handler<Buffer> handler) {
     this.dataHandler = handler;
+    if (ended) {
+      // A pipe clears its handlers once the source ended; an ended HTTP response refuses any new
+      // handler with an exception, built with its stack trace, three per request (issue 18's profile).
+      return this;
+    }
     source.handler(chunk -> {
       bytes += chunk.length();
       Buffer out = observer.onChunk(chunk);
@@ -44,6 +49,9 @@ public final class ObservedStream extends DelegatingReadStream {
 
   @Override
   public ReadStream<Buffer> endHandler(Handler<Void> endHandler) {
+    if (ended) {
+      return this;
+    }
     source.endHandler(v -> {
       ended = true;
       Buffer rest = observer.onEnd();
@@ -59,6 +67,9 @@ public final class ObservedStream extends DelegatingReadStream {
 
   @Override
   public ReadStream<Buffer> exceptionHandler(Handler<Throwable> handler) {
+    if (ended) {
+      return this;
+    }
     source.exceptionHandler(err -> {
       failure = err;
       if (handler != null) {

@@ -1,5 +1,6 @@
 package io.tollgate.metering.admission;
 
+import io.tollgate.metering.redis.BatchedScript;
 import io.tollgate.metering.redis.LuaScript;
 import io.tollgate.metering.redis.RedisKeys;
 import io.tollgate.metering.usage.UsageEvent;
@@ -16,7 +17,8 @@ import java.util.Optional;
 
 /**
  * The two Redis round trips of the hot path — {@link #admit} and {@link #settle} — plus the
- * sweeper that refunds reservations nobody settled. Time comes from the injected clock, so bucket
+ * sweeper that refunds reservations nobody settled. Admissions (and settlements) begun on one event
+ * loop in the same turn share their round trip: one batched script call ({@link BatchedScript}). Time comes from the injected clock, so bucket
  * arithmetic is tested without sleeping.
  */
 public final class Admissions {
@@ -30,21 +32,38 @@ public final class Admissions {
   /** How long an ingested event's id is remembered after it settled: the same id within it is charged once. */
   public static final Duration EVENT_ID_RETENTION = Duration.ofDays(36);
 
+  /** The most admissions (or settlements) one batched script call carries by default. */
+  public static final int DEFAULT_BATCH = 64;
+
   private final Redis redis;
   private final RedisKeys keys;
   private final Clock clock;
   private final Duration reservationTtl;
+  private final BatchedScript admit;
+  private final BatchedScript settle;
 
+  /** Batches of up to {@link #DEFAULT_BATCH}, grouped by slot (right for a standalone server and a cluster alike). */
   public Admissions(Redis redis, RedisKeys keys, Clock clock, Duration reservationTtl) {
+    this(redis, keys, clock, reservationTtl, DEFAULT_BATCH, true);
+  }
+
+  /**
+   * @param maxBatch the most admissions (or settlements) of one event-loop turn sent as one script
+   *                 call ({@link BatchedScript}); 1 sends each alone
+   * @param bySlot   group a turn's calls by hash tag: required on a Redis Cluster
+   */
+  public Admissions(Redis redis, RedisKeys keys, Clock clock, Duration reservationTtl, int maxBatch, boolean bySlot) {
     this.redis = redis;
     this.keys = keys;
     this.clock = clock;
     this.reservationTtl = reservationTtl;
+    this.admit = new BatchedScript(redis, ADMIT, maxBatch, bySlot);
+    this.settle = new BatchedScript(redis, SETTLE, maxBatch, bySlot);
   }
 
   /** Loads the scripts so the first request does not pay for it. */
   public Future<Void> load() {
-    return ADMIT.load(redis).compose(v -> SETTLE.load(redis)).compose(v -> SWEEP.load(redis)).compose(v -> GRANT.load(redis))
+    return admit.load().compose(v -> settle.load()).compose(v -> SWEEP.load(redis)).compose(v -> GRANT.load(redis))
         .compose(v -> ALLOWANCES_RESET.load(redis)).compose(v -> ALLOWANCES_SEED.load(redis));
   }
 
@@ -110,7 +129,7 @@ public final class Admissions {
       k.add(keys.keySpend(r.accountId(), r.keySpend().spendKeyId(), r.keySpend().window()));
       a.add(Long.toString(r.keySpend().budget()));
     }
-    return ADMIT.run(redis, k, a).map(res -> {
+    return admit.run(k, a).map(res -> {
       Denial denial = Denial.of(res.get(1).toInteger());
       Optional<Reservation> reservation = Optional.empty();
       if (denial == Denial.NONE) {
@@ -176,7 +195,7 @@ public final class Admissions {
         Long.toString(hold == null ? 0 : hold.generation()),
         hold == null ? "" : ingestId == null ? "0" : Long.toString(EVENT_ID_RETENTION.toMillis())));
     a.addAll(event.toStreamFields());
-    return SETTLE.run(redis, k, a).map(res -> new Settled(res.get(0).toInteger() == 1, res.get(1).toLong()));
+    return settle.run(k, a).map(res -> new Settled(res.get(0).toInteger() == 1, res.get(1).toLong()));
   }
 
   /**

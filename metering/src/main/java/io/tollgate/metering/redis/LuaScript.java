@@ -41,6 +41,11 @@ public final class LuaScript {
     }
   }
 
+  /** A script from its source; {@code name} only names it in errors. */
+  public static LuaScript of(String name, String source) {
+    return new LuaScript(name, source);
+  }
+
   public static LuaScript fromClasspath(String resource) {
     try (InputStream in = LuaScript.class.getClassLoader().getResourceAsStream(resource)) {
       if (in == null) {
@@ -74,6 +79,14 @@ public final class LuaScript {
 
   public String sha() {
     return sha;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public String source() {
+    return source;
   }
 
   private static Request call(Request request, List<String> keys, List<String> args) {
