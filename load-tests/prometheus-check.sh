@@ -143,9 +143,12 @@ routes:
   - prefix: /v1/
     upstream: http://127.0.0.1:$STUB_PORT/v1/
     usage: openai
+# Priced so that a request costs whole credits (a few hundred stub tokens at 100,000 credits per 1M
+# tokens): the 20-credit account runs out within seconds and the postpaid account's usage reaches
+# Stripe's whole-credit meter (exact pricing would leave both at fractions of a credit).
 pricing:
-  models: { gpt-4o-mini: { input: 150, output: 600 } }
-  default: { input: 1000, output: 1000 }
+  models: { gpt-4o-mini: { input: 100000, output: 100000 } }
+  default: { input: 100000, output: 100000 }
 plans:
   free: { requestsPerMinute: 60, tokensPerMinute: 40000, includedCredits: 100000 }
   load: { requestsPerMinute: 0, tokensPerMinute: 0, includedCredits: 100000000 }

@@ -69,6 +69,11 @@ public final class ProxyVerticle extends VerticleBase {
             .setHttp1MaxSize(upstream.maxConnectionsPerUpstream())
             .setHttp2MaxSize(Math.max(1, upstream.maxConnectionsPerUpstream() / 64))
             .setMaxWaitQueueSize(-1))
+        .withConnectHandler(conn -> {
+          java.util.concurrent.atomic.AtomicLong open = ProxyMetrics.upstreamConnections(registry);
+          open.incrementAndGet();
+          conn.closeHandler(v -> open.decrementAndGet());
+        })
         .build();
     routes = RouteTable.build(config.routes(), r -> r.prefix(),
         r -> new RouteProxy(vertx, client, r, upstream, config.server().maxBodyBytes(), registry, metering));
