@@ -1,32 +1,33 @@
 package io.tollgate.gateway;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.tollgate.config.RedisMode;
 import io.tollgate.config.TollgateConfig;
-import io.tollgate.gateway.charging.FailedAuthLimiter;
-import io.tollgate.gateway.charging.AbortPolicy;
-import io.tollgate.gateway.charging.HotPath;
-import io.tollgate.metering.actions.ActionIngest;
-import io.tollgate.gateway.charging.MeteringMetrics;
-import io.tollgate.gateway.charging.Settlements;
 import io.tollgate.gateway.admin.AdminApi;
 import io.tollgate.gateway.admin.BillingApi;
 import io.tollgate.gateway.admin.NotificationsApi;
 import io.tollgate.gateway.admin.PlansApi;
 import io.tollgate.gateway.admin.StripeApi;
 import io.tollgate.gateway.admin.UsageApi;
+import io.tollgate.gateway.charging.AbortPolicy;
+import io.tollgate.gateway.charging.FailedAuthLimiter;
+import io.tollgate.gateway.charging.HotPath;
+import io.tollgate.gateway.charging.MeteringMetrics;
+import io.tollgate.gateway.charging.Settlements;
 import io.tollgate.gateway.console.Console;
+import io.tollgate.gateway.mail.NoticeMailer;
+import io.tollgate.gateway.ops.RedisClients;
 import io.tollgate.gateway.webhooks.AlertWebhooks;
 import io.tollgate.gateway.webhooks.WebhookIntake;
 import io.tollgate.metering.access.Revocations;
-import io.tollgate.gateway.ops.RedisClients;
 import io.tollgate.metering.accounts.AccountService;
 import io.tollgate.metering.accounts.AccountStore;
+import io.tollgate.metering.actions.ActionIngest;
 import io.tollgate.metering.admission.AdmissionService;
 import io.tollgate.metering.admission.Admissions;
 import io.tollgate.metering.alerts.NoticeEmails;
-import io.tollgate.metering.alerts.NotificationStore;
-import io.tollgate.gateway.mail.NoticeMailer;
 import io.tollgate.metering.alerts.Notices;
+import io.tollgate.metering.alerts.NotificationStore;
 import io.tollgate.metering.alerts.UsageAlerts;
 import io.tollgate.metering.audit.AuditLog;
 import io.tollgate.metering.audit.AuditTrail;
@@ -101,7 +102,7 @@ public final class Services {
     CreditLedger ledger = new CreditLedger();
     AuditLog audit = new AuditLog();
     this.admissions = new Admissions(redis, redisKeys, clock, config.metering().reservationTtl(),
-        config.redis().batchSize(), config.redis().mode() == io.tollgate.config.RedisMode.CLUSTER);
+        config.redis().batchSize(), config.redis().mode() == RedisMode.CLUSTER);
     Balances balances = new Balances(pool, accounts, ledger, admissions);
     KeyVerifier keyVerifier = new KeyVerifier(keys, pool, config.metering().keyCacheTtl(), config.metering().negativeCacheTtl(),
         config::plan, clock);

@@ -17,12 +17,14 @@ import io.tollgate.metering.schema.SchemaMigrator;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.micrometer.MetricsDomain;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -92,7 +94,7 @@ public final class Tollgate implements AutoCloseable {
               // Vert.x's HTTP client metrics cost six meter lookups per upstream request and
               // duplicate tollgate_upstream_response_time / tollgate_upstream_connections.
               .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)
-                  .setDisabledMetricsCategories(java.util.Set.of(io.vertx.micrometer.MetricsDomain.HTTP_CLIENT.toCategory()))))
+                  .setDisabledMetricsCategories(Set.of(MetricsDomain.HTTP_CLIENT.toCategory()))))
           .withMetrics(new MicrometerMetricsFactory(registry))
           .build();
       vertx = started;

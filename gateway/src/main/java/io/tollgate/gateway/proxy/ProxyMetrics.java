@@ -1,12 +1,16 @@
 package io.tollgate.gateway.proxy;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The proxy's own meters, per route. Labels are bounded: the route prefix (from config), the
@@ -67,8 +71,7 @@ final class ProxyMetrics {
         .register(registry);
   }
 
-  private static final java.util.Map<MeterRegistry, java.util.concurrent.atomic.AtomicLong> UPSTREAM_CONNECTIONS =
-      new java.util.WeakHashMap<>();
+  private static final Map<MeterRegistry, AtomicLong> UPSTREAM_CONNECTIONS = new WeakHashMap<>();
 
   /**
    * The open connections to upstreams, counted by every proxy verticle of one registry together
@@ -76,11 +79,11 @@ final class ProxyMetrics {
    * off: they registered six meters per upstream request (issue 18's profile) for a dashboard
    * that needs only this count and {@code tollgate_upstream_response_time}.
    */
-  public static java.util.concurrent.atomic.AtomicLong upstreamConnections(MeterRegistry registry) {
+  public static AtomicLong upstreamConnections(MeterRegistry registry) {
     synchronized (UPSTREAM_CONNECTIONS) {
       return UPSTREAM_CONNECTIONS.computeIfAbsent(registry, r -> {
-        java.util.concurrent.atomic.AtomicLong open = new java.util.concurrent.atomic.AtomicLong();
-        io.micrometer.core.instrument.Gauge.builder("tollgate_upstream_connections", open, java.util.concurrent.atomic.AtomicLong::get)
+        AtomicLong open = new AtomicLong();
+        Gauge.builder("tollgate_upstream_connections", open, AtomicLong::get)
             .description("Connections open from the gateway to upstreams")
             .strongReference(true)
             .register(r);

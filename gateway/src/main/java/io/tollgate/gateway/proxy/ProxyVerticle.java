@@ -4,11 +4,11 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.ServerConfig;
 import io.tollgate.config.TollgateConfig;
 import io.tollgate.config.UpstreamClientConfig;
+import io.tollgate.gateway.charging.HotPath;
 import io.tollgate.gateway.errors.GatewayFailure;
 import io.tollgate.gateway.errors.OpenAiErrors;
-import io.tollgate.gateway.webhooks.WebhookIntake;
-import io.tollgate.gateway.charging.HotPath;
 import io.tollgate.gateway.ingest.IngestApi;
+import io.tollgate.gateway.webhooks.WebhookIntake;
 import io.tollgate.metering.actions.ActionIngest;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.WeakHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The public port: matches each request to a route and hands it to that route's proxy. Requests
@@ -63,6 +64,7 @@ public final class ProxyVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     UpstreamClientConfig upstream = config.upstreamClient();
+    AtomicLong upstreamConnections = ProxyMetrics.upstreamConnections(registry);
     client = vertx.httpClientBuilder()
         .with(clientOptions(upstream))
         .with(new PoolOptions()
@@ -70,9 +72,8 @@ public final class ProxyVerticle extends VerticleBase {
             .setHttp2MaxSize(Math.max(1, upstream.maxConnectionsPerUpstream() / 64))
             .setMaxWaitQueueSize(-1))
         .withConnectHandler(conn -> {
-          java.util.concurrent.atomic.AtomicLong open = ProxyMetrics.upstreamConnections(registry);
-          open.incrementAndGet();
-          conn.closeHandler(v -> open.decrementAndGet());
+          upstreamConnections.incrementAndGet();
+          conn.closeHandler(v -> upstreamConnections.decrementAndGet());
         })
         .build();
     routes = RouteTable.build(config.routes(), r -> r.prefix(),
