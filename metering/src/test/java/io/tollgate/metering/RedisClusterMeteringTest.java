@@ -12,6 +12,7 @@ import io.tollgate.metering.admission.Limits;
 import io.tollgate.metering.admission.Reservation;
 import io.tollgate.metering.redis.RedisKeys;
 import io.tollgate.metering.store.PostgresUrls;
+import io.tollgate.metering.testing.EventLoopTurn;
 import io.tollgate.metering.testing.MutableClock;
 import io.tollgate.metering.testing.TestServices;
 import io.tollgate.metering.usage.UsageEvent;
@@ -102,11 +103,8 @@ class RedisClusterMeteringTest {
         System.currentTimeMillis());
   }
 
-  /** Runs {@code start} on an event loop (where admissions and settlements are batched) and returns what it started. */
   private static <T> List<Future<T>> inOneTurn(java.util.function.Supplier<List<Future<T>>> start) throws Exception {
-    java.util.concurrent.CompletableFuture<List<Future<T>>> started = new java.util.concurrent.CompletableFuture<>();
-    vertx.getOrCreateContext().runOnContext(v -> started.complete(start.get()));
-    return started.get(30, TimeUnit.SECONDS);
+    return EventLoopTurn.inOneTurn(vertx, start);
   }
 
   private static long streamLength(int shard) throws Exception {

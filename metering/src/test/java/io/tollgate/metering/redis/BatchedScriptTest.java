@@ -8,6 +8,7 @@ import io.tollgate.metering.admission.CreditPolicy;
 import io.tollgate.metering.admission.Decision;
 import io.tollgate.metering.admission.Denial;
 import io.tollgate.metering.admission.Limits;
+import io.tollgate.metering.testing.EventLoopTurn;
 import io.tollgate.metering.testing.TestServices;
 import io.tollgate.metering.usage.UsageEvent;
 import io.tollgate.metering.usage.UuidV7;
@@ -23,7 +24,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -69,17 +69,8 @@ class BatchedScriptTest {
     return f.await(30, TimeUnit.SECONDS);
   }
 
-  /** Runs {@code start} on an event loop, in one turn, and returns the futures it began. */
   private static <T> List<Future<T>> inOneTurn(Supplier<List<Future<T>>> start) throws Exception {
-    CompletableFuture<List<Future<T>>> started = new CompletableFuture<>();
-    vertx.getOrCreateContext().runOnContext(v -> {
-      try {
-        started.complete(start.get());
-      } catch (RuntimeException e) {
-        started.completeExceptionally(e);
-      }
-    });
-    return started.get(30, TimeUnit.SECONDS);
+    return EventLoopTurn.inOneTurn(vertx, start);
   }
 
   private static long evalshaCalls() throws Exception {
