@@ -137,8 +137,10 @@ final class ConfigReader {
     }
     int poolSize = (int) s.integer("poolSize", Defaults.POOL_SIZE, 1, 1024);
     int batchSize = (int) s.integer("batchSize", Defaults.REDIS_BATCH_SIZE, 1, 1000);
+    int settleWaitReplicas = (int) s.integer("settleWaitReplicas", 0, 0, 16);
+    long settleWaitMs = s.integer("settleWaitMs", Defaults.REDIS_SETTLE_WAIT_MS, 1, 60_000);
     s.finish();
-    return new RedisConfig(url, poolSize, mode, batchSize);
+    return new RedisConfig(url, poolSize, mode, batchSize, settleWaitReplicas, settleWaitMs);
   }
 
   private RedisMode redisMode(YamlSection s) {

@@ -21,6 +21,8 @@ final class Defaults {
   static final int POOL_SIZE = 8;
   /** Admissions (or settlements) of one event-loop turn sent as one Redis script call, at most. */
   static final int REDIS_BATCH_SIZE = 64;
+  /** How long a settle's WAIT for replicas lasts at most, when redis.settleWaitReplicas > 0. */
+  static final long REDIS_SETTLE_WAIT_MS = 100;
   static final String DATA_DIR = ".tollgate";
   static final long CONNECT_TIMEOUT_MS = 5_000;
   static final long IDLE_TIMEOUT_MS = 60_000;

@@ -14,15 +14,18 @@ import java.util.stream.Collectors;
  * @param mode     one standalone server, or a Redis Cluster reached through the seed nodes
  * @param batchSize the most admissions (or settlements) begun in one event-loop turn that go to Redis
  *                 as one script call (1: each alone); see {@code BatchedScript} in the metering module
+ * @param settleWaitReplicas after each settle call, WAIT for this many replicas (0: no WAIT)
+ * @param settleWaitMs       the WAIT's timeout
  */
-public record RedisConfig(Optional<String> url, int poolSize, RedisMode mode, int batchSize) {
+public record RedisConfig(Optional<String> url, int poolSize, RedisMode mode, int batchSize, int settleWaitReplicas,
+                          long settleWaitMs) {
 
   public RedisConfig(Optional<String> url, int poolSize) {
     this(url, poolSize, RedisMode.STANDALONE);
   }
 
   public RedisConfig(Optional<String> url, int poolSize, RedisMode mode) {
-    this(url, poolSize, mode, Defaults.REDIS_BATCH_SIZE);
+    this(url, poolSize, mode, Defaults.REDIS_BATCH_SIZE, 0, Defaults.REDIS_SETTLE_WAIT_MS);
   }
 
   public boolean embedded() {
@@ -42,6 +45,7 @@ public record RedisConfig(Optional<String> url, int poolSize, RedisMode mode, in
   @Override
   public String toString() {
     String urls = url.isEmpty() ? "(embedded)" : seeds().stream().map(Urls::mask).collect(Collectors.joining(","));
-    return "RedisConfig[mode=" + mode.yamlName() + ", url=" + urls + ", poolSize=" + poolSize + ", batchSize=" + batchSize + "]";
+    return "RedisConfig[mode=" + mode.yamlName() + ", url=" + urls + ", poolSize=" + poolSize + ", batchSize=" + batchSize
+        + (settleWaitReplicas > 0 ? ", settleWaitReplicas=" + settleWaitReplicas + ", settleWaitMs=" + settleWaitMs : "") + "]";
   }
 }

@@ -266,6 +266,17 @@ class ValidationRulesTest {
     }
 
     @Test
+    @DisplayName("a settle's WAIT is off by default; replicas 0-16 and a timeout of 1-60,000 ms are accepted")
+    void settleWait() {
+      assertThat(Fixtures.load("redis: {}").redis().settleWaitReplicas()).isZero();
+      assertThat(Fixtures.load("redis: { settleWaitReplicas: 1, settleWaitMs: 20 }").redis())
+          .extracting(RedisConfig::settleWaitReplicas, RedisConfig::settleWaitMs).containsExactly(1, 20L);
+      assertThat(problemsOf("redis: { settleWaitReplicas: 17, settleWaitMs: 0 }")).containsExactly(
+          "tollgate.yaml: redis.settleWaitReplicas: expected an integer 0-16, got 17",
+          "tollgate.yaml: redis.settleWaitMs: expected an integer 1-60000, got 0");
+    }
+
+    @Test
     @DisplayName("an empty data directory is refused")
     void emptyDataDir() {
       assertThat(problemsOf("dataDir: ''")).containsExactly("tollgate.yaml: dataDir: must not be empty");

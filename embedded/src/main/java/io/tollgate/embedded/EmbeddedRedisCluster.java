@@ -276,6 +276,19 @@ public final class EmbeddedRedisCluster implements AutoCloseable {
     }
   }
 
+  /** {@link #call}, on a connection that first sent READONLY: a replica then answers reads of its slots. */
+  public String callReadOnly(Node node, String... command) {
+    try (Resp resp = Resp.open(node.port)) {
+      String ok = resp.call("READONLY");
+      if (!"OK".equals(ok)) {
+        throw new IllegalStateException("READONLY on " + node + " answered " + ok);
+      }
+      return resp.call(command);
+    } catch (IOException e) {
+      throw new UncheckedIOException("Redis node " + node + " did not answer " + command[0] + ": " + e.getMessage(), e);
+    }
+  }
+
   private void expectOk(Node node, String... command) {
     String reply = call(node, command);
     if (!"OK".equals(reply)) {

@@ -1,5 +1,6 @@
 package io.tollgate.gateway;
 
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.config.RedisMode;
 import io.tollgate.config.TollgateConfig;
@@ -102,7 +103,15 @@ public final class Services {
     CreditLedger ledger = new CreditLedger();
     AuditLog audit = new AuditLog();
     this.admissions = new Admissions(redis, redisKeys, clock, config.metering().reservationTtl(),
-        config.redis().batchSize(), config.redis().mode() == RedisMode.CLUSTER);
+        config.redis().batchSize(), config.redis().mode() == RedisMode.CLUSTER,
+        new Admissions.SettleWait(config.redis().settleWaitReplicas(), config.redis().settleWaitMs()));
+    Admissions waited = admissions;
+    FunctionCounter.builder("tollgate_settle_replica_waits", waited, Admissions::settleWaits)
+        .description("Settle script calls followed by WAIT for replicas (redis.settleWaitReplicas > 0); one per batch")
+        .register(registry);
+    FunctionCounter.builder("tollgate_settle_replica_shortfalls", waited, Admissions::settleWaitShortfalls)
+        .description("Settle WAITs that timed out with fewer replicas than redis.settleWaitReplicas: those writes could be lost by a failover")
+        .register(registry);
     Balances balances = new Balances(pool, accounts, ledger, admissions);
     KeyVerifier keyVerifier = new KeyVerifier(keys, pool, config.metering().keyCacheTtl(), config.metering().negativeCacheTtl(),
         config::plan, clock);

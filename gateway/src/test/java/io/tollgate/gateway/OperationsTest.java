@@ -29,7 +29,9 @@ class OperationsTest {
   @BeforeAll
   static void start() {
     harness = new GatewayHarness();
+    // Settles WAIT for a replica the test Redis does not have (5 ms each): counted as shortfalls.
     gateway = GatewayHarness.start("""
+        redis: { settleWaitReplicas: 1, settleWaitMs: 5 }
         routes:
           - prefix: /v1/
             upstream: %s/v1/
@@ -108,6 +110,28 @@ class OperationsTest {
           assertThat(sample(reply.text(), "tollgate_upstream_connections")).isGreaterThanOrEqualTo(1.0);
           test.completeNow();
         })));
+  }
+
+  @Test
+  @DisplayName("redis.settleWaitReplicas makes each settle WAIT for replicas: with none to answer, /metrics counts the WAITs and their shortfalls")
+  void settleWaitCounted(Vertx vertx, VertxTestContext test) {
+    HttpTestClient client = new HttpTestClient(vertx);
+    String key = GatewayHarness.newKey(gateway, vertx, 1_000);
+    client.send(HttpMethod.GET, gateway.proxyPort(), "/v1/models",
+            MultiMap.caseInsensitiveMultiMap().add("authorization", "Bearer " + key), null)
+        .onComplete(test.succeeding(proxied -> {
+          // The settle runs after the response has gone: poll /metrics until it shows (the test's timeout bounds it).
+          vertx.setPeriodic(50, timer -> client.get(gateway.adminPort(), "/metrics").onSuccess(reply -> {
+            double waits = sample(reply.text(), "tollgate_settle_replica_waits_total");
+            if (waits >= 1) {
+              vertx.cancelTimer(timer);
+              test.verify(() -> {
+                assertThat(sample(reply.text(), "tollgate_settle_replica_shortfalls_total")).isEqualTo(waits);
+                test.completeNow();
+              });
+            }
+          }));
+        }));
   }
 
   private static double sample(String exposition, String series) {

@@ -172,6 +172,33 @@ class RedisClusterMeteringTest {
   }
 
   @Test
+  @DisplayName("with a settle WAIT for one replica, the settles of every master come back acknowledged and each replica already holds the events")
+  void settleWaitOnEveryMaster() throws Exception {
+    Admissions waiting = new Admissions(redis, KEYS, Clock.systemUTC(), Duration.ofMinutes(5), 64, true,
+        new Admissions.SettleWait(1, 5_000));
+    await(waiting.load());
+    long[] accounts = accountOnEveryShard();
+    for (long a : accounts) {
+      await(waiting.seedBalance(a, 100));
+    }
+    List<Future<Decision>> admitted = inOneTurn(() -> LongStream.of(accounts).mapToObj(a -> waiting.admit(request(a, 7))).toList());
+    await(Future.join(new ArrayList<>(admitted)));
+    List<Future<Long>> settles = inOneTurn(() -> admitted.stream().map(Future::result)
+        .map(d -> waiting.settle(d.reservation().orElseThrow(), event(d.reservation().get(), 7))).toList());
+    await(Future.join(new ArrayList<>(settles)));
+
+    assertThat(waiting.settleWaits()).as("one WAIT per slot's batch").isBetween(1L, 16L);
+    assertThat(waiting.settleWaitShortfalls()).isZero();
+    EmbeddedRedisCluster cluster = TestServices.cluster();
+    for (int s = 0; s < 16; s++) {
+      String stream = KEYS.usageStreamOfShard(s);
+      long onMaster = Long.parseLong(cluster.call(cluster.masterOf(stream), "XLEN", stream));
+      long onReplica = Long.parseLong(cluster.callReadOnly(cluster.replicaOf(stream), "XLEN", stream));
+      assertThat(onReplica).as("shard %d's events on its replica", s).isEqualTo(onMaster);
+    }
+  }
+
+  @Test
   @DisplayName("two consumers racing over every shard store each settled event in Postgres exactly once and leave nothing pending")
   void exactlyOnceUsage() throws Exception {
     long[] accounts = accountOnEveryShard();
@@ -269,6 +296,21 @@ class RedisClusterMeteringTest {
   @Test
   @DisplayName("a graceful failover (CLUSTER FAILOVER) of a master under traffic loses no credit and no usage event, and fails no request")
   void gracefulFailoverUnderTraffic() throws Exception {
+    gracefulFailover(admissions);
+  }
+
+  @Test
+  @DisplayName("a graceful failover under traffic with a settle WAIT for one replica: settles the old master refuses with MOVED "
+      + "are run again on the new one, so no call fails and no credit or event is lost")
+  void gracefulFailoverWithSettleWait() throws Exception {
+    Admissions waiting = new Admissions(redis, KEYS, Clock.systemUTC(), Duration.ofMinutes(5), 64, true,
+        new Admissions.SettleWait(1, 2_000));
+    await(waiting.load());
+    gracefulFailover(waiting);
+    assertThat(waiting.settleWaits()).isPositive();
+  }
+
+  private void gracefulFailover(Admissions admissions) throws Exception {
     EmbeddedRedisCluster cluster = TestServices.cluster();
     long[] accounts = accountOnEveryShard();
     long cost = 2;

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntConsumer;
 
 /**
  * A {@link LuaScript} whose calls made on one event loop in the same turn go to Redis together, as
@@ -43,6 +44,7 @@ public final class BatchedScript {
   private final LuaScript batch;
   private final int maxBatch;
   private final boolean bySlot;
+  private final ReplicaWait wait;
   /** The calls of the current turn, per event-loop thread (a thread only ever touches its own). */
   private final ThreadLocal<Turn> turns = ThreadLocal.withInitial(Turn::new);
 
@@ -52,6 +54,14 @@ public final class BatchedScript {
    * @param bySlot   true for a Redis Cluster: only calls whose keys share a hash tag go together
    */
   public BatchedScript(Redis redis, LuaScript script, int maxBatch, boolean bySlot) {
+    this(redis, script, maxBatch, bySlot, null);
+  }
+
+  /**
+   * @param wait if not null, every call (batched or alone) is followed on its connection by
+   *             {@code WAIT} for that many replicas ({@link LuaScript#runThenWait})
+   */
+  public BatchedScript(Redis redis, LuaScript script, int maxBatch, boolean bySlot, ReplicaWait wait) {
     if (maxBatch < 1) {
       throw new IllegalArgumentException("maxBatch must be ≥ 1, got " + maxBatch);
     }
@@ -60,6 +70,25 @@ public final class BatchedScript {
     this.batch = LuaScript.of(script.name() + " (batched)", wrapper(script.source()));
     this.maxBatch = maxBatch;
     this.bySlot = bySlot;
+    this.wait = wait;
+  }
+
+  /**
+   * WAIT for {@code replicas} replicas, at most {@code timeoutMs}, after each script call; the
+   * number that acknowledged goes to {@code acknowledged}. The call's answer does not depend on it.
+   */
+  public record ReplicaWait(int replicas, long timeoutMs, IntConsumer acknowledged) {
+    public ReplicaWait {
+      if (replicas < 1 || timeoutMs < 1) {
+        throw new IllegalArgumentException("WAIT needs ≥ 1 replica and a timeout ≥ 1 ms, got " + replicas + ", " + timeoutMs);
+      }
+    }
+  }
+
+  private Future<Response> exec(LuaScript which, List<String> keys, List<String> args) {
+    return wait == null
+        ? which.run(redis, keys, args)
+        : which.runThenWait(redis, keys, args, wait.replicas(), wait.timeoutMs(), wait.acknowledged());
   }
 
   /**
@@ -104,7 +133,7 @@ public final class BatchedScript {
   public Future<Response> run(List<String> keys, List<String> args) {
     Context ctx = Vertx.currentContext();
     if (maxBatch == 1 || ctx == null || !ctx.isEventLoopContext() || !Context.isOnEventLoopThread()) {
-      return script.run(redis, keys, args);
+      return exec(script, keys, args);
     }
     // The caller's own context completes its promise, so its callbacks run where they would have.
     Promise<Response> promise = ((ContextInternal) ctx).promise();
@@ -137,7 +166,7 @@ public final class BatchedScript {
       List<Call> chunk = calls.subList(from, Math.min(calls.size(), from + maxBatch));
       if (chunk.size() == 1) {
         Call c = chunk.get(0);
-        script.run(redis, c.keys, c.args).onComplete(c.promise);
+        exec(script, c.keys, c.args).onComplete(c.promise);
       } else {
         sendBatch(List.copyOf(chunk));
       }
@@ -156,7 +185,7 @@ public final class BatchedScript {
     for (Call c : calls) {
       args.addAll(c.args);
     }
-    batch.run(redis, keys, args).onComplete(ar -> {
+    exec(batch, keys, args).onComplete(ar -> {
       if (ar.failed()) {
         // Nothing is known of any call (the connection may have dropped after Redis ran it): each
         // caller gets the failure, exactly as when it had sent its call alone.

@@ -77,6 +77,42 @@ public final class LuaScript {
         });
   }
 
+  /**
+   * Runs the script, then {@code WAIT replicas timeoutMs} on the same connection (one
+   * {@code batch}: in a cluster both go to the master of the script's slot), and hands the number
+   * of replicas that acknowledged the script's writes to {@code acknowledged}. Answers the
+   * script's result; a {@code NOSCRIPT} is answered as by {@link #run} (nothing ran, so the pair
+   * is sent again with EVAL).
+   */
+  public Future<Response> runThenWait(Redis redis, List<String> keys, List<String> args, int replicas, long timeoutMs,
+      java.util.function.IntConsumer acknowledged) {
+    Request waitFor = Request.cmd(Command.WAIT).arg(replicas).arg(timeoutMs);
+    return redis.batch(List.of(call(Request.cmd(Command.EVALSHA).arg(sha), keys, args), waitFor))
+        .recover(err -> {
+          String message = err.getMessage() == null ? "" : err.getMessage();
+          if (message.contains("NOSCRIPT")) {
+            return redis.batch(List.of(call(Request.cmd(Command.EVAL).arg(source), keys, args),
+                Request.cmd(Command.WAIT).arg(replicas).arg(timeoutMs)));
+          }
+          if (message.contains(" MOVED ") || message.contains(" ASK ")) {
+            // A cluster client's batch does not follow redirections: the error comes back wrapped
+            // ("ERR [0] MOVED …"). The node refused the script, so nothing ran: run it once more
+            // alone, which follows the redirection, and without WAIT (answered as 0 replicas).
+            return run(redis, keys, args).map(res -> {
+              List<Response> unreplicated = new java.util.ArrayList<>(2);
+              unreplicated.add(res);
+              unreplicated.add(null);
+              return unreplicated;
+            });
+          }
+          return Future.failedFuture(err);
+        })
+        .map(replies -> {
+          acknowledged.accept(replies.get(1) == null ? 0 : replies.get(1).toInteger());
+          return replies.get(0);
+        });
+  }
+
   public String sha() {
     return sha;
   }

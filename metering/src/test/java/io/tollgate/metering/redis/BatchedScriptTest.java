@@ -124,6 +124,44 @@ class BatchedScriptTest {
   }
 
   @Test
+  @DisplayName("with a settle WAIT for a replica the embedded Redis does not have, every settle still succeeds and each WAIT is counted short")
+  void settleWaitShortfall() throws Exception {
+    Admissions admissions = new Admissions(redis, new RedisKeys(16), Clock.systemUTC(), Duration.ofMinutes(5), 64, false,
+        new Admissions.SettleWait(1, 20));
+    await(admissions.load());
+    long account = ACCOUNTS.incrementAndGet();
+    await(admissions.seedBalance(account, 1_000));
+    List<Future<Decision>> admitted = inOneTurn(() -> {
+      List<Future<Decision>> started = new ArrayList<>();
+      for (int i = 0; i < 20; i++) {
+        started.add(admissions.admit(new AdmissionRequest(UuidV7.at(System.currentTimeMillis()), account, account * 10,
+            Limits.UNLIMITED, Limits.UNLIMITED, 15, 7, CreditPolicy.ENFORCE)));
+      }
+      return started;
+    });
+    await(Future.join(new ArrayList<>(admitted)));
+    String stream = admissions.keys().usageStream(account);
+    long before = await(redis.send(Request.cmd(Command.XLEN).arg(stream))).toLong();
+    List<Future<Long>> settles = inOneTurn(() -> admitted.stream().map(Future::result).map(d -> {
+      var r = d.reservation().orElseThrow();
+      return admissions.settle(r, new UsageEvent(r.eventId(), account, r.keyId(), "/v1/", "m", 10, 5, 7, 200, 3, false, "ok",
+          System.currentTimeMillis()));
+    }).toList());
+    await(Future.join(new ArrayList<>(settles)));
+    // Off the event loop: a settle alone, also followed by its WAIT.
+    Decision one = await(admissions.admit(new AdmissionRequest(UuidV7.at(System.currentTimeMillis()), account, account * 10,
+        Limits.UNLIMITED, Limits.UNLIMITED, 15, 7, CreditPolicy.ENFORCE)));
+    var r = one.reservation().orElseThrow();
+    await(admissions.settle(r, new UsageEvent(r.eventId(), account, r.keyId(), "/v1/", "m", 10, 5, 7, 200, 3, false, "ok",
+        System.currentTimeMillis())));
+
+    assertThat(await(redis.send(Request.cmd(Command.XLEN).arg(stream))).toLong() - before).isEqualTo(21);
+    assertThat(await(admissions.balance(account))).contains(1_000L - 21 * 7);
+    assertThat(admissions.settleWaits()).as("WAITs sent: the batch's and the lone settle's").isBetween(2L, 21L);
+    assertThat(admissions.settleWaitShortfalls()).as("no replica ever acknowledges").isEqualTo(admissions.settleWaits());
+  }
+
+  @Test
   @DisplayName("in one batch each call sees what the calls before it left, and a call that fails fails alone, with its own error")
   void callsRunInOrderAndFailAlone() throws Exception {
     BatchedScript script = new BatchedScript(redis, COUNTER, 64, false);
