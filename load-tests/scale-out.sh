@@ -9,7 +9,8 @@
 #
 # Tunables: INSTANCES ("1 2 3"), DURATION (15 s measured), WARMUP (30 s per instance count, not
 # measured: JIT), CONNECTIONS (128), ACCOUNTS (64, one key each, spread over the 16 shards), CPUS
-# (0-1: every process shares them; the machine has 2 cores), REDIS_BASE_PORT (7100), RESULTS_NAME.
+# (0-1: every process shares them; the machine has 2 cores), REDIS_BASE_PORT (7100), RESULTS_NAME,
+# CONFIG (the gateways' configuration; default load-tests/bench/tollgate-bench.yaml).
 # Needs: java, redis-server and redis-cli (7.x), nginx, psql against a local PostgreSQL as in
 # bench.sh, and the built jars (mvn -B -ntp -q install -DskipTests).
 set -euo pipefail
@@ -26,6 +27,7 @@ RAW=$ROOT/load-tests/results/$RESULTS_NAME
 WORK=$(mktemp -d /tmp/tollgate-scale.XXXXXX)
 JAR_STUB=$ROOT/load-tests/target/stub-upstream.jar
 JAR_GATEWAY=${JAR_GATEWAY:-$ROOT/gateway/target/tollgate.jar}
+CONFIG=${CONFIG:-$ROOT/load-tests/bench/tollgate-bench.yaml}
 LB_PORT=19280 STUB_PORT=19100
 export TOLLGATE_ADMIN_TOKEN=bench-admin-token
 export DATABASE_URL=postgresql://$PGUSER@$PGHOST:$PGPORT/$DB
@@ -33,7 +35,7 @@ export REDIS_MODE=cluster
 REDIS_URL=""
 for i in 0 1 2; do REDIS_URL="$REDIS_URL${REDIS_URL:+,}redis://127.0.0.1:$((REDIS_BASE_PORT + i))"; done
 export REDIS_URL
-COMMAND="INSTANCES=\"$INSTANCES\" DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS ACCOUNTS=$ACCOUNTS CPUS=$CPUS load-tests/scale-out.sh"
+COMMAND="CONFIG=$CONFIG INSTANCES=\"$INSTANCES\" DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS ACCOUNTS=$ACCOUNTS CPUS=$CPUS load-tests/scale-out.sh"
 
 log() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
@@ -89,7 +91,7 @@ admin_port() { echo $((19301 + 10 * $1)); }
 start_gateway() { # INDEX
   local i=$1
   TOLLGATE_PROXY_PORT=$(proxy_port "$i") TOLLGATE_ADMIN_PORT=$(admin_port "$i") TOLLGATE_DATA_DIR=$WORK/data-$i \
-    taskset -c "$CPUS" java -Xms512m -Xmx512m -jar "$JAR_GATEWAY" --config load-tests/bench/tollgate-bench.yaml >"$WORK/gateway-$i.log" 2>&1 &
+    taskset -c "$CPUS" java -Xms512m -Xmx512m -jar "$JAR_GATEWAY" --config "$CONFIG" >"$WORK/gateway-$i.log" 2>&1 &
   GATEWAYS+=($!)
   wait_http "http://127.0.0.1:$(admin_port "$i")/health/ready"
 }
