@@ -71,30 +71,34 @@ class ProxyStreamingTest {
     Buffer received = Buffer.buffer();
     JsonObject body = new JsonObject().put("model", "gpt-4o-mini").put("stream", true)
         .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "stream please")));
-    new HttpTestClient(vertx).raw()
-        .request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(gateway.proxyPort())
-            .setURI("/v1/chat/completions").putHeader("content-type", "application/json").putHeader("x-stub-hold", hold)
-            .putHeader("authorization", "Bearer " + key))
-        .compose(req -> req.send(body.toBuffer()))
-        .onComplete(test.succeeding(resp -> {
-          test.verify(() -> {
-            assertThat(resp.statusCode()).isEqualTo(200);
-            assertThat(resp.getHeader("content-type")).startsWith("text/event-stream");
-          });
-          resp.handler(chunk -> {
-            received.appendBuffer(chunk);
-            // The stub sends nothing more until released: if the gateway buffered, we would never get here.
-            if (received.toString().contains("data:") && released.compareAndSet(false, true)) {
-              test.verify(() -> assertThat(received.toString()).doesNotContain("[DONE]"));
-              harness.stub.release(hold);
-            }
-          });
-          resp.endHandler(v -> test.verify(() -> {
-            assertThat(released).isTrue();
-            assertThat(received.toString()).contains("[DONE]");
-            test.completeNow();
+    // From a Vert.x context, not the test thread: Vert.x 5.0.10 can emit response chunks before a
+    // handler set from another thread is in place, and the client then misses them.
+    vertx.runOnContext(onContext -> {
+      new HttpTestClient(vertx).raw()
+          .request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(gateway.proxyPort())
+              .setURI("/v1/chat/completions").putHeader("content-type", "application/json").putHeader("x-stub-hold", hold)
+              .putHeader("authorization", "Bearer " + key))
+          .compose(req -> req.send(body.toBuffer()))
+          .onComplete(test.succeeding(resp -> {
+            test.verify(() -> {
+              assertThat(resp.statusCode()).isEqualTo(200);
+              assertThat(resp.getHeader("content-type")).startsWith("text/event-stream");
+            });
+            resp.handler(chunk -> {
+              received.appendBuffer(chunk);
+              // The stub sends nothing more until released: if the gateway buffered, we would never get here.
+              if (received.toString().contains("data:") && released.compareAndSet(false, true)) {
+                test.verify(() -> assertThat(received.toString()).doesNotContain("[DONE]"));
+                harness.stub.release(hold);
+              }
+            });
+            resp.endHandler(v -> test.verify(() -> {
+              assertThat(released).isTrue();
+              assertThat(received.toString()).contains("[DONE]");
+              test.completeNow();
+            }));
           }));
-        }));
+    });
   }
 
   @Test
@@ -102,25 +106,29 @@ class ProxyStreamingTest {
   void largeChunkedUpload(Vertx vertx, VertxTestContext test) {
     int chunk = 1024 * 1024;
     int chunks = 20;
-    new HttpTestClient(vertx).raw()
-        .request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(gateway.proxyPort())
-            .setURI("/v1/upload").putHeader("authorization", "Bearer " + key))
-        .compose(req -> {
-          req.setChunked(true);
-          Future<HttpClientResponse> response = req.response();
-          Buffer piece = Buffer.buffer(new byte[chunk]);
-          for (int i = 0; i < chunks; i++) {
-            req.write(piece);
-          }
-          req.end();
-          return response;
-        })
-        .compose(resp -> resp.body().map(b -> Map.entry(resp.statusCode(), b.toJsonObject())))
-        .onComplete(test.succeeding(reply -> test.verify(() -> {
-          assertThat(reply.getKey()).isEqualTo(200);
-          assertThat(reply.getValue().getLong("bytes")).isEqualTo((long) chunk * chunks);
-          test.completeNow();
-        })));
+    // From a Vert.x context, not the test thread: Vert.x 5.0.10 can emit response chunks before a
+    // handler set from another thread is in place, and the client then misses them.
+    vertx.runOnContext(onContext -> {
+      new HttpTestClient(vertx).raw()
+          .request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(gateway.proxyPort())
+              .setURI("/v1/upload").putHeader("authorization", "Bearer " + key))
+          .compose(req -> {
+            req.setChunked(true);
+            Future<HttpClientResponse> response = req.response();
+            Buffer piece = Buffer.buffer(new byte[chunk]);
+            for (int i = 0; i < chunks; i++) {
+              req.write(piece);
+            }
+            req.end();
+            return response;
+          })
+          .compose(resp -> resp.body().map(b -> Map.entry(resp.statusCode(), b.toJsonObject())))
+          .onComplete(test.succeeding(reply -> test.verify(() -> {
+            assertThat(reply.getKey()).isEqualTo(200);
+            assertThat(reply.getValue().getLong("bytes")).isEqualTo((long) chunk * chunks);
+            test.completeNow();
+          })));
+    });
   }
 
   @Test
@@ -128,17 +136,21 @@ class ProxyStreamingTest {
   void largeResponse(Vertx vertx, VertxTestContext test) {
     long size = 64L * 1024 * 1024;
     AtomicLong counted = new AtomicLong();
-    new HttpTestClient(vertx).raw()
-        .request(new RequestOptions().setMethod(HttpMethod.GET).setHost("127.0.0.1").setPort(gateway.proxyPort())
-            .setURI("/v1/large?bytes=" + size).putHeader("authorization", "Bearer " + key))
-        .compose(req -> req.send())
-        .onComplete(test.succeeding(resp -> {
-          resp.handler(b -> counted.addAndGet(b.length()));
-          resp.endHandler(v -> test.verify(() -> {
-            assertThat(resp.statusCode()).isEqualTo(200);
-            assertThat(counted.get()).isEqualTo(size);
-            test.completeNow();
+    // From a Vert.x context, not the test thread: Vert.x 5.0.10 can emit response chunks before a
+    // handler set from another thread is in place, and the client then misses them.
+    vertx.runOnContext(onContext -> {
+      new HttpTestClient(vertx).raw()
+          .request(new RequestOptions().setMethod(HttpMethod.GET).setHost("127.0.0.1").setPort(gateway.proxyPort())
+              .setURI("/v1/large?bytes=" + size).putHeader("authorization", "Bearer " + key))
+          .compose(req -> req.send())
+          .onComplete(test.succeeding(resp -> {
+            resp.handler(b -> counted.addAndGet(b.length()));
+            resp.endHandler(v -> test.verify(() -> {
+              assertThat(resp.statusCode()).isEqualTo(200);
+              assertThat(counted.get()).isEqualTo(size);
+              test.completeNow();
+            }));
           }));
-        }));
+    });
   }
 }
