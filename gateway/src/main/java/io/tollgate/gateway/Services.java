@@ -39,6 +39,7 @@ import io.tollgate.metering.keys.KeyVerifier;
 import io.tollgate.metering.ledger.Balances;
 import io.tollgate.metering.ledger.CreditLedger;
 import io.tollgate.metering.periods.PeriodRollover;
+import io.tollgate.metering.redis.BatchedScript;
 import io.tollgate.metering.redis.RedisKeys;
 import io.tollgate.metering.store.PostgresUrls;
 import io.tollgate.metering.usage.UsageQueries;
@@ -104,7 +105,7 @@ public final class Services {
     AuditLog audit = new AuditLog();
     this.admissions = new Admissions(redis, redisKeys, clock, config.metering().reservationTtl(),
         config.redis().batchSize(), config.redis().mode() == RedisMode.CLUSTER,
-        new Admissions.SettleWait(config.redis().settleWaitReplicas(), config.redis().settleWaitMs()));
+        new BatchedScript.ReplicaWait(config.redis().settleWaitReplicas(), config.redis().settleWaitMs()));
     Admissions waited = admissions;
     FunctionCounter.builder("tollgate_settle_replica_waits", waited, Admissions::settleWaits)
         .description("Settle script calls followed by WAIT for replicas (redis.settleWaitReplicas > 0); one per batch")

@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -109,11 +110,12 @@ public final class Tollgate implements AutoCloseable {
       AdminVerticle[] admin = new AdminVerticle[1];
       ConnectionGuard proxyGuard = new ConnectionGuard("proxy", config.server().maxConnections(), config.server().headerTimeout(),
           registry);
+      AtomicLong upstreamConnections = ProxyVerticle.upstreamConnections(registry);
       Services services = new Services(started, config, backing.redisUrl(), backing.postgresUrl(), registry,
           clock);
       services.start()
           .compose(v -> started.deployVerticle(() -> new ProxyVerticle(config, registry, services.hotPath(), services.webhookIntake(),
-              proxyGuard, services.actionIngest()),
+              proxyGuard, services.actionIngest(), upstreamConnections),
               new DeploymentOptions().setInstances(eventLoops)))
           .compose(id -> started.deployVerticle(admin[0] = new AdminVerticle(config, registry, backing.redisUrl(),
               backing.postgresUrl(), services.adminApi(), services.console())))

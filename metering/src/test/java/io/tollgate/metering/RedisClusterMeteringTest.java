@@ -10,6 +10,7 @@ import io.tollgate.metering.admission.Decision;
 import io.tollgate.metering.admission.Denial;
 import io.tollgate.metering.admission.Limits;
 import io.tollgate.metering.admission.Reservation;
+import io.tollgate.metering.redis.BatchedScript;
 import io.tollgate.metering.redis.RedisKeys;
 import io.tollgate.metering.store.PostgresUrls;
 import io.tollgate.metering.testing.EventLoopTurn;
@@ -175,7 +176,7 @@ class RedisClusterMeteringTest {
   @DisplayName("with a settle WAIT for one replica, the settles of every master come back acknowledged and each replica already holds the events")
   void settleWaitOnEveryMaster() throws Exception {
     Admissions waiting = new Admissions(redis, KEYS, Clock.systemUTC(), Duration.ofMinutes(5), 64, true,
-        new Admissions.SettleWait(1, 5_000));
+        new BatchedScript.ReplicaWait(1, 5_000));
     await(waiting.load());
     long[] accounts = accountOnEveryShard();
     for (long a : accounts) {
@@ -304,7 +305,7 @@ class RedisClusterMeteringTest {
       + "are run again on the new one, so no call fails and no credit or event is lost")
   void gracefulFailoverWithSettleWait() throws Exception {
     Admissions waiting = new Admissions(redis, KEYS, Clock.systemUTC(), Duration.ofMinutes(5), 64, true,
-        new Admissions.SettleWait(1, 2_000));
+        new BatchedScript.ReplicaWait(1, 2_000));
     await(waiting.load());
     gracefulFailover(waiting);
     assertThat(waiting.settleWaits()).isPositive();

@@ -1,16 +1,12 @@
 package io.tollgate.gateway.proxy;
 
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
-import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The proxy's own meters, per route. Labels are bounded: the route prefix (from config), the
@@ -69,27 +65,6 @@ final class ProxyMetrics {
         .publishPercentileHistogram()
         .minimumExpectedValue(Duration.ofNanos(10_000)).maximumExpectedValue(Duration.ofSeconds(10))
         .register(registry);
-  }
-
-  private static final Map<MeterRegistry, AtomicLong> UPSTREAM_CONNECTIONS = new WeakHashMap<>();
-
-  /**
-   * The open connections to upstreams, counted by every proxy verticle of one registry together
-   * ({@code tollgate_upstream_connections}). It replaces Vert.x's HTTP client metrics, which are
-   * off: they registered six meters per upstream request (issue 18's profile) for a dashboard
-   * that needs only this count and {@code tollgate_upstream_response_time}.
-   */
-  public static AtomicLong upstreamConnections(MeterRegistry registry) {
-    synchronized (UPSTREAM_CONNECTIONS) {
-      return UPSTREAM_CONNECTIONS.computeIfAbsent(registry, r -> {
-        AtomicLong open = new AtomicLong();
-        Gauge.builder("tollgate_upstream_connections", open, AtomicLong::get)
-            .description("Connections open from the gateway to upstreams")
-            .strongReference(true)
-            .register(r);
-        return open;
-      });
-    }
   }
 
   private static Counter clientAborts(MeterRegistry registry, String route, String phase) {

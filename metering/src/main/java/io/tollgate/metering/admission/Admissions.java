@@ -14,7 +14,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The two Redis round trips of the hot path — {@link #admit} and {@link #settle} — plus the
@@ -42,9 +41,6 @@ public final class Admissions {
   private final Duration reservationTtl;
   private final BatchedScript admit;
   private final BatchedScript settle;
-  private final SettleWait settleWait;
-  private final LongAdder settleWaits = new LongAdder();
-  private final LongAdder settleWaitShortfalls = new LongAdder();
 
   /** Batches of up to {@link #DEFAULT_BATCH}, grouped by slot (right for a standalone server and a cluster alike). */
   public Admissions(Redis redis, RedisKeys keys, Clock clock, Duration reservationTtl) {
@@ -57,58 +53,33 @@ public final class Admissions {
    * @param bySlot   group a turn's calls by hash tag: required on a Redis Cluster
    */
   public Admissions(Redis redis, RedisKeys keys, Clock clock, Duration reservationTtl, int maxBatch, boolean bySlot) {
-    this(redis, keys, clock, reservationTtl, maxBatch, bySlot, SettleWait.OFF);
+    this(redis, keys, clock, reservationTtl, maxBatch, bySlot, BatchedScript.ReplicaWait.OFF);
   }
 
   /**
    * @param settleWait after each settle call, WAIT until this many replicas have its writes (the
-   *                   charge and the usage event), or the timeout passes; {@link SettleWait#OFF}: no WAIT
+   *                   charge and the usage event), or the timeout passes ({@code redis.settleWaitReplicas},
+   *                   {@code redis.settleWaitMs}): with asynchronous replication a master that fails over
+   *                   loses what its replica had not received yet (docs/redis-cluster.md)
    */
   public Admissions(Redis redis, RedisKeys keys, Clock clock, Duration reservationTtl, int maxBatch, boolean bySlot,
-      SettleWait settleWait) {
+      BatchedScript.ReplicaWait settleWait) {
     this.redis = redis;
     this.keys = keys;
     this.clock = clock;
     this.reservationTtl = reservationTtl;
-    this.settleWait = settleWait;
     this.admit = new BatchedScript(redis, ADMIT, maxBatch, bySlot);
-    this.settle = new BatchedScript(redis, SETTLE, maxBatch, bySlot, settleWait.replicas() == 0 ? null
-        : new BatchedScript.ReplicaWait(settleWait.replicas(), settleWait.timeoutMs(), acked -> {
-          settleWaits.increment();
-          if (acked < settleWait.replicas()) {
-            settleWaitShortfalls.increment();
-          }
-        }));
-  }
-
-  /**
-   * Whether a settle waits for replicas ({@code redis.settleWaitReplicas}, {@code redis.settleWaitMs}):
-   * with asynchronous replication a master that fails over loses what its replica had not received
-   * yet; waiting narrows that window to the timeout, at the cost of a replication round trip per
-   * settle call (docs/redis-cluster.md).
-   */
-  public record SettleWait(int replicas, long timeoutMs) {
-    public static final SettleWait OFF = new SettleWait(0, 0);
-
-    public SettleWait {
-      if (replicas < 0 || (replicas > 0 && timeoutMs < 1)) {
-        throw new IllegalArgumentException("settle WAIT: replicas ≥ 0 and, when > 0, a timeout ≥ 1 ms; got " + replicas + ", " + timeoutMs);
-      }
-    }
-  }
-
-  public SettleWait settleWait() {
-    return settleWait;
+    this.settle = new BatchedScript(redis, SETTLE, maxBatch, bySlot, settleWait);
   }
 
   /** Settle calls followed by a WAIT so far (one per batch). */
   public long settleWaits() {
-    return settleWaits.sum();
+    return settle.waits();
   }
 
   /** Of {@link #settleWaits}, those that timed out with fewer replicas than asked. */
   public long settleWaitShortfalls() {
-    return settleWaitShortfalls.sum();
+    return settle.shortfalls();
   }
 
   /** Loads the scripts so the first request does not pay for it. */

@@ -12,7 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.IntConsumer;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * A {@link LuaScript} whose calls made on one event loop in the same turn go to Redis together, as
@@ -45,6 +45,8 @@ public final class BatchedScript {
   private final int maxBatch;
   private final boolean bySlot;
   private final ReplicaWait wait;
+  private final LongAdder waits = new LongAdder();
+  private final LongAdder shortfalls = new LongAdder();
   /** The calls of the current turn, per event-loop thread (a thread only ever touches its own). */
   private final ThreadLocal<Turn> turns = ThreadLocal.withInitial(Turn::new);
 
@@ -54,12 +56,12 @@ public final class BatchedScript {
    * @param bySlot   true for a Redis Cluster: only calls whose keys share a hash tag go together
    */
   public BatchedScript(Redis redis, LuaScript script, int maxBatch, boolean bySlot) {
-    this(redis, script, maxBatch, bySlot, null);
+    this(redis, script, maxBatch, bySlot, ReplicaWait.OFF);
   }
 
   /**
-   * @param wait if not null, every call (batched or alone) is followed on its connection by
-   *             {@code WAIT} for that many replicas ({@link LuaScript#runThenWait})
+   * @param wait every call (batched or alone) is followed on its connection by {@code WAIT} for
+   *             that many replicas ({@link LuaScript#runThenWait}), unless {@link ReplicaWait#OFF}
    */
   public BatchedScript(Redis redis, LuaScript script, int maxBatch, boolean bySlot, ReplicaWait wait) {
     if (maxBatch < 1) {
@@ -74,21 +76,39 @@ public final class BatchedScript {
   }
 
   /**
-   * WAIT for {@code replicas} replicas, at most {@code timeoutMs}, after each script call; the
-   * number that acknowledged goes to {@code acknowledged}. The call's answer does not depend on it.
+   * WAIT for {@code replicas} replicas, at most {@code timeoutMs}, after each script call (batched
+   * or alone); {@link #OFF}: no WAIT. The call's answer does not depend on what the WAIT answers.
    */
-  public record ReplicaWait(int replicas, long timeoutMs, IntConsumer acknowledged) {
+  public record ReplicaWait(int replicas, long timeoutMs) {
+    public static final ReplicaWait OFF = new ReplicaWait(0, 0);
+
     public ReplicaWait {
-      if (replicas < 1 || timeoutMs < 1) {
-        throw new IllegalArgumentException("WAIT needs ≥ 1 replica and a timeout ≥ 1 ms, got " + replicas + ", " + timeoutMs);
+      if (replicas < 0 || (replicas > 0 && timeoutMs < 1)) {
+        throw new IllegalArgumentException("WAIT: replicas ≥ 0 and, when > 0, a timeout ≥ 1 ms; got " + replicas + ", " + timeoutMs);
       }
     }
   }
 
+  /** Script calls followed by a WAIT so far (one per batch). */
+  public long waits() {
+    return waits.sum();
+  }
+
+  /** Of {@link #waits}, those that timed out with fewer replicas than asked (a redirected call counts as one). */
+  public long shortfalls() {
+    return shortfalls.sum();
+  }
+
   private Future<Response> exec(LuaScript which, List<String> keys, List<String> args) {
-    return wait == null
-        ? which.run(redis, keys, args)
-        : which.runThenWait(redis, keys, args, wait.replicas(), wait.timeoutMs(), wait.acknowledged());
+    if (wait.replicas() == 0) {
+      return which.run(redis, keys, args);
+    }
+    return which.runThenWait(redis, keys, args, wait.replicas(), wait.timeoutMs(), acked -> {
+      waits.increment();
+      if (acked < wait.replicas()) {
+        shortfalls.increment();
+      }
+    });
   }
 
   /**

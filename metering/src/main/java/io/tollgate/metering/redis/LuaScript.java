@@ -86,13 +86,11 @@ public final class LuaScript {
    */
   public Future<Response> runThenWait(Redis redis, List<String> keys, List<String> args, int replicas, long timeoutMs,
       java.util.function.IntConsumer acknowledged) {
-    Request waitFor = Request.cmd(Command.WAIT).arg(replicas).arg(timeoutMs);
-    return redis.batch(List.of(call(Request.cmd(Command.EVALSHA).arg(sha), keys, args), waitFor))
+    return redis.batch(List.of(call(Request.cmd(Command.EVALSHA).arg(sha), keys, args), waitFor(replicas, timeoutMs)))
         .recover(err -> {
           String message = err.getMessage() == null ? "" : err.getMessage();
           if (message.contains("NOSCRIPT")) {
-            return redis.batch(List.of(call(Request.cmd(Command.EVAL).arg(source), keys, args),
-                Request.cmd(Command.WAIT).arg(replicas).arg(timeoutMs)));
+            return redis.batch(List.of(call(Request.cmd(Command.EVAL).arg(source), keys, args), waitFor(replicas, timeoutMs)));
           }
           if (message.contains(" MOVED ") || message.contains(" ASK ")) {
             // A cluster client's batch does not follow redirections: the error comes back wrapped
@@ -111,6 +109,10 @@ public final class LuaScript {
           acknowledged.accept(replies.get(1) == null ? 0 : replies.get(1).toInteger());
           return replies.get(0);
         });
+  }
+
+  private static Request waitFor(int replicas, long timeoutMs) {
+    return Request.cmd(Command.WAIT).arg(replicas).arg(timeoutMs);
   }
 
   public String sha() {

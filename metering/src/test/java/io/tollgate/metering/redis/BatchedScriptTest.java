@@ -127,7 +127,7 @@ class BatchedScriptTest {
   @DisplayName("with a settle WAIT for a replica the embedded Redis does not have, every settle still succeeds and each WAIT is counted short")
   void settleWaitShortfall() throws Exception {
     Admissions admissions = new Admissions(redis, new RedisKeys(16), Clock.systemUTC(), Duration.ofMinutes(5), 64, false,
-        new Admissions.SettleWait(1, 20));
+        new BatchedScript.ReplicaWait(1, 20));
     await(admissions.load());
     long account = ACCOUNTS.incrementAndGet();
     await(admissions.seedBalance(account, 1_000));
