@@ -103,16 +103,6 @@ public final class Credits {
     return units % UNITS_PER_CREDIT == 0 ? Long.valueOf(units / UNITS_PER_CREDIT) : toCredits(units);
   }
 
-  /** Whole credits in {@code units}, rounded down (toward negative infinity). */
-  public static long floorCredits(long units) {
-    return Math.floorDiv(units, UNITS_PER_CREDIT);
-  }
-
-  /** Whole credits in {@code units}, rounded up (toward positive infinity). */
-  public static long ceilCredits(long units) {
-    return -Math.floorDiv(-units, UNITS_PER_CREDIT);
-  }
-
   private static String quote(String s) {
     return "\"" + (s.length() > 40 ? s.substring(0, 40) + "…" : s) + "\"";
   }

@@ -58,10 +58,6 @@ public final class NoticeMailer {
     return c;
   }
 
-  public boolean enabled() {
-    return client != null;
-  }
-
   /** Sends what is due; returns how many mails the server accepted in this pass. */
   public Future<Integer> sendDue() {
     if (client == null) {

@@ -81,9 +81,6 @@ public final class ActionIngest {
    * {@code insufficient_credits}, {@code rate_limited}, {@code bad_timestamp}, {@code unavailable}.
    */
   public record Refused(String reason, String message, long retryAfterMs) implements Outcome {
-    public boolean rateLimited() {
-      return reason.equals("rate_limited");
-    }
   }
 
   /** A reservation held: its opaque id, what it holds and until when. */

@@ -47,12 +47,10 @@ public final class Notices {
   private final boolean mail;
   private final MeterRegistry registry;
 
-  /** {@code deliveries}: whether notifications are posted to accounts' webhooks (the signing secret is set). */
-  public Notices(boolean deliveries, MeterRegistry registry) {
-    this(deliveries, false, registry);
-  }
-
-  /** {@code mail}: whether the {@link #MAILED} kinds are also emailed (SMTP is configured). */
+  /**
+   * {@code deliveries}: whether notifications are posted to accounts' webhooks (the signing secret
+   * is set); {@code mail}: whether the {@link #MAILED} kinds are also emailed (SMTP is configured).
+   */
   public Notices(boolean deliveries, boolean mail, MeterRegistry registry) {
     this.deliveries = deliveries;
     this.mail = mail;
