@@ -197,17 +197,12 @@ public final class ProxyVerticle extends VerticleBase {
           .addKeyValue("code", failure.code()).log("refused");
     }
     boolean hasBody = request.getHeader("content-length") != null || request.getHeader("transfer-encoding") != null;
-    boolean closeAfter = hasBody && request.version() != HttpVersion.HTTP_2;
-    if (closeAfter) {
-      // Nothing after this request on the connection is served, even while its body is discarded.
-      closing.add(request.connection());
-      request.response().putHeader("connection", "close");
+    if (hasBody && request.version() != HttpVersion.HTTP_2) {
+      // Nothing after this request on the connection is served, even while its body is discarded
+      // (a chunked request is marked so already; marking it again changes nothing).
+      closeAfterResponse(request);
     }
-    OpenAiErrors.send(request.response(), failure).onComplete(sent -> {
-      if (closeAfter) {
-        LingeringClose.close(vertx, request);
-      }
-    });
+    OpenAiErrors.send(request.response(), failure);
   }
 
   /**
