@@ -367,7 +367,7 @@ public final class AdminApi {
 
   private Future<Reply> listKeys(RoutingContext ctx) {
     long id = Fields.pathId(ctx.pathParam("id"), "account");
-    return accounts.get(id).compose(account -> accounts.listKeys(id).compose(keys -> {
+    return accounts.get(id).compose(account -> accounts.listKeys(account).compose(keys -> {
       List<Future<JsonObject>> rendered = new java.util.ArrayList<>();
       keys.forEach(k -> rendered.add(withSpend(k.toJson(clock.instant()), k, account)));
       return Future.all(rendered).map(all -> {

@@ -238,7 +238,12 @@ public final class AccountService {
   }
 
   public Future<List<ApiKey>> listKeys(long accountId) {
-    return get(accountId).compose(account -> keys.listForAccount(pool, accountId));
+    return get(accountId).compose(this::listKeys);
+  }
+
+  /** The keys of an account the caller has read already (no second read of it). */
+  public Future<List<ApiKey>> listKeys(Account account) {
+    return keys.listForAccount(pool, account.id());
   }
 
   /** Revokes the key (again is harmless) and tells every instance to forget it. */
