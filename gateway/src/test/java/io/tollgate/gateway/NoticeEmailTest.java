@@ -203,6 +203,11 @@ class NoticeEmailTest {
         new JsonObject().put("recipients", new JsonArray().add("owner at acme")));
     assertThat(notAnAddress.status()).isEqualTo(400);
     assertThat(notAnAddress.json().getString("detail")).contains("recipients").contains("owner at acme");
+    // A NUL passes the address pattern ("\\s" does not match it) and Postgres refuses it: a 400 naming it, not a 500.
+    HttpTestClient.Reply withNul = admin(HttpMethod.PUT, "/admin/v1/accounts/" + optedOut + "/email",
+        new JsonObject().put("recipients", new JsonArray().add("owner\u0000@acme.test")));
+    assertThat(withNul.status()).isEqualTo(400);
+    assertThat(withNul.json().getString("detail")).contains("recipients").contains("U+0000");
 
     // No recipients of its own: the Stripe customer's email (customer.updated) receives the mail.
     long customer = GatewayHarness.createAccount(gateway, vertx, new JsonObject().put("name", "stripe customer"));

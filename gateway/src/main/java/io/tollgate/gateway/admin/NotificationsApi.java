@@ -70,6 +70,12 @@ public final class NotificationsApi {
     if (!(v instanceof JsonArray a) || a.size() > max || !a.stream().allMatch(x -> x instanceof String)) {
       throw BadInput.field(field, "must be a list of at most " + max + " strings");
     }
+    for (Object x : a) {
+      String problem = Fields.textProblem((String) x);
+      if (problem != null) {
+        throw BadInput.field(field, problem);
+      }
+    }
     return a.stream().map(String.class::cast).map(String::trim).distinct().toList();
   }
 
