@@ -155,25 +155,10 @@ public final class View {
     return format.format(io.tollgate.config.Credits.toCredits(units));
   }
 
-  /**
-   * A money amount in the currency's smallest unit (Stripe's {@code amount_due}: cents for USD) as
-   * a decimal: {@code 4900 usd} → "49.00 USD". Stripe's zero-decimal currencies have no fraction.
-   */
+  /** A money amount in the currency's smallest unit (Stripe's {@code amount_due}) as a decimal: {@link io.tollgate.config.Money}. */
   static String money(Object amount, String currency) {
-    if (!(amount instanceof Number n)) {
-      return "—";
-    }
-    String code = currency == null ? "" : currency.toUpperCase(Locale.ROOT);
-    int decimals = ZERO_DECIMAL.contains(code) ? 0 : 2;
-    NumberFormat format = NumberFormat.getNumberInstance(Locale.ROOT);
-    format.setMinimumFractionDigits(decimals);
-    format.setMaximumFractionDigits(decimals);
-    return format.format(java.math.BigDecimal.valueOf(n.longValue(), decimals)) + (code.isEmpty() ? "" : " " + code);
+    return io.tollgate.config.Money.format(amount, currency, "—");
   }
-
-  /** Stripe's zero-decimal currencies (their amounts carry no minor unit). */
-  private static final java.util.Set<String> ZERO_DECIMAL = java.util.Set.of("BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW",
-      "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF");
 
   /** A credit amount that is already in credits (a JSON value of the admin API: 43 or 2.5), grouped by thousands. */
   static String credits(Object amount) {

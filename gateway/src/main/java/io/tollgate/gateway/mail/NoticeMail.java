@@ -92,14 +92,9 @@ public record NoticeMail(String subject, String text, String html) {
     return period == null ? "" : "Period: " + period.getValue("start") + " to " + period.getValue("end") + ".";
   }
 
-  /** Cents as the currency's amount: {@code 1500, usd} is {@code 15.00 USD}. */
-  static String money(Object cents, String currency) {
-    if (!(cents instanceof Number n)) {
-      return "the amount due";
-    }
-    long v = n.longValue();
-    return String.format("%s%d.%02d %s", v < 0 ? "-" : "", Math.abs(v) / 100, Math.abs(v) % 100,
-        currency == null ? "" : currency.toUpperCase(java.util.Locale.ROOT)).trim();
+  /** Stripe's amount in the currency's smallest unit, shown as the console shows it ({@link io.tollgate.config.Money}). */
+  static String money(Object minorUnits, String currency) {
+    return io.tollgate.config.Money.format(minorUnits, currency, "the amount due");
   }
 
   private static final Map<Character, String> ENTITIES = Map.of('<', "&lt;", '>', "&gt;", '&', "&amp;", '"', "&quot;", '\'', "&#39;");
