@@ -3,6 +3,7 @@ package io.tollgate.metering.ledger;
 import io.tollgate.metering.accounts.Account;
 import io.tollgate.metering.accounts.AccountStore;
 import io.tollgate.metering.admission.Admissions;
+import io.tollgate.metering.usage.UsageQueries;
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.SqlClient;
@@ -13,20 +14,18 @@ import io.vertx.sqlclient.SqlClient;
  */
 public final class Balances {
 
-  /** Allowance units used per tier in the current period, from the events of record. */
-  private static final String ALLOWANCES_USED = "SELECT tier, sum(allowance_units) AS used FROM usage_events "
-      + "WHERE account_id = $1 AND occurred_at >= $2 AND tier IS NOT NULL GROUP BY tier";
-
   private final Pool pool;
   private final AccountStore accounts;
   private final CreditLedger ledger;
   private final Admissions admissions;
+  private final UsageQueries usage;
 
   public Balances(Pool pool, AccountStore accounts, CreditLedger ledger, Admissions admissions) {
     this.pool = pool;
     this.accounts = accounts;
     this.ledger = ledger;
     this.admissions = admissions;
+    this.usage = new UsageQueries(pool);
   }
 
   /** An account's spendable credits: the hot balance if Redis holds it, else the ledger's (without loading it). */
@@ -66,14 +65,12 @@ public final class Balances {
         .compose(hot -> hot.isPresent() ? Future.succeededFuture(hot.get()) : allowancesUsedOfRecord(account));
   }
 
+  /**
+   * The events of record since the period's start, with no end: the counters this stands in for
+   * (or seeds) count every admission until the period rolls over, even one past its end.
+   */
   private Future<java.util.Map<String, Long>> allowancesUsedOfRecord(Account account) {
-    return pool.preparedQuery(ALLOWANCES_USED)
-        .execute(io.vertx.sqlclient.Tuple.of(account.id(), io.tollgate.metering.store.PgTime.utc(account.periodStart())))
-        .map(rows -> {
-          java.util.Map<String, Long> used = new java.util.TreeMap<>();
-          rows.forEach(r -> used.put(r.getString("tier"), r.getLong("used")));
-          return used;
-        });
+    return usage.allowancesUsedSince(account.id(), account.periodStart());
   }
 
   /** {@link #seed} by account id. */

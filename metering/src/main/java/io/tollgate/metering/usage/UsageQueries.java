@@ -56,8 +56,11 @@ public final class UsageQueries {
       + "(SELECT coalesce(sum(credits), 0) FROM usage_rollups_hourly WHERE account_id = $1 AND hour >= $4 AND hour < $2) AS previous, "
       + "(SELECT period_start FROM billing_periods WHERE account_id = $1 AND period_end = $2) AS previous_start";
 
+  // One query, with the period's end or without it (allowancesUsed and allowancesUsedSince say which needs which).
   private static final String ALLOWANCES_USED = "SELECT tier, sum(allowance_units) AS used FROM usage_events "
-      + "WHERE account_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND tier IS NOT NULL GROUP BY tier";
+      + "WHERE account_id = $1 AND occurred_at >= $2%s AND tier IS NOT NULL GROUP BY tier";
+  private static final String ALLOWANCES_USED_BETWEEN = ALLOWANCES_USED.formatted(" AND occurred_at < $3");
+  private static final String ALLOWANCES_USED_SINCE = ALLOWANCES_USED.formatted("");
 
   private final Pool pool;
 
@@ -175,10 +178,25 @@ public final class UsageQueries {
 
   /**
    * Billable actions' allowance units used per tier in {@code [start, end)}, from the events of
-   * record (reservations still open are not in it).
+   * record (reservations still open are not in it). Bounded by the end like the requests and
+   * credits the admin usage summary shows beside it.
    */
   public Future<Map<String, Long>> allowancesUsed(long accountId, Instant start, Instant end) {
-    return pool.preparedQuery(ALLOWANCES_USED).execute(Tuple.of(accountId, utc(start), utc(end))).map(rows -> {
+    return allowancesUsed(ALLOWANCES_USED_BETWEEN, Tuple.of(accountId, utc(start), utc(end)));
+  }
+
+  /**
+   * {@link #allowancesUsed(long, Instant, Instant)} with no end: every event since {@code start}.
+   * This is what the hot allowance counters count: they run on past the period's end until the
+   * period rolls over (a grace after it, or as late as the invoice of an account Stripe bills),
+   * so this, not the bounded period, is what stands in for them and seeds them.
+   */
+  public Future<Map<String, Long>> allowancesUsedSince(long accountId, Instant start) {
+    return allowancesUsed(ALLOWANCES_USED_SINCE, Tuple.of(accountId, utc(start)));
+  }
+
+  private Future<Map<String, Long>> allowancesUsed(String sql, Tuple params) {
+    return pool.preparedQuery(sql).execute(params).map(rows -> {
       Map<String, Long> used = new java.util.TreeMap<>();
       rows.forEach(r -> used.put(r.getString("tier"), r.getLong("used")));
       return used;
