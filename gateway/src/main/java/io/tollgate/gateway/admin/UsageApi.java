@@ -14,6 +14,7 @@ import io.tollgate.metering.accounts.AccountService;
 import io.tollgate.metering.alerts.AlertBasis;
 import io.tollgate.metering.store.RowCursor;
 import io.tollgate.metering.usage.UsageFilter;
+import io.tollgate.metering.usage.TierAllowance;
 import io.tollgate.metering.usage.UsageQueries;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
@@ -189,7 +190,7 @@ public final class UsageApi {
 
 
   /** Each configured tier's allowance this period: included by the plan, used by events of record, left. */
-  private static JsonObject allowancesJson(List<UsageQueries.TierAllowance> allowances) {
+  private static JsonObject allowancesJson(List<TierAllowance> allowances) {
     JsonObject out = new JsonObject();
     allowances.forEach(a -> out.put(a.tier(), new JsonObject().put("included", a.included()).put("used", a.used())
         .put("remaining", a.remaining())));

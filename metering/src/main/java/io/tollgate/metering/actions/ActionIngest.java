@@ -12,6 +12,7 @@ import io.tollgate.metering.admission.Denial;
 import io.tollgate.metering.admission.Reservation;
 import io.tollgate.metering.keys.KeyGrant;
 import io.tollgate.metering.ledger.Balances;
+import io.tollgate.metering.usage.TierAllowance;
 import io.tollgate.metering.usage.UsageEvent;
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
@@ -19,6 +20,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -95,12 +97,11 @@ public final class ActionIngest {
   public record CommitOutcome(Optional<Accepted> accepted) {
   }
 
-  /** What an app needs to draw its balance: credits, each tier's allowance this period, the period's end. */
+  /**
+   * What an app needs to draw its balance: credits, each tier's allowance this period by tier
+   * (reservations held count as used), the period's end.
+   */
   public record BalanceView(Account account, long credits, Map<String, TierAllowance> allowances) {
-  }
-
-  /** One tier's allowance this period: included, used (reservations held count as used) and left. */
-  public record TierAllowance(long included, long used, long remaining) {
   }
 
   /** Reports one event: charged once per id, allowance first, then credits. */
@@ -187,14 +188,11 @@ public final class ActionIngest {
   public Future<BalanceView> balance(KeyGrant grant, PlanConfig plan) {
     return accounts.get(pool, grant.accountId()).compose(found -> {
       Account account = found.orElseThrow(() -> new IllegalStateException("the key's account no longer exists"));
-      return balances.spendable(account).compose(credits -> balances.allowancesUsed(account, catalog.tiers().keySet())
+      List<String> tiers = catalog.tiers().keySet().stream().sorted().toList();
+      return balances.spendable(account).compose(credits -> balances.allowancesUsed(account, tiers)
           .map(used -> {
             Map<String, TierAllowance> out = new LinkedHashMap<>();
-            catalog.tiers().keySet().stream().sorted().forEach(tier -> {
-              long included = plan.allowance(tier);
-              long u = used.getOrDefault(tier, 0L);
-              out.put(tier, new TierAllowance(included, u, Math.max(0, included - u)));
-            });
+            TierAllowance.of(tiers, plan::allowance, used).forEach(a -> out.put(a.tier(), a));
             return new BalanceView(account, credits, out);
           }));
     });

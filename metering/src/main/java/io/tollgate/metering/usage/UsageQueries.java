@@ -203,14 +203,6 @@ public final class UsageQueries {
     });
   }
 
-  /** One tier's allowance this period: included by the plan, used by events of record, and left (never below 0). */
-  public record TierAllowance(String tier, long included, long used, long remaining) {
-    /** Used as a share of included, 0 to 100 (capped: {@link #used} says how far over it went). */
-    public int percent() {
-      return included <= 0 ? (used > 0 ? 100 : 0) : (int) Math.min(100, used * 100 / included);
-    }
-  }
-
   /**
    * Each of {@code tiers}' allowance in the account's current period: {@code included} per tier
    * from the plan, used from {@link #allowancesUsed}; in the order of {@code tiers}. The admin
@@ -218,15 +210,7 @@ public final class UsageQueries {
    */
   public Future<List<TierAllowance>> allowances(long accountId, Instant periodStart, Instant periodEnd,
                                                 java.util.function.ToLongFunction<String> included, java.util.Collection<String> tiers) {
-    return allowancesUsed(accountId, periodStart, periodEnd).map(used -> {
-      List<TierAllowance> out = new ArrayList<>();
-      for (String tier : tiers) {
-        long in = included.applyAsLong(tier);
-        long u = used.getOrDefault(tier, 0L);
-        out.add(new TierAllowance(tier, in, u, Math.max(0, in - u)));
-      }
-      return out;
-    });
+    return allowancesUsed(accountId, periodStart, periodEnd).map(used -> TierAllowance.of(tiers, included, used));
   }
 
   /**
