@@ -53,16 +53,28 @@ public final class AdmissionService {
    */
   public AdmissionRequest request(KeyGrant grant, PlanConfig plan, boolean metered, String model, long inputEstimate,
                                   long maxOutput, long estimatedTokens, long flatCost) {
-    Limits keyLimits = new Limits(orZero(grant.keyRequestsPerMinute()), orZero(grant.keyTokensPerMinute()));
+    long reserve = metered ? pricing.cost(model, inputEstimate, maxOutput, flatCost) : flatCost;
+    return admission(grant, plan, true, metered ? estimatedTokens : 0, reserve, null);
+  }
+
+  /**
+   * What a proxied request and a billable action are admitted under alike: the key's limits, the
+   * account's (its own, else its plan's), the credit policy its billing mode calls for, the overage
+   * cap and the key's budget. {@code tokenLimits}: whether the tokens-per-minute limits apply (a
+   * billable action has no tokens, so they are 0 for it).
+   */
+  private AdmissionRequest admission(KeyGrant grant, PlanConfig plan, boolean tokenLimits, long estimatedTokens, long reserve,
+                                     ActionAdmission action) {
+    Limits keyLimits = new Limits(orZero(grant.keyRequestsPerMinute()), tokenLimits ? orZero(grant.keyTokensPerMinute()) : 0);
+    long accountTokens = grant.accountTokensPerMinute() != null ? grant.accountTokensPerMinute() : plan.tokensPerMinute();
     Limits accountLimits = new Limits(
         grant.accountRequestsPerMinute() != null ? grant.accountRequestsPerMinute() : plan.requestsPerMinute(),
-        grant.accountTokensPerMinute() != null ? grant.accountTokensPerMinute() : plan.tokensPerMinute());
-    long reserve = metered ? pricing.cost(model, inputEstimate, maxOutput, flatCost) : flatCost;
+        tokenLimits ? accountTokens : 0);
     CreditPolicy policy = CreditPolicy.of(grant.enforcesCredits(), plan.billsOverage(grant.billingMode()));
     // A hybrid account's spend cap bounds its overage per period; without one the overage is unbounded.
     long overageCap = policy == CreditPolicy.CHARGE && grant.spendCap() != null ? grant.spendCap() : -1;
-    return new AdmissionRequest(UuidV7.at(clock.millis()), grant.accountId(), grant.keyId(),
-        keyLimits, accountLimits, metered ? estimatedTokens : 0, reserve, policy, overageCap, keySpend(grant));
+    return new AdmissionRequest(UuidV7.at(clock.millis()), grant.accountId(), grant.keyId(), keyLimits, accountLimits,
+        estimatedTokens, reserve, policy, overageCap, action, keySpend(grant));
   }
 
   /** The key's budget for this request (its window by the account's current period), null when it has none. */
@@ -79,15 +91,9 @@ public final class AdmissionService {
    * {@code quantity × unitCredits}.
    */
   public AdmissionRequest actionRequest(KeyGrant grant, PlanConfig plan, ActionAdmission action) {
-    Limits keyLimits = new Limits(orZero(grant.keyRequestsPerMinute()), 0);
-    Limits accountLimits = new Limits(
-        grant.accountRequestsPerMinute() != null ? grant.accountRequestsPerMinute() : plan.requestsPerMinute(), 0);
-    CreditPolicy policy = CreditPolicy.of(grant.enforcesCredits(), plan.billsOverage(grant.billingMode()));
-    long overageCap = policy == CreditPolicy.CHARGE && grant.spendCap() != null ? grant.spendCap() : -1;
     // With a tier the script prices what the allowance leaves; without one the whole quantity is paid.
     long reserve = action.tier() == null ? Math.multiplyExact(action.quantity(), action.unitCredits()) : 0;
-    return new AdmissionRequest(UuidV7.at(clock.millis()), grant.accountId(), grant.keyId(), keyLimits, accountLimits, 0,
-        reserve, policy, overageCap, action, keySpend(grant));
+    return admission(grant, plan, false, 0, reserve, action);
   }
 
   /**
