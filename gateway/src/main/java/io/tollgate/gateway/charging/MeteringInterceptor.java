@@ -20,12 +20,8 @@ import io.tollgate.metering.admission.Decision;
 import io.tollgate.metering.admission.Denial;
 import io.tollgate.metering.admission.KeySpend;
 import io.tollgate.metering.admission.Limits;
-import io.tollgate.metering.keys.ApiKeyFormat;
 import io.tollgate.metering.keys.KeyVerifier.Forbidden;
-import io.tollgate.metering.keys.KeyVerifier.Revoked;
-import io.tollgate.metering.keys.KeyVerifier.Expired;
 import io.tollgate.metering.keys.KeyVerifier.Valid;
-import io.tollgate.metering.keys.KeyVerifier.Verdict;
 import io.tollgate.metering.usage.UuidV7;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -39,7 +35,6 @@ import io.vertx.httpproxy.ProxyContext;
 import io.vertx.httpproxy.ProxyInterceptor;
 import io.vertx.httpproxy.ProxyRequest;
 import io.vertx.httpproxy.ProxyResponse;
-import java.util.HexFormat;
 import java.util.Optional;
 
 /**
@@ -57,9 +52,11 @@ public final class MeteringInterceptor implements ProxyInterceptor {
   private final Vertx vertx;
   private final RouteConfig route;
   private final long maxBodyBytes;
+  private final KeyAuthenticator auth;
 
   public MeteringInterceptor(HotPath m, Vertx vertx, RouteConfig route, long maxBodyBytes) {
     this.m = m;
+    this.auth = new KeyAuthenticator(m.keys(), m.failedAuth(), m.metrics());
     this.vertx = vertx;
     this.route = route;
     this.maxBodyBytes = maxBodyBytes;
@@ -67,50 +64,24 @@ public final class MeteringInterceptor implements ProxyInterceptor {
 
   @Override
   public Future<ProxyResponse> handleProxyRequest(ProxyContext context) {
-    HttpServerRequest client = context.request().proxiedRequest();
-    String ip = client.remoteAddress() == null ? "unknown" : client.remoteAddress().hostAddress();
-    String key = presentedKey(client);
-    ApiKeyFormat.Problem problem = ApiKeyFormat.check(key);
-    if (problem != ApiKeyFormat.Problem.NONE) {
-      return unauthenticated(context, ip, null, problem == ApiKeyFormat.Problem.MISSING ? "missing_api_key" : "invalid_api_key",
-          problem.message());
-    }
-    byte[] hash = ApiKeyFormat.hash(key);
-    // Looked up before the failed-authentication limit is consulted: a valid key always passes it.
-    return m.keys().verify(hash, route.prefix(), route.feature())
-        .recover(err -> Future.failedFuture(unavailable("the key store (Postgres) cannot be reached")))
-        .compose(verdict -> authorize(context, ip, hash, verdict))
+    return auth.authenticate(context.request().proxiedRequest(), route.prefix(), route.feature())
+        .compose(valid -> authorize(context, valid),
+            // The authenticator counted its refusal: only answered here, so it is not counted twice.
+            err -> err instanceof GatewayFailure f ? answer(context, f) : Future.failedFuture(err))
         .recover(err -> refuse(context, err instanceof GatewayFailure f ? f : unavailable("metering failed: " + err.getMessage())));
   }
 
-  /** Maps the key's verdict to HTTP: 401 for keys that don't authenticate, 403 for rules that refuse. */
-  private Future<ProxyResponse> authorize(ProxyContext context, String ip, byte[] keyHash, Verdict verdict) {
-    // Java 17: no pattern switch yet; the sealed Verdict makes this list complete.
-    if (verdict instanceof Valid valid) {
-      boolean restricted = m.keys().restrictsModels(valid);
-      return readShape(context, restricted).compose(shape -> {
-        if (restricted && shape.model() == null && shape.body() != null) {
-          return refuse(context, GatewayFailure.badRequest("model_required",
-              "'model' is required: this API key or its plan is limited to certain models"));
-        }
-        Optional<Forbidden> modelRefused = m.keys().checkModel(valid, shape.model());
-        return modelRefused.isPresent() ? refuse(context, forbidden(modelRefused.get())) : admit(context, valid, shape);
-      });
-    }
-    if (verdict instanceof Forbidden f) {
-      return refuse(context, forbidden(f));
-    }
-    if (verdict instanceof Revoked) {
-      return unauthenticated(context, ip, HexFormat.of().formatHex(keyHash), "revoked_api_key", "this API key has been revoked");
-    }
-    if (verdict instanceof Expired) {
-      return unauthenticated(context, ip, HexFormat.of().formatHex(keyHash), "expired_api_key", "this API key has expired");
-    }
-    return unauthenticated(context, ip, null, "invalid_api_key", "unknown API key");
-  }
-
-  private static GatewayFailure forbidden(Forbidden f) {
-    return new GatewayFailure(403, "permission_error", f.code(), f.message());
+  /** Reads the request an authenticated key makes and admits it, unless the key's model rules refuse it (403). */
+  private Future<ProxyResponse> authorize(ProxyContext context, Valid valid) {
+    boolean restricted = m.keys().restrictsModels(valid);
+    return readShape(context, restricted).compose(shape -> {
+      if (restricted && shape.model() == null && shape.body() != null) {
+        return refuse(context, GatewayFailure.badRequest("model_required",
+            "'model' is required: this API key or its plan is limited to certain models"));
+      }
+      Optional<Forbidden> modelRefused = m.keys().checkModel(valid, shape.model());
+      return modelRefused.isPresent() ? refuse(context, KeyAuthenticator.forbidden(modelRefused.get())) : admit(context, valid, shape);
+    });
   }
 
   private Future<RequestShape> readShape(ProxyContext context, boolean modelRestricted) {
@@ -266,27 +237,6 @@ public final class MeteringInterceptor implements ProxyInterceptor {
     return Future.succeededFuture();
   }
 
-  /**
-   * 401, or 429 once this address has failed too often: with unknown or malformed keys
-   * ({@code keyHash} null, counted per address), or with this one existing but unusable key
-   * (counted per address and key, so that it locks out nobody else behind the address).
-   */
-  private Future<ProxyResponse> unauthenticated(ProxyContext context, String ip, String keyHash, String code, String message) {
-    if (keyHash == null ? m.failedAuth().blocked(ip) : m.failedAuth().blocked(ip, keyHash)) {
-      m.metrics().decision("refused", "failed_auth_limit");
-      return refuse(context, new GatewayFailure(429, "rate_limit_error", "too_many_failed_authentications",
-          keyHash == null ? "too many failed authentications from this address; try again in a minute"
-              : "this key was refused too often from this address; try again in a minute").withHeader("retry-after", "60"));
-    }
-    if (keyHash == null) {
-      m.failedAuth().failed(ip);
-    } else {
-      m.failedAuth().failed(ip, keyHash);
-    }
-    return refuse(context, new GatewayFailure(401, "invalid_request_error", code, message)
-        .withHeader("www-authenticate", "Bearer realm=\"tollgate\""));
-  }
-
   private GatewayFailure denied(Decision d, AdmissionRequest r) {
     Denial denial = d.denial();
     if (denial.isRateLimit()) {
@@ -329,12 +279,21 @@ public final class MeteringInterceptor implements ProxyInterceptor {
         .withHeader("retry-after", "1");
   }
 
+  /**
+   * Answers with a refusal made after authentication, counting its decision (the 503s and 429s
+   * counted theirs where they were made); authentication's own refusals go to {@link #answer}.
+   */
   private Future<ProxyResponse> refuse(ProxyContext context, GatewayFailure failure) {
-    if (failure.status() == 401 || failure.status() == 403) {
-      m.metrics().decision(failure.status() == 401 ? "unauthenticated" : "forbidden", failure.code());
+    if (failure.status() == 403) {
+      m.metrics().decision("forbidden", failure.code());
     } else if (failure.status() == 400 || failure.status() == 413) {
       m.metrics().decision("invalid", failure.code());
     }
+    return answer(context, failure);
+  }
+
+  /** The failure in the OpenAI error envelope, as this request's answer; counts no decision. */
+  private Future<ProxyResponse> answer(ProxyContext context, GatewayFailure failure) {
     GatewayAnswers.answered(context, failure);
     ProxyResponse response = context.request().release().response()
         .setStatusCode(failure.status())
@@ -344,15 +303,6 @@ public final class MeteringInterceptor implements ProxyInterceptor {
       response.putHeader("connection", "close");
     }
     return Future.succeededFuture(response);
-  }
-
-  private static String presentedKey(HttpServerRequest request) {
-    String auth = request.getHeader("authorization");
-    if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      return auth.substring(7).trim();
-    }
-    String apiKey = request.getHeader("x-api-key");
-    return apiKey == null ? null : apiKey.trim();
   }
 
   private static boolean hasChunkedBody(HttpServerRequest request) {

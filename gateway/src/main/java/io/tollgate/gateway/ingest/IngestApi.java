@@ -2,6 +2,8 @@ package io.tollgate.gateway.ingest;
 
 import io.tollgate.config.Credits;
 import io.tollgate.gateway.charging.HotPath;
+import io.tollgate.gateway.charging.KeyAuthenticator;
+import io.tollgate.gateway.errors.GatewayFailure;
 import io.tollgate.gateway.ops.Problems;
 import io.tollgate.metering.actions.ActionIngest;
 import io.tollgate.metering.actions.ActionIngest.Accepted;
@@ -9,12 +11,7 @@ import io.tollgate.metering.actions.ActionIngest.Duplicate;
 import io.tollgate.metering.actions.ActionIngest.Outcome;
 import io.tollgate.metering.actions.ActionIngest.Refused;
 import io.tollgate.metering.admission.Reservation;
-import io.tollgate.metering.keys.ApiKeyFormat;
-import io.tollgate.metering.keys.KeyVerifier.Expired;
-import io.tollgate.metering.keys.KeyVerifier.Forbidden;
-import io.tollgate.metering.keys.KeyVerifier.Revoked;
 import io.tollgate.metering.keys.KeyVerifier.Valid;
-import io.tollgate.metering.keys.KeyVerifier.Verdict;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerRequest;
@@ -26,7 +23,6 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.BiFunction;
@@ -48,12 +44,12 @@ public final class IngestApi {
   /** A batch of 100 events with 4 KiB of properties each, and room to spare. */
   private static final long MAX_BODY_BYTES = 1024 * 1024;
 
-  private final HotPath m;
   private final ActionIngest ingest;
+  private final KeyAuthenticator auth;
   private final Router router;
 
   public IngestApi(Vertx vertx, HotPath m, ActionIngest ingest) {
-    this.m = m;
+    this.auth = new KeyAuthenticator(m.keys(), m.failedAuth(), m.metrics());
     this.ingest = ingest;
     this.router = Router.router(vertx);
     router.route(PREFIX + "*").handler(BodyHandler.create().setBodyLimit(MAX_BODY_BYTES));
@@ -102,61 +98,22 @@ public final class IngestApi {
     }
   }
 
-  // ---- authentication: the proxy's rules (KeyVerifier), problem+json answers
+  // ---- authentication: the proxy's (KeyAuthenticator), problem+json answers
 
   private void authenticate(RoutingContext ctx) {
-    HttpServerRequest request = ctx.request();
-    String ip = request.remoteAddress() == null ? "unknown" : request.remoteAddress().hostAddress();
-    String key = presentedKey(request);
-    ApiKeyFormat.Problem problem = ApiKeyFormat.check(key);
-    if (problem != ApiKeyFormat.Problem.NONE) {
-      unauthenticated(ctx, ip, null, problem == ApiKeyFormat.Problem.MISSING ? "missing_api_key" : "invalid_api_key", problem.message());
-      return;
-    }
-    byte[] hash = ApiKeyFormat.hash(key);
-    m.keys().verify(hash, PREFIX, Optional.empty()).onComplete(ar -> {
-      if (ar.failed()) {
-        send(ctx, new Failure(503, "metering_unavailable", "the key store (Postgres) cannot be reached; try again shortly", "1", null));
-        return;
-      }
-      Verdict verdict = ar.result();
-      if (verdict instanceof Valid valid) {
-        ctx.put(GRANT, valid);
+    auth.authenticate(ctx.request(), PREFIX, Optional.empty()).onComplete(ar -> {
+      if (ar.succeeded()) {
+        ctx.put(GRANT, ar.result());
         ctx.next();
-      } else if (verdict instanceof Forbidden f) {
-        send(ctx, new Failure(403, f.code(), f.message()));
-      } else if (verdict instanceof Revoked) {
-        unauthenticated(ctx, ip, HexFormat.of().formatHex(hash), "revoked_api_key", "this API key has been revoked");
-      } else if (verdict instanceof Expired) {
-        unauthenticated(ctx, ip, HexFormat.of().formatHex(hash), "expired_api_key", "this API key has expired");
+      } else if (ar.cause() instanceof GatewayFailure f) {
+        // Counted by the authenticator; its headers (www-authenticate, retry-after) go out as they are.
+        f.headers().forEach(ctx.response()::putHeader);
+        send(ctx, new Failure(f.status(), f.code(), f.getMessage()));
       } else {
-        unauthenticated(ctx, ip, null, "invalid_api_key", "unknown API key");
+        log.warn("ingest: authentication failed: {}", ar.cause().toString());
+        send(ctx, new Failure(503, "metering_unavailable", "metering is unavailable; nothing was charged, try again shortly", "1", null));
       }
     });
-  }
-
-  private void unauthenticated(RoutingContext ctx, String ip, String keyHash, String code, String message) {
-    if (keyHash == null ? m.failedAuth().blocked(ip) : m.failedAuth().blocked(ip, keyHash)) {
-      send(ctx, new Failure(429, "too_many_failed_authentications", "too many failed authentications from this address; "
-          + "try again in a minute", "60", null));
-      return;
-    }
-    if (keyHash == null) {
-      m.failedAuth().failed(ip);
-    } else {
-      m.failedAuth().failed(ip, keyHash);
-    }
-    ctx.response().putHeader("www-authenticate", "Bearer realm=\"tollgate\"");
-    send(ctx, new Failure(401, code, message));
-  }
-
-  private static String presentedKey(HttpServerRequest request) {
-    String auth = request.getHeader("authorization");
-    if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      return auth.substring(7).trim();
-    }
-    String apiKey = request.getHeader("x-api-key");
-    return apiKey == null ? null : apiKey.trim();
   }
 
   // ---- handlers
