@@ -67,7 +67,9 @@ class PostgresOutageTest {
         // Flush passes fail meanwhile; nothing is acknowledged, so the events wait in the stream.
         UsageStreamConsumer.Backlog waiting = awaitBacklog(gateway, 40);
         assertThat(waiting.backlog()).isGreaterThanOrEqualTo(40);
-        assertThat(gateway.registry().get("tollgate_usage_flush_failures").counter().count()).isGreaterThan(0);
+        // The backlog alone can be reached before any flush pass ran into the outage (the streams
+        // are shared in this JVM), so wait for the failed pass itself: one runs every 100 ms.
+        assertThat(awaitFlushFailures(gateway)).isGreaterThan(0);
         // A Stripe webhook cannot be stored: 503, so that Stripe delivers it again later.
         String body = stripeEvent.encode();
         HttpTestClient.Reply refused = webhooks.post(body, Webhooks.sign(body, "whsec_outage_0123", java.time.Instant.now().getEpochSecond()));
@@ -110,6 +112,16 @@ class PostgresOutageTest {
       b = await(gateway.services().jobs().measureBacklog());
     }
     return b;
+  }
+
+  private static double awaitFlushFailures(Tollgate gateway) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    double failures = gateway.registry().get("tollgate_usage_flush_failures").counter().count();
+    while (failures == 0 && System.nanoTime() < deadline) {
+      await(vertx.timer(50));
+      failures = gateway.registry().get("tollgate_usage_flush_failures").counter().count();
+    }
+    return failures;
   }
 
   private static UsageStreamConsumer.Backlog awaitBacklog(Tollgate gateway, long atLeast) {
