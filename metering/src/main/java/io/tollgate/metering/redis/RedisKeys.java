@@ -59,13 +59,23 @@ public final class RedisKeys {
    * hashed, so the key's length does not depend on what a client sends.
    */
   public String ingestEvent(long accountId, String clientEventId) {
+    // A proxied request has no event id and passes "": every metered request's admit and settle
+    // name this key, so its digest is computed once rather than twice per request.
+    String digest = clientEventId.isEmpty() ? EMPTY_EVENT_DIGEST : eventDigest(clientEventId);
+    return tag(accountId) + "acct:" + accountId + ":evt:" + digest;
+  }
+
+  private static final String EMPTY_EVENT_DIGEST = eventDigest("");
+
+  /** The first 16 bytes of the id's SHA-256, in hex. */
+  private static String eventDigest(String clientEventId) {
     byte[] digest;
     try {
       digest = java.security.MessageDigest.getInstance("SHA-256").digest(clientEventId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     } catch (java.security.NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
-    return tag(accountId) + "acct:" + accountId + ":evt:" + java.util.HexFormat.of().formatHex(digest, 0, 16);
+    return java.util.HexFormat.of().formatHex(digest, 0, 16);
   }
 
   public String accountRequests(long accountId) {
