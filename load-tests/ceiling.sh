@@ -10,7 +10,9 @@
 #
 # Tunables: ROUNDS (2), DURATION (10), WARMUP (5, per run), WARMUP_ALL (30, JIT warm-up per target,
 # not recorded), CONNECTIONS (64), SERVER_CPU (1), DRIVER_CPU (0), REDIS_DB (3, flushed),
-# JAR_GATEWAY (gateway/target/tollgate.jar), RESULTS_NAME (<date>-ceiling).
+# JAR_GATEWAY (gateway/target/tollgate.jar), RESULTS_NAME (<date>-ceiling), JAR_GATEWAY_B (a second
+# gateway build: started beside the first on ports 19082/19083, same Redis and database, and measured
+# as targets pass-b and metered-b in every round, for a before/after comparison in the same run).
 # Needs what bench.sh needs: JDK 17, a local Redis and PostgreSQL, nginx, taskset, curl.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +43,7 @@ wait_http() { for _ in $(seq 1 300); do curl -fs -o /dev/null "$1" && return 0; 
 spawn() { taskset -c "$SERVER_CPU" "$@" & PIDS+=($!); }
 driver() { taskset -c "$DRIVER_CPU" java -Xms512m -Xmx512m -cp "$JAR_STUB" io.tollgate.loadtests.driver.LoadDriverMain "$@" 2>/dev/null; }
 ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}'))); done; echo "$t"; }
-allowed() { curl -fs "$ADMIN/metrics" | awk '/^tollgate_admission_decisions_total\{/ && /decision="allowed"/ {s += $NF} END {printf "%d\n", s}'; }
+allowed() { curl -fs "${1:-$ADMIN}/metrics" | awk '/^tollgate_admission_decisions_total\{/ && /decision="allowed"/ {s += $NF} END {printf "%d\n", s}'; }
 rows() { psql -d "$DB" -Atqc 'SELECT count(*) FROM usage_event_ids'; }
 
 rm -rf "$RAW" && mkdir -p "$RAW"
@@ -55,6 +57,13 @@ spawn nginx -p "$WORK" -c "$WORK/nginx.conf"; NGINX=$!
 spawn java -Xms1g -Xmx1g -cp "$JAR_STUB" io.tollgate.loadtests.ceiling.BareProxyMain --mode core --port 19090 >"$WORK/core.log" 2>&1; CORE=$!
 spawn java -Xms1g -Xmx1g -cp "$JAR_STUB" io.tollgate.loadtests.ceiling.BareProxyMain --mode http-proxy --port 19091 >"$WORK/hp.log" 2>&1; HP=$!
 spawn java -Xms1g -Xmx1g -jar "$JAR_GATEWAY" --config "$CONFIG" >"$WORK/gateway.log" 2>&1; GATEWAY=$!
+GATEWAY_B=
+if [ -n "${JAR_GATEWAY_B:-}" ]; then
+  sed -e 's/port: 19080/port: 19082/' -e 's/adminPort: 19081/adminPort: 19083/' "$CONFIG" >"$WORK/gateway-b.yaml"
+  TOLLGATE_DATA_DIR=$WORK/data-b spawn java -Xms1g -Xmx1g -jar "$JAR_GATEWAY_B" --config "$WORK/gateway-b.yaml" >"$WORK/gateway-b.log" 2>&1
+  GATEWAY_B=$!
+  wait_http http://127.0.0.1:19083/health/ready
+fi
 for u in http://127.0.0.1:19100/v1/models http://127.0.0.1:19180/v1/models http://127.0.0.1:19090/v1/models \
   http://127.0.0.1:19091/v1/models $ADMIN/health/ready; do wait_http "$u"; done
 # Redis and PostgreSQL (and new backends, which inherit it) on the server core too.
@@ -63,18 +72,23 @@ taskset -c "$DRIVER_CPU" java -cp "$JAR_STUB" io.tollgate.loadtests.driver.Bench
   --keys-per-account 1 --plan bench --name main --out "$WORK/main.keys" >/dev/null 2>&1
 
 TARGETS="direct nginx core http-proxy pass metered"
+if [ -n "$GATEWAY_B" ]; then TARGETS="$TARGETS pass-b metered-b"; fi
 url() { case $1 in direct) echo http://127.0.0.1:19100/v1/chat/completions ;; nginx) echo http://127.0.0.1:19180/v1/chat/completions ;;
   core) echo http://127.0.0.1:19090/v1/chat/completions ;; http-proxy) echo http://127.0.0.1:19091/v1/chat/completions ;;
-  pass) echo http://127.0.0.1:19080/pass/v1/chat/completions ;; metered) echo http://127.0.0.1:19080/v1/chat/completions ;; esac; }
+  pass) echo http://127.0.0.1:19080/pass/v1/chat/completions ;; metered) echo http://127.0.0.1:19080/v1/chat/completions ;;
+  pass-b) echo http://127.0.0.1:19082/pass/v1/chat/completions ;; metered-b) echo http://127.0.0.1:19082/v1/chat/completions ;; esac; }
 proxy_pid() { case $1 in direct) echo "" ;; nginx) echo "$NGINX $(pgrep -P "$NGINX" | tr '\n' ' ')" ;; core) echo $CORE ;;
-  http-proxy) echo $HP ;; *) echo $GATEWAY ;; esac; }
-keys() { [ "$1" = metered ] && echo "--keys $WORK/main.keys" || true; }
+  http-proxy) echo $HP ;; pass-b|metered-b) echo "$GATEWAY_B" ;; *) echo $GATEWAY ;; esac; }
+keys() { case $1 in metered*) echo "--keys $WORK/main.keys" ;; esac; }
+admin_of() { case $1 in *-b) echo http://127.0.0.1:19083 ;; *) echo "$ADMIN" ;; esac; }
 {
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "command=$COMMAND"
   echo "git commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc --all) cores"; echo "kernel=$(uname -r)"
   echo "JDK=$(java -version 2>&1 | head -2 | tail -1)"; echo "nginx=$(nginx -v 2>&1 | sed 's/.*nginx\///')"
   echo "placement=core $SERVER_CPU: stub (1 event loop), nginx (1 worker), bare core proxy, bare http-proxy, Tollgate (each 1 event loop), Redis, PostgreSQL; core $DRIVER_CPU: load driver"
+  echo "gateway=$JAR_GATEWAY ($(sha256sum "$JAR_GATEWAY" | cut -c1-12))"
+  if [ -n "$GATEWAY_B" ]; then echo "gateway B=$JAR_GATEWAY_B ($(sha256sum "$JAR_GATEWAY_B" | cut -c1-12)), ports 19082/19083"; fi
   echo "load average at start=$LOAD_AT_START"
 } >"$RAW/meta.txt"
 
@@ -86,7 +100,7 @@ done
 echo "round target requests req_per_s p50_ms p99_ms proxy_cpu_s stub_cpu_s redis_cpu_s postgres_cpu_s admitted rows" >"$RAW/runs.txt"
 for r in $(seq 1 "$ROUNDS"); do
   for t in $TARGETS; do
-    a0=0; r0=0; [ "$t" = metered ] && { a0=$(allowed); r0=$(rows); }
+    a0=0; r0=0; case $t in metered*) a0=$(allowed "$(admin_of "$t")"); r0=$(rows) ;; esac
     # shellcheck disable=SC2046
     pp=$(proxy_pid "$t")
     ( sleep "$WARMUP"; echo "$(ticks $pp) $(ticks $STUB) $(ticks $REDIS_PID) $(ticks $PM $(pgrep -P "$PM"))" >"$WORK/c0"
@@ -97,8 +111,8 @@ for r in $(seq 1 "$ROUNDS"); do
       --warmup-s "$WARMUP" --duration-s "$DURATION" >"$WORK/out.txt"
     wait "$cpu"
     adm=-; got=-
-    if [ "$t" = metered ]; then
-      a1=$(allowed); adm=$((a1 - a0))
+    if [ "${t#metered}" != "$t" ]; then
+      a1=$(allowed "$(admin_of "$t")"); adm=$((a1 - a0))
       for _ in $(seq 1 300); do got=$(($(rows) - r0)); [ "$got" -ge "$adm" ] && break; sleep 0.1; done
     fi
     read -r n rps <<<"$(awk '/requests/ {print $2, $4}' "$WORK/out.txt" | tr -d ',')"
@@ -118,7 +132,7 @@ echo "load average after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW/meta.txt"
 {
   echo "# Framework ceiling: Tollgate against bare Vert.x proxies and nginx ($RESULTS_NAME)"
   echo
-  echo "Command: \`$COMMAND\` (gateway jar \`${JAR_GATEWAY#"$ROOT"/}\`). Machine and placement: [\`meta.txt\`]($RESULTS_NAME/meta.txt); raw rows: [\`runs.txt\`]($RESULTS_NAME/runs.txt)."
+  echo "Command: \`$COMMAND\`${JAR_GATEWAY_B:+ with JAR_GATEWAY_B=$JAR_GATEWAY_B} (gateway jar \`${JAR_GATEWAY#"$ROOT"/}\`). Machine and placement: [\`meta.txt\`]($RESULTS_NAME/meta.txt); raw rows: [\`runs.txt\`]($RESULTS_NAME/runs.txt)."
   echo
   echo "Max throughput, closed loop, $CONNECTIONS connections, ${DURATION} s measured after ${WARMUP} s; rounds interleave the targets. CPU µs/req is the"
   echo "proxy process' own CPU (user + system) over the measured window divided by the requests it served in it (for metered: the gateway alone; Redis and PostgreSQL in their own columns)."
@@ -131,7 +145,7 @@ echo "load average after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW/meta.txt"
       printf "| %s | %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s | %s |\n", r, t, f[4], f[4] / ng,
         (t == "direct" || t == "nginx") ? "—" : sprintf("%.2f", f[4] / co), f[5], f[6],
         t == "direct" ? "—" : sprintf("%.0f", f[7] * 1e6 / n),
-        t == "metered" ? sprintf("%.0f", f[9] * 1e6 / n) : "—", t == "metered" ? sprintf("%.0f", f[10] * 1e6 / n) : "—",
-        t == "metered" ? f[11] " / " f[12] : "—" } }' "$RAW/runs.txt"
+        t ~ /^metered/ ? sprintf("%.0f", f[9] * 1e6 / n) : "—", t ~ /^metered/ ? sprintf("%.0f", f[10] * 1e6 / n) : "—",
+        t ~ /^metered/ ? f[11] " / " f[12] : "—" } }' "$RAW/runs.txt"
 } >"$ROOT/load-tests/results/$RESULTS_NAME.md"
 log "wrote load-tests/results/$RESULTS_NAME.md"

@@ -96,11 +96,14 @@ class OperationsTest {
               .contains("tollgate_usage_stream_backlog ")
               .contains("tollgate_usage_stream_pending ")
               .contains("tollgate_usage_stream_oldest_age_seconds ")
-              .contains("vertx_http_server_requests_total")
+              .contains("tollgate_connections_open{port=\"proxy\"}")
               .contains("jvm_memory_used_bytes")
-              // Vert.x's per-request HTTP client meters are off; the gateway counts upstream connections itself.
+              // Vert.x's per-request HTTP meters are off; the gateway counts responses and connections itself.
               .doesNotContain("vertx_http_client_requests_total")
               .doesNotContain("vertx_http_client_response_time")
+              .doesNotContain("vertx_http_server_requests_total")
+              .doesNotContain("vertx_http_server_response_time")
+              .doesNotContain("vertx_net_client_")
               .doesNotContain(UPSTREAM_SECRET)
               .doesNotContain(key)
               .doesNotContain(ADMIN_TOKEN);
