@@ -354,25 +354,12 @@ final class ConfigReader {
   }
 
   /**
-   * A price in credits (an exact decimal, at most three places: {@code 2.5}) as ledger units: the
-   * one place where a configured action price is turned into units ({@link Credits}).
+   * A price in credits (an exact decimal, at most three places: {@code 2.5}) as ledger units, at
+   * most {@link #MAX_UNIT_CREDITS}: the one place where a configured action price is turned into
+   * units ({@link Credits}).
    */
   private static Optional<Long> creditAmount(YamlSection at, String path, Object value) {
-    String expected = "expected credits 0-" + Credits.format(MAX_UNIT_CREDITS) + " with at most " + Credits.SCALE + " decimals, got ";
-    if (!(value instanceof Number n)) {
-      at.problem(path, expected + YamlSection.describe(value));
-      return Optional.empty();
-    }
-    try {
-      long units = Credits.units(n);
-      if (units >= 0 && units <= MAX_UNIT_CREDITS) {
-        return Optional.of(units);
-      }
-      at.problem(path, expected + YamlSection.describe(value));
-    } catch (IllegalArgumentException e) {
-      at.problem(path, expected + e.getMessage());
-    }
-    return Optional.empty();
+    return YamlSection.creditUnits(value, 0, MAX_UNIT_CREDITS, message -> at.problem(path, message));
   }
 
   /** A list of distinct names, each matching {@code pattern}. */
