@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * Turns the parsed YAML tree plus the environment into a {@link TollgateConfig}. Every reader
@@ -99,27 +100,11 @@ final class ConfigReader {
 
   private RedisConfig redis(YamlSection s) {
     RedisMode mode = redisMode(s);
-    String expected = "expected a redis:// or rediss:// URL with a host, got ";
-    Optional<String> fileUrl = s.string("url");
-    fileUrl.ifPresent(urls -> {
-      for (String url : RedisConfig.split(urls)) {
-        if (Urls.parseWithScheme(url, REDIS_SCHEMES) == null) {
-          s.problem("url", expected + YamlSection.describe(Urls.mask(url)));
-        } else if (Urls.hasPassword(url)) {
-          s.problem("url", "has a password (" + YamlSection.describe(Urls.mask(url))
-              + "): secrets come only from the environment: set REDIS_URL");
-        }
-      }
-    });
-    Optional<String> envUrl = env.get("REDIS_URL");
-    envUrl.ifPresent(urls -> {
-      for (String url : RedisConfig.split(urls)) {
-        if (Urls.parseWithScheme(url, REDIS_SCHEMES) == null) {
-          env.problem("REDIS_URL", expected + YamlSection.describe(Urls.mask(url)));
-        }
-      }
-    });
-    Optional<String> url = envUrl.or(() -> fileUrl);
+    // Each seed of a cluster list is checked on its own, so a problem names the bad seed, masked.
+    ServerUrl serverUrl = serverUrl(s, "REDIS_URL", REDIS_SCHEMES, RedisConfig::split);
+    Optional<String> fileUrl = serverUrl.file();
+    Optional<String> envUrl = serverUrl.env();
+    Optional<String> url = serverUrl.chosen();
     String several = "lists %d URLs: several seed nodes need redis.mode: cluster (or REDIS_MODE=cluster)";
     if (mode == RedisMode.STANDALONE && envUrl.isPresent() && RedisConfig.split(envUrl.get()).size() > 1) {
       env.problem("REDIS_URL", several.formatted(RedisConfig.split(envUrl.get()).size()));
@@ -160,31 +145,48 @@ final class ConfigReader {
   }
 
   private PostgresConfig postgres(YamlSection s) {
-    Optional<String> url = serverUrl(s, "DATABASE_URL", POSTGRES_SCHEMES);
+    // One URL, checked whole: only Redis reads a comma-separated list (of cluster seeds).
+    Optional<String> url = serverUrl(s, "DATABASE_URL", POSTGRES_SCHEMES, List::of).chosen();
     int poolSize = (int) s.integer("poolSize", Defaults.POOL_SIZE, 1, 1024);
     s.finish();
     return new PostgresConfig(url, poolSize);
   }
 
-  /** A backing server's URL: the environment variable wins over the file's {@code url}; both are checked. */
-  private Optional<String> serverUrl(YamlSection s, String envName, List<String> schemes) {
+  /** A backing server's URL as the file and the environment give it; the environment's wins. */
+  private record ServerUrl(Optional<String> file, Optional<String> env) {
+
+    Optional<String> chosen() {
+      return env.or(() -> file);
+    }
+  }
+
+  /**
+   * Reads and checks a backing server's URL: the file's {@code url} and {@code envName}, each of
+   * the URLs {@code split} finds in them on its own (Postgres takes one URL, a Redis cluster
+   * several seeds). The file's may not carry a password: secrets come only from the environment.
+   */
+  private ServerUrl serverUrl(YamlSection s, String envName, List<String> schemes, Function<String, List<String>> split) {
     String expected = "expected a " + String.join(":// or ", schemes) + ":// URL with a host, got ";
     Optional<String> fileUrl = s.string("url");
-    fileUrl.ifPresent(url -> {
-      if (Urls.parseWithScheme(url, schemes) == null) {
-        s.problem("url", expected + YamlSection.describe(Urls.mask(url)));
-      } else if (Urls.hasPassword(url)) {
-        s.problem("url", "has a password (" + YamlSection.describe(Urls.mask(url))
-            + "): secrets come only from the environment: set " + envName);
+    fileUrl.ifPresent(urls -> {
+      for (String url : split.apply(urls)) {
+        if (Urls.parseWithScheme(url, schemes) == null) {
+          s.problem("url", expected + YamlSection.describe(Urls.mask(url)));
+        } else if (Urls.hasPassword(url)) {
+          s.problem("url", "has a password (" + YamlSection.describe(Urls.mask(url))
+              + "): secrets come only from the environment: set " + envName);
+        }
       }
     });
     Optional<String> envUrl = env.get(envName);
-    envUrl.ifPresent(url -> {
-      if (Urls.parseWithScheme(url, schemes) == null) {
-        env.problem(envName, expected + YamlSection.describe(Urls.mask(url)));
+    envUrl.ifPresent(urls -> {
+      for (String url : split.apply(urls)) {
+        if (Urls.parseWithScheme(url, schemes) == null) {
+          env.problem(envName, expected + YamlSection.describe(Urls.mask(url)));
+        }
       }
     });
-    return envUrl.or(() -> fileUrl);
+    return new ServerUrl(fileUrl, envUrl);
   }
 
   private Path dataDir(YamlSection top) {
@@ -352,25 +354,12 @@ final class ConfigReader {
   }
 
   /**
-   * A price in credits (an exact decimal, at most three places: {@code 2.5}) as ledger units: the
-   * one place where a configured action price is turned into units ({@link Credits}).
+   * A price in credits (an exact decimal, at most three places: {@code 2.5}) as ledger units, at
+   * most {@link #MAX_UNIT_CREDITS}: the one place where a configured action price is turned into
+   * units ({@link Credits}).
    */
   private static Optional<Long> creditAmount(YamlSection at, String path, Object value) {
-    String expected = "expected credits 0-" + Credits.format(MAX_UNIT_CREDITS) + " with at most " + Credits.SCALE + " decimals, got ";
-    if (!(value instanceof Number n)) {
-      at.problem(path, expected + YamlSection.describe(value));
-      return Optional.empty();
-    }
-    try {
-      long units = Credits.units(n);
-      if (units >= 0 && units <= MAX_UNIT_CREDITS) {
-        return Optional.of(units);
-      }
-      at.problem(path, expected + YamlSection.describe(value));
-    } catch (IllegalArgumentException e) {
-      at.problem(path, expected + e.getMessage());
-    }
-    return Optional.empty();
+    return YamlSection.creditUnits(value, 0, MAX_UNIT_CREDITS, message -> at.problem(path, message));
   }
 
   /** A list of distinct names, each matching {@code pattern}. */

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * One mapping of the YAML file together with its key path, so that every problem names the exact
@@ -115,22 +116,43 @@ final class YamlSection {
     if (!has(name)) {
       return fallback;
     }
-    Object value = map.get(name);
-    String expected = (minUnits > 0 ? "credits > 0" : "credits >= 0") + " with at most " + Credits.SCALE + " decimals";
+    return creditUnits(map.get(name), minUnits, Credits.MAX_UNITS, message -> problem(name, message)).orElse(fallback);
+  }
+
+  /**
+   * The one reading of a configured amount of credits, wherever it sits: {@code value} in units
+   * ({@link Credits}) if it is an exact decimal with at most three decimals from {@code minUnits}
+   * to {@code maxUnits}; otherwise {@code problem} gets "expected ..., got ..." naming the value
+   * (never rounded) and the result is empty.
+   */
+  static Optional<Long> creditUnits(Object value, long minUnits, long maxUnits, Consumer<String> problem) {
+    String expected = "expected " + creditRange(minUnits, maxUnits) + " with at most " + Credits.SCALE + " decimals, got ";
     if (!(value instanceof Number n)) {
-      problem(name, "expected " + expected + ", got " + describe(value));
-      return fallback;
+      problem.accept(expected + describe(value));
+      return Optional.empty();
     }
     try {
       long units = Credits.units(n);
-      if (units >= minUnits) {
-        return units;
+      if (units >= minUnits && units <= maxUnits) {
+        return Optional.of(units);
       }
-      problem(name, "expected " + expected + ", got " + describe(value));
+      problem.accept(expected + describe(value));
     } catch (IllegalArgumentException e) {
-      problem(name, "expected " + expected + ", got " + e.getMessage());
+      problem.accept(expected + e.getMessage());
     }
-    return fallback;
+    return Optional.empty();
+  }
+
+  /**
+   * How a credit range reads in a message. Without a bound of its own below what is kept exactly
+   * only the lower end is named, and a positive minimum is one unit, the smallest amount above 0:
+   * "credits >= 0", "credits > 0"; with one, both ends: "credits 0-1000000".
+   */
+  private static String creditRange(long minUnits, long maxUnits) {
+    if (maxUnits >= Credits.MAX_UNITS) {
+      return minUnits > 0 ? "credits > 0" : "credits >= 0";
+    }
+    return "credits " + Credits.format(minUnits) + "-" + Credits.format(maxUnits);
   }
 
   boolean bool(String name, boolean fallback) {

@@ -71,6 +71,19 @@ class ActionsConfigTest {
   }
 
   @Test
+  @DisplayName("a price above 1,000,000 credits, or one that is no number, is refused naming the tier or the action")
+  void priceOutOfBounds() {
+    // 1,000,000 credits is the bound (allowance × price must stay exact in the Lua scripts); it is itself allowed.
+    assertThat(load("tiers: { huge: 1000000 }\n").actions().tiers()).isEqualTo(Map.of("huge", 1_000_000_000L));
+    assertThat(problemsOf("tiers: { huge: 1000000.001 }\n"))
+        .containsExactly("tollgate.yaml: tiers.huge: expected credits 0-1000000 with at most 3 decimals, got 1000000.001");
+    assertThat(problemsOf("tiers: { small: cheap }\n"))
+        .containsExactly("tollgate.yaml: tiers.small: expected credits 0-1000000 with at most 3 decimals, got \"cheap\"");
+    assertThat(problemsOf("actions: { run: { credits: 1000001 } }\n"))
+        .containsExactly("tollgate.yaml: actions.run.credits: expected credits 0-1000000 with at most 3 decimals, got 1000001");
+  }
+
+  @Test
   @DisplayName("an allowance for a tier that does not exist, or a negative one, is refused naming the plan")
   void badAllowance() {
     assertThat(problemsOf("""

@@ -61,12 +61,15 @@ class RedisClusterConfigTest {
   }
 
   @Test
-  @DisplayName("each seed is checked on its own: a bad one is named, masked, and an empty one (a stray comma) too")
+  @DisplayName("each seed is checked on its own: a bad one is named, masked, an empty one (a stray comma) too, and a password in the file's")
   void badSeed() {
     assertThat(problemsOf("", Map.of("REDIS_MODE", "cluster", "REDIS_URL", "redis://:pw@a:7000,b:7000"))).containsExactly(
         "environment: REDIS_URL: expected a redis:// or rediss:// URL with a host, got \"b:7000\"");
     List<String> problems = problemsOf("redis: { mode: cluster, url: 'redis://a:7000,,redis://c:7000' }");
     assertThat(problems).containsExactly(
         "tollgate.yaml: redis.url: expected a redis:// or rediss:// URL with a host, got \"\"");
+    assertThat(problemsOf("redis: { mode: cluster, url: 'redis://a:7000,redis://:hunter2@b:7000' }")).containsExactly(
+        "tollgate.yaml: redis.url: has a password (\"redis://:****@b:7000\"): secrets come only from the environment: "
+            + "set REDIS_URL");
   }
 }

@@ -155,6 +155,15 @@ class ValidationRulesTest {
     }
 
     @Test
+    @DisplayName("credits that are no number are refused naming the value; a credit pack must grant more than 0")
+    void creditsNotANumberOrZero() {
+      assertThat(problemsOf("routes: [ { prefix: /v1/, upstream: 'http://x/', flatCost: free } ]")).containsExactly(
+          "tollgate.yaml: routes[0].flatCost: expected credits >= 0 with at most 3 decimals, got \"free\"");
+      assertThat(problemsOf("billing: { creditPacks: { tiny: { credits: 0, stripePrice: price_tiny, amount: 50 } } }"))
+          .containsExactly("tollgate.yaml: billing.creditPacks.tiny.credits: expected credits > 0 with at most 3 decimals, got 0");
+    }
+
+    @Test
     @DisplayName("credits beyond what a Redis script holds exactly (2^53 units) are refused")
     void creditsOutOfRange() {
       assertThat(problemsOf("plans: { free: { requestsPerMinute: 1, tokensPerMinute: 1, includedCredits: 9007199254741 } }"))
@@ -324,6 +333,15 @@ class ValidationRulesTest {
     void postgresScheme() {
       assertThat(problemsOf("postgres: { url: 'mysql://db/x' }")).containsExactly(
           "tollgate.yaml: postgres.url: expected a postgresql:// or postgres:// URL with a host, got \"mysql://db/x\"");
+    }
+
+    @Test
+    @DisplayName("a Postgres URL is one URL: commas do not split it into seeds as they do for a Redis cluster")
+    void postgresUrlNotSplit() {
+      assertThat(problemsOf("postgres: { url: 'mysql://a,b/tg' }")).containsExactly(
+          "tollgate.yaml: postgres.url: expected a postgresql:// or postgres:// URL with a host, got \"mysql://a,b/tg\"");
+      assertThat(problemsOf("", Map.of("DATABASE_URL", "mysql://a,b/tg"))).containsExactly(
+          "environment: DATABASE_URL: expected a postgresql:// or postgres:// URL with a host, got \"mysql://a,b/tg\"");
     }
 
     @Test
