@@ -14,19 +14,19 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Admin API: accounts, keys, credits, audit log")
 class AdminApiTest {
 
-  private static GatewayHarness harness;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
-  private static Vertx vertx;
   private static HttpTestClient client;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     client = new HttpTestClient(vertx, true);
     gateway = GatewayHarness.start("""
         routes:
@@ -42,7 +42,6 @@ class AdminApiTest {
   @AfterAll
   static void stop() {
     gateway.close();
-    harness.close();
   }
 
   private static HttpTestClient.Reply call(HttpMethod method, String uri, Object body) {

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Issue 14 (5): wrong admin tokens are slowed per client IP; the right token is never locked out. */
 @DisplayName("Admin token guessing is limited per client IP")
@@ -20,19 +21,18 @@ class AdminAuthLimitTest {
   /** The documented allowance: 10 wrong admin tokens per client IP per minute, then 429. */
   private static final int ALLOWED_PER_MINUTE = 10;
 
-  private static GatewayHarness harness;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
   private static Tollgate gateway;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
     gateway = GatewayHarness.start("routes: []\n", Map.of());
   }
 
   @AfterAll
   static void stop() {
     gateway.close();
-    harness.close();
   }
 
   @Test

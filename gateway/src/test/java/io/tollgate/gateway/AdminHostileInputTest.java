@@ -12,6 +12,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Issue 14's admin findings: input that used to give 500 (NUL in a text field or filter), commit a
@@ -21,15 +22,14 @@ import org.junit.jupiter.api.Test;
 @DisplayName("Admin API under hostile input: NUL, huge numbers and retried rotations change nothing")
 class AdminHostileInputTest {
 
-  private static GatewayHarness harness;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
-  private static Vertx vertx;
   private static HttpTestClient client;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     client = new HttpTestClient(vertx, true);
     gateway = GatewayHarness.start("""
         routes:
@@ -41,7 +41,6 @@ class AdminHostileInputTest {
   @AfterAll
   static void stop() {
     gateway.close();
-    harness.close();
   }
 
   private static HttpTestClient.Reply call(HttpMethod method, String uri, JsonObject body) {

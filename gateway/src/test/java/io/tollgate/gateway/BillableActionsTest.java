@@ -24,6 +24,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Issue 15, parts 3-4: billable actions reported through the ingest API on the public port, with
@@ -66,16 +67,15 @@ class BillableActionsTest {
           allowances: { small: 2 }
       """;
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static MutableClock clock;
   private static Tollgate gateway;
   private static Pool pg;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     clock = new MutableClock(System.currentTimeMillis());
     gateway = Tollgate.start(GatewayHarness.config(YAML, Map.of()), clock);
     pg = GatewayHarness.postgres(vertx);
@@ -85,7 +85,6 @@ class BillableActionsTest {
   static void stop() {
     gateway.close();
     await(pg.close());
-    harness.close();
   }
 
   @Test

@@ -43,26 +43,25 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Billing periods roll over once; usage alerts fire once each, signed, across instances")
 class BillingPeriodsAndAlertsTest {
 
   private static final String ALERT_SECRET = "alert-signing-secret-0123456789";
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Pool pg;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     pg = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(TestServices.get().postgresUrl())).using(vertx).build();
   }
 
   @AfterAll
   static void stop() {
     pg.close();
-    harness.close();
   }
 
   /** A route where every request costs exactly 100 credits (no token pricing), and a plan with 1,000 included. */

@@ -28,21 +28,21 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Stripe webhooks move plans, statuses, periods and credits, and the hot path follows within seconds")
 class BillingWebhooksTest {
 
   static final String SECRET = "whsec_test_billing_0123456789";
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
   private static Webhooks webhooks;
   private static Pool pg;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     gateway = GatewayHarness.start("""
         routes:
           - { prefix: /v1/, upstream: "%s/v1/", usage: openai }
@@ -74,7 +74,6 @@ class BillingWebhooksTest {
   static void stop() throws Exception {
     pg.close().await(10, TimeUnit.SECONDS);
     gateway.close();
-    harness.close();
   }
 
   private static HttpTestClient.Reply admin(HttpMethod method, String uri, JsonObject body) {

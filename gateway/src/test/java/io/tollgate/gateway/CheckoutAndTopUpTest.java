@@ -24,14 +24,16 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Checkout, the portal, invoices and auto top-up against a fake Stripe driven by the real stripe-java client")
 class CheckoutAndTopUpTest {
 
   private static final String STRIPE_KEY = "sk_test_checkout_0123456789";
   private static final String SECRET = "whsec_checkout_0123456789";
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static FakeStripe stripe;
   private static Tollgate gateway;
   private static Tollgate second;
@@ -59,8 +61,6 @@ class CheckoutAndTopUpTest {
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     stripe = await(new FakeStripe(vertx, STRIPE_KEY).start());
     Map<String, String> env = Map.of("STRIPE_API_KEY", STRIPE_KEY, "STRIPE_WEBHOOK_SECRET", SECRET);
     gateway = GatewayHarness.start(yaml(), env);
@@ -75,7 +75,6 @@ class CheckoutAndTopUpTest {
     second.close();
     gateway.close();
     await(stripe.close());
-    harness.close();
   }
 
   private static HttpTestClient.Reply admin(HttpMethod method, String uri, JsonObject body) {

@@ -12,20 +12,20 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Checkout trials, with or without a card, as Stripe receives them (fake Stripe, real stripe-java client)")
 class CheckoutTrialTest {
 
   private static final String STRIPE_KEY = "sk_test_trial_0123456789";
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static FakeStripe stripe;
   private static Tollgate gateway;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     stripe = await(new FakeStripe(vertx, STRIPE_KEY).start());
     String yaml = """
         routes:
@@ -48,7 +48,6 @@ class CheckoutTrialTest {
   static void stop() throws Exception {
     gateway.close();
     await(stripe.close());
-    harness.close();
   }
 
   private static HttpTestClient.Reply checkout(long account, JsonObject body) {

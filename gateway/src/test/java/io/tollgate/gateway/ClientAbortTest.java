@@ -36,6 +36,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -52,8 +53,9 @@ class ClientAbortTest {
   private static final long EXACT = 2_000;
   private static final String ROUTE = "/v1/";
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Vertx upstreamVertx;
   private static HttpServer upstream;
   private static Tollgate draining;
@@ -63,8 +65,6 @@ class ClientAbortTest {
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     upstreamVertx = Vertx.vertx();
     upstream = await(upstreamVertx.createHttpServer().requestHandler(ClientAbortTest::answer).listen(0, "127.0.0.1"));
     String config = """
@@ -93,7 +93,6 @@ class ClientAbortTest {
     draining.close();
     estimating.close();
     await(upstreamVertx.close());
-    harness.close();
   }
 
   // ---- drain (the default): the rest of the answer is read and its usage charged

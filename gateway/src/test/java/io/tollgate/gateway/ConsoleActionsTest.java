@@ -21,6 +21,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The console's per-tier allowance bars and billable-action usage (operator's account page and
@@ -44,15 +45,14 @@ class ConsoleActionsTest {
       metering: { flushIntervalMs: 50 }
       """;
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
   private static Pool pg;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     gateway = GatewayHarness.start(YAML, Map.of());
     pg = GatewayHarness.postgres(vertx);
   }
@@ -61,7 +61,6 @@ class ConsoleActionsTest {
   static void stop() throws Exception {
     pg.close().await(10, TimeUnit.SECONDS);
     gateway.close();
-    harness.close();
   }
 
   private static ConsoleClient signedIn() {

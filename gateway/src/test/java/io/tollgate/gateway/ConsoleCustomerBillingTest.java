@@ -14,21 +14,21 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The customer page's "Manage billing" against a fake Stripe driven by the real stripe-java client. */
 @DisplayName("Customer page and account page: manage billing through the Stripe Customer Portal, upgrade through Stripe Checkout")
 class ConsoleCustomerBillingTest {
 
   private static final String STRIPE_KEY = "sk_test_console_0123456789";
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static FakeStripe stripe;
   private static Tollgate gateway;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     stripe = await(new FakeStripe(vertx, STRIPE_KEY).start());
     stripe.definePrice(StripeObjects.price("price_pro").licensed().unitAmount(2000));
     stripe.definePrice(StripeObjects.price("price_team").licensed().unitAmount(5000));
@@ -51,7 +51,6 @@ class ConsoleCustomerBillingTest {
   @AfterAll
   static void stop() {
     gateway.close();
-    harness.close();
   }
 
   private static String link(long account) {

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The console over plain HTTP (no browser): sign-in and its cookie, the session and CSRF checks,
@@ -24,15 +25,14 @@ class ConsoleHttpTest {
 
   private static final String XSS = "<script>alert('x')</script><img src=x onerror=alert(1)>\"'&";
 
-  private static GatewayHarness harness;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
-  private static Vertx vertx;
   private static MutableClock clock;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     clock = new MutableClock(System.currentTimeMillis());
     gateway = Tollgate.start(GatewayHarness.config("""
         routes:
@@ -47,7 +47,6 @@ class ConsoleHttpTest {
   @AfterAll
   static void stop() {
     gateway.close();
-    harness.close();
   }
 
   private static ConsoleClient signedIn() {

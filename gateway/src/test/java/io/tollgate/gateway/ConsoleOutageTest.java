@@ -11,28 +11,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Issue 17, "Redis or Postgres down shows a banner, not a stack trace". */
 @DisplayName("Console while Redis or Postgres is down")
 class ConsoleOutageTest {
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
-
-  @BeforeAll
-  static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
-  }
-
-  @AfterAll
-  static void stop() {
-    harness.close();
-  }
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
 
   private static String routes() {
     return "routes: []\n";

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Issue 17's scale: 10,000 accounts and a month of usage (an event every 30 s since the period
@@ -38,15 +39,14 @@ class ConsoleScaleTest {
   private static final int ACCOUNTS = 10_000;
   private static final long CREDITS_PER_EVENT = 3;
 
-  private static GatewayHarness harness;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
-  private static Vertx vertx;
   private static Pool pg;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     String db = TestServices.get().freshDatabase("console_scale");
     // The default free plan, plus an allowance of billable actions: the page draws its bars too.
     gateway = GatewayHarness.start("""
@@ -63,7 +63,6 @@ class ConsoleScaleTest {
   static void stop() {
     pg.close();
     gateway.close();
-    harness.close();
   }
 
   @Test

@@ -12,19 +12,19 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Failed-authentication lockout: a stale key or a guesser behind a shared address never locks out a valid key")
 class FailedAuthLockoutTest {
 
   private static final int LIMIT = 3;
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     gateway = GatewayHarness.start("""
         routes:
           - { prefix: /v1/, upstream: "%s/v1/", usage: openai }
@@ -35,7 +35,6 @@ class FailedAuthLockoutTest {
   @AfterAll
   static void stop() {
     gateway.close();
-    harness.close();
   }
 
   /** Every request comes from 127.0.0.1: the tenants below share one address, as behind a NAT. */

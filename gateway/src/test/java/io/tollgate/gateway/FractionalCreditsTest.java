@@ -18,6 +18,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Issue 15, part 2: credits are exact decimals with 0.001 as the smallest unit. A route that
@@ -27,16 +28,15 @@ import org.junit.jupiter.api.Test;
 @DisplayName("Fractional credits end to end: 2.5 a request and a 0.001 grant are exact everywhere")
 class FractionalCreditsTest {
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
   private static Pool pg;
   private static Redis redis;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     gateway = GatewayHarness.start("""
         routes:
           - prefix: /action/
@@ -56,7 +56,6 @@ class FractionalCreditsTest {
     redis.close();
     await(pg.close());
     gateway.close();
-    harness.close();
   }
 
   private static HttpTestClient.Reply admin(HttpMethod method, String uri, String rawJson) {

@@ -9,12 +9,19 @@ import io.vertx.core.Vertx;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * Test wiring: the JVM-wide embedded Redis and Postgres, a stub upstream on a random port, and
  * gateways built from YAML exactly as an operator would write it.
+ *
+ * <p>A test class holds one in a static {@code @RegisterExtension} field: the stub starts when the
+ * class is initialised, before its {@code @BeforeAll} methods, and closes after its
+ * {@code @AfterAll} methods, so a class's own setup can use the stub and its teardown runs while
+ * the stub is still up, without each class repeating the start and stop.
  */
-final class GatewayHarness implements AutoCloseable {
+final class GatewayHarness implements AutoCloseable, AfterAllCallback {
 
   static final String ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 
@@ -54,6 +61,11 @@ final class GatewayHarness implements AutoCloseable {
   @Override
   public void close() {
     await(stubVertx.close());
+  }
+
+  @Override
+  public void afterAll(ExtensionContext context) {
+    close();
   }
 
   /** A pool on the JVM's test Postgres, for tests that look at rows themselves. */

@@ -15,19 +15,19 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("The public port survives hostile connections: capped, timed out, never smuggled into, never forwarding '..'")
 class HostileEdgeTest {
 
   private static final int CAP = 50;
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     gateway = GatewayHarness.start("""
         server: { maxConnections: %d, requestHeaderTimeoutMs: 1000 }
         routes:
@@ -39,7 +39,6 @@ class HostileEdgeTest {
   @AfterAll
   static void stop() {
     gateway.close();
-    harness.close();
   }
 
   private static double open() {

@@ -23,21 +23,21 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Issue 14, items 1–3: what a client with a valid key sends cannot overflow pricing, poison usage rows or dodge a model restriction. */
 @DisplayName("Hostile input on the metered path")
 class HostileInputTest {
 
-  private static GatewayHarness harness;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
-  private static Vertx vertx;
   private static Redis redis;
   private static Pool pg;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     gateway = GatewayHarness.start("""
         routes:
           - prefix: /v1/
@@ -62,7 +62,6 @@ class HostileInputTest {
     redis.close();
     await(pg.close());
     gateway.close();
-    harness.close();
   }
 
   private static final Map<String, Long> ACCOUNTS = new HashMap<>();

@@ -12,20 +12,20 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Hostile Stripe webhook deliveries are always answered, and a signed event is never unstorable")
 class HostileWebhookTest {
 
   static final String SECRET = "whsec_test_hostile_0123456789";
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
   private static Webhooks webhooks;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     gateway = GatewayHarness.start("""
         routes:
           - { prefix: /v1/, upstream: "%s/v1/", usage: openai }
@@ -36,7 +36,6 @@ class HostileWebhookTest {
   @AfterAll
   static void stop() {
     gateway.close();
-    harness.close();
   }
 
   @Test

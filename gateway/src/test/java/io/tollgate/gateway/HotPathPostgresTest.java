@@ -15,6 +15,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * README / architecture: the hot path makes no Postgres call in the steady state (the key comes
@@ -39,15 +40,14 @@ class HotPathPostgresTest {
       + "FROM pg_stat_user_tables WHERE relname IN ('api_keys', 'credit_transactions', 'usage_event_ids') "
       + "OR relname LIKE 'usage_events%' OR relname LIKE 'usage_rollup%'";
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Pool pg;
   private static String databaseUrl;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     databaseUrl = TestServices.get().freshDatabase("hot_path_steady");
     pg = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(databaseUrl)).using(vertx).build();
   }
@@ -55,7 +55,6 @@ class HotPathPostgresTest {
   @AfterAll
   static void stop() {
     await(pg.close());
-    harness.close();
   }
 
   private static final String PER_TABLE = "SELECT relname, seq_scan, coalesce(idx_scan, 0) AS idx_scan, n_tup_ins, n_tup_upd, n_tup_del "

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Hybrid billing through the real path: requests → settle script → usage stream → Postgres →
@@ -25,15 +26,14 @@ import org.junit.jupiter.api.Test;
 class HybridBillingTest {
 
   private static final String STRIPE_KEY = "sk_test_hybrid_0123456789";
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static FakeStripe stripe;
   private static io.vertx.sqlclient.Pool pg;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     stripe = await(new FakeStripe(vertx, STRIPE_KEY).start());
     pg = GatewayHarness.postgres(vertx);
   }
@@ -42,7 +42,6 @@ class HybridBillingTest {
   static void stop() {
     await(pg.close());
     await(stripe.close());
-    harness.close();
   }
 
   private String config() {

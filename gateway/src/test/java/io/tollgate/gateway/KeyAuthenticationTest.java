@@ -13,10 +13,9 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * README, Authenticate and "Billable actions and the ingest API": the ingest API takes a key with
@@ -37,19 +36,9 @@ class KeyAuthenticationTest {
   private static final String PER_ADDRESS_LOCKOUT = "too many failed authentications from this address; try again in a minute";
   private static final String EVENTS = "/tollgate/v1/events";
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
-
-  @BeforeAll
-  static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
-  }
-
-  @AfterAll
-  static void stop() {
-    harness.close();
-  }
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
 
   private static Tollgate gateway() {
     return GatewayHarness.start("""

@@ -25,22 +25,22 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Budgets per API key: enforced atomically with the balance, 402 key_budget_exhausted for that key only, shown on the key")
 class KeyBudgetTest {
 
   /** Each request to /flat/ costs exactly this many credits (the route's flatCost). */
   private static final long COST = 100;
-  private static GatewayHarness harness;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
-  private static Vertx vertx;
   private static Redis redis;
   private static Pool pg;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     gateway = GatewayHarness.start("""
         routes:
           - { prefix: /flat/, upstream: "%s/v1/", flatCost: %d }
@@ -57,7 +57,6 @@ class KeyBudgetTest {
     pg.close().await(10, TimeUnit.SECONDS);
     redis.close();
     gateway.close();
-    harness.close();
   }
 
   private static HttpTestClient.Reply admin(HttpMethod method, String uri, JsonObject body) {

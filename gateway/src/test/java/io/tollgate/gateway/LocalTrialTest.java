@@ -20,21 +20,21 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Local trials: a plan until trialEndsAt, then the free plan exactly once unless a Stripe subscription took over")
 class LocalTrialTest {
 
   private static final String SECRET = "whsec_local_trial_0123456789";
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
   private static Webhooks webhooks;
   private static Pool pg;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     gateway = GatewayHarness.start("""
         routes:
           - { prefix: /v1/, upstream: "%s/v1/", usage: openai }
@@ -55,7 +55,6 @@ class LocalTrialTest {
   static void stop() throws Exception {
     pg.close().await(10, TimeUnit.SECONDS);
     gateway.close();
-    harness.close();
   }
 
   private static HttpTestClient.Reply admin(HttpMethod method, String uri, JsonObject body) {

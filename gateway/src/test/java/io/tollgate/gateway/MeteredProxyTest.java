@@ -27,20 +27,20 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The metered hot path end to end: real gateway, real Redis and Postgres, stub upstream. */
 @DisplayName("Metered proxying: authentication, admission, usage and settlement")
 class MeteredProxyTest {
 
-  private static GatewayHarness harness;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
-  private static Vertx vertx;
   private static Redis redis;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     gateway = GatewayHarness.start("""
         routes:
           - prefix: /v1/
@@ -66,7 +66,6 @@ class MeteredProxyTest {
   static void stop() {
     redis.close();
     gateway.close();
-    harness.close();
   }
 
   private static JsonObject chat(String model, Integer maxTokens, boolean stream, Boolean includeUsage) {

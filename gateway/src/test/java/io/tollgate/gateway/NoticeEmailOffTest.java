@@ -12,28 +12,17 @@ import io.vertx.core.json.JsonObject;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Notices by email when mail is off, and when the SMTP server cannot be reached")
 class NoticeEmailOffTest {
 
   private static final String SECRET = "whsec_mailoff_0123456789";
-  private static GatewayHarness harness;
-  private static Vertx vertx;
-
-  @BeforeAll
-  static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
-  }
-
-  @AfterAll
-  static void stop() {
-    harness.close();
-  }
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
 
   private static String yaml(String alerts) {
     return """

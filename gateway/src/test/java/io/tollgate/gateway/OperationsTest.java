@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @ExtendWith(VertxExtension.class)
 @DisplayName("Health, metrics, the OpenAPI document and admin authentication")
@@ -23,12 +24,12 @@ class OperationsTest {
 
   private static final String ADMIN_TOKEN = GatewayHarness.ADMIN_TOKEN;
   private static final String UPSTREAM_SECRET = "sk-upstream-never-in-metrics";
-  private static GatewayHarness harness;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
   private static Tollgate gateway;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
     // Settles WAIT for a replica the test Redis does not have (5 ms each): counted as shortfalls.
     gateway = GatewayHarness.start("""
         redis: { settleWaitReplicas: 1, settleWaitMs: 5 }
@@ -43,7 +44,6 @@ class OperationsTest {
   @AfterAll
   static void stop() {
     gateway.close();
-    harness.close();
   }
 
   @Test

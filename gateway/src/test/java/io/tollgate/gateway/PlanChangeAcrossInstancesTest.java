@@ -8,10 +8,9 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonObject;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * README, admin API: {@code PATCH /admin/v1/accounts/{id}} (plan, …) "reaches every instance's key
@@ -21,19 +20,9 @@ import org.junit.jupiter.api.Test;
 @DisplayName("A plan change reaches every instance")
 class PlanChangeAcrossInstancesTest {
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
-
-  @BeforeAll
-  static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
-  }
-
-  @AfterAll
-  static void stop() {
-    harness.close();
-  }
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
 
   @Test
   @DisplayName("an account moved from an unlimited plan to one of 3 requests a minute through A gets that limit on B, well before B's cache expires")

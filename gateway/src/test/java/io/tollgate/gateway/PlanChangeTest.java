@@ -22,6 +22,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Subscription lifecycle through Stripe: a prorated plan change (refused on a declined card), one live subscription, cancel and resume, refunded invoices")
 class PlanChangeTest {
@@ -33,8 +34,9 @@ class PlanChangeTest {
   private static final long TEAM_FEE = 5000;
   private static final long PRO_CREDITS = 1000;
   private static final long TEAM_CREDITS = 5000;
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static FakeStripe stripe;
   private static Tollgate gateway;
   private static Webhooks webhooks;
@@ -42,8 +44,6 @@ class PlanChangeTest {
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     stripe = await(new FakeStripe(vertx, STRIPE_KEY).start());
     stripe.definePrice(StripeObjects.price("price_pro").licensed().unitAmount(PRO_FEE));
     stripe.definePrice(StripeObjects.price("price_team").licensed().unitAmount(TEAM_FEE));
@@ -72,7 +72,6 @@ class PlanChangeTest {
     pg.close().await(10, TimeUnit.SECONDS);
     gateway.close();
     await(stripe.close());
-    harness.close();
   }
 
   private static HttpTestClient.Reply admin(HttpMethod method, String uri, JsonObject body) {

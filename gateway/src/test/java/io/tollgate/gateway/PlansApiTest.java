@@ -14,20 +14,20 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("GET /admin/v1/plans: the plan catalog with its Stripe prices' amounts, read from Stripe and cached")
 class PlansApiTest {
 
   private static final String STRIPE_KEY = "sk_test_plans_0123456789";
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static FakeStripe stripe;
   private static Tollgate gateway;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     stripe = await(new FakeStripe(vertx, STRIPE_KEY).start());
     stripe.definePrice(StripeObjects.price("price_starter_month").unitAmount(999).currency("usd"));
     stripe.definePrice(StripeObjects.price("price_pro_month").unitAmount(9900).currency("usd"));
@@ -49,7 +49,6 @@ class PlansApiTest {
   static void stop() {
     gateway.close();
     await(stripe.close());
-    harness.close();
   }
 
   private static HttpTestClient.Reply plans() {

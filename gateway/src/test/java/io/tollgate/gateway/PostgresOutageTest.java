@@ -15,27 +15,16 @@ import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Postgres down while the gateway serves: usage waits in the stream and arrives once")
 class PostgresOutageTest {
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
-
-  @BeforeAll
-  static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
-  }
-
-  @AfterAll
-  static void stop() {
-    harness.close();
-  }
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
 
   @Test
   @DisplayName("requests keep being served and metered on Redis; after the restart every event is in Postgres exactly once")

@@ -23,10 +23,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * README: a postpaid account's {@code spendCap} bounds its usage per billing period (402
@@ -37,19 +36,9 @@ import org.junit.jupiter.api.Test;
 class PostpaidSpendCapTest {
 
   private static final int CONCURRENT = 200;
-  private static GatewayHarness harness;
-  private static Vertx vertx;
-
-  @BeforeAll
-  static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
-  }
-
-  @AfterAll
-  static void stop() {
-    harness.close();
-  }
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
 
   @Test
   @DisplayName("a cap of 700 at 100 a request: of 200 concurrent requests exactly 7 pass; after the rollover exactly 7 more do")

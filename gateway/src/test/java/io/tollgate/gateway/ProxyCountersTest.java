@@ -13,18 +13,18 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Proxy counters count every response the gateway sends exactly once, its own refusals included")
 class ProxyCountersTest {
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     gateway = GatewayHarness.start("""
         routes:
           - { prefix: /v1/, upstream: "%s/v1/", usage: openai }
@@ -38,7 +38,6 @@ class ProxyCountersTest {
   @AfterAll
   static void stop() {
     gateway.close();
-    harness.close();
   }
 
   private static double responses(String route, String status) {

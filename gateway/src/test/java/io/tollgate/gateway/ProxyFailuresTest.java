@@ -20,18 +20,19 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @ExtendWith(VertxExtension.class)
 @DisplayName("Upstream trouble and bad requests end in a clear error, in the OpenAI envelope")
 class ProxyFailuresTest {
 
-  private static GatewayHarness harness;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
   private static Tollgate gateway;
   private static String key;
 
   @BeforeAll
   static void start() throws IOException {
-    harness = new GatewayHarness();
     int closedPort;
     // Nothing listens there (and, below the ephemeral range, no client can be bound to it either).
     closedPort = io.tollgate.embedded.FreePorts.pick();
@@ -50,7 +51,6 @@ class ProxyFailuresTest {
   @AfterAll
   static void stop() {
     gateway.close();
-    harness.close();
   }
 
   private static void assertEnvelope(HttpTestClient.Reply reply, int status, String code) {

@@ -14,19 +14,20 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @ExtendWith(VertxExtension.class)
 @DisplayName("Headers crossing the proxy")
 class ProxyHeadersTest {
 
   private static final String UPSTREAM_SECRET = "sk-upstream-secret-value";
-  private static GatewayHarness harness;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
   private static Tollgate gateway;
   private static String key;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
     gateway = GatewayHarness.start("""
         routes:
           - prefix: /bearer/
@@ -48,7 +49,6 @@ class ProxyHeadersTest {
   @AfterAll
   static void stop() {
     gateway.close();
-    harness.close();
   }
 
   private static MultiMap clientHeaders() {

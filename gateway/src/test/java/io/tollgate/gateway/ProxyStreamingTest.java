@@ -20,18 +20,19 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @ExtendWith(VertxExtension.class)
 @DisplayName("The proxy streams requests and responses")
 class ProxyStreamingTest {
 
-  private static GatewayHarness harness;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
   private static Tollgate gateway;
   private static String key;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
     gateway = GatewayHarness.start("""
         server: { maxBodyBytes: 33554432 }
         routes:
@@ -45,7 +46,6 @@ class ProxyStreamingTest {
   @AfterAll
   static void stop() {
     gateway.close();
-    harness.close();
   }
 
   @Test

@@ -7,10 +7,9 @@ import io.tollgate.metering.testing.MutableClock;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * README: every metered response carries {@code x-ratelimit-reset-requests} (resets as OpenAI
@@ -20,19 +19,9 @@ import org.junit.jupiter.api.Test;
 @DisplayName("x-ratelimit-reset-requests on real responses, in the documented format")
 class RateLimitResetHeaderTest {
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
-
-  @BeforeAll
-  static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
-  }
-
-  @AfterAll
-  static void stop() {
-    harness.close();
-  }
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
 
   @Test
   @DisplayName("240 requests a minute → 250ms; 40 a minute → 1.5s")

@@ -24,10 +24,10 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,22 +40,16 @@ import org.slf4j.LoggerFactory;
 class RedisClusterGatewayTest {
 
   private static final Logger log = LoggerFactory.getLogger(RedisClusterGatewayTest.class);
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static EmbeddedRedisCluster cluster;
   private static Map<String, String> clusterEnv;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     cluster = TestServices.cluster();
     clusterEnv = Map.of("REDIS_MODE", "cluster", "REDIS_URL", cluster.seeds());
-  }
-
-  @AfterAll
-  static void stop() {
-    harness.close();
   }
 
   private static String yaml() {

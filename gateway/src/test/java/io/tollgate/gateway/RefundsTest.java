@@ -17,6 +17,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Refunds and disputes of a credit pack take back its unspent credits, once, and report what was already spent")
 class RefundsTest {
@@ -25,16 +26,15 @@ class RefundsTest {
   private static final long PACK_CREDITS = 1000;
   private static final long PACK_PRICE = 500;
   private static final long REQUEST_COST = 100;
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
   private static Webhooks webhooks;
   private static Pool pg;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     gateway = GatewayHarness.start("""
         routes:
           - { prefix: /flat/, upstream: "%s/v1/", flatCost: %d }
@@ -55,7 +55,6 @@ class RefundsTest {
   static void stop() throws Exception {
     pg.close().await(10, TimeUnit.SECONDS);
     gateway.close();
-    harness.close();
   }
 
   private static HttpTestClient.Reply admin(HttpMethod method, String uri) {

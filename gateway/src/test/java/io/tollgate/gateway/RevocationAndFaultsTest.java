@@ -9,27 +9,16 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonObject;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Revocation across instances, failing closed, and failed-authentication limits")
 class RevocationAndFaultsTest {
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
-
-  @BeforeAll
-  static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
-  }
-
-  @AfterAll
-  static void stop() {
-    harness.close();
-  }
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
 
   private String routes() {
     return """

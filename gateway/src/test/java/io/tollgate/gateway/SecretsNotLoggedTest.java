@@ -25,10 +25,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.LoggerFactory;
 
 @DisplayName("API keys and secrets never appear in the logs")
@@ -38,19 +37,9 @@ class SecretsNotLoggedTest {
   private static final String WEBHOOK_SECRET = "whsec_neverLogged0123456789abcdefXYZ";
   private static final String WRONG_ADMIN_TOKEN = "wrong-admin-token-neverLogged-0123456789";
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
-
-  @BeforeAll
-  static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
-  }
-
-  @AfterAll
-  static void stop() {
-    harness.close();
-  }
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
 
   @Test
   @DisplayName("keys (valid, unknown, mistyped, revoked), the admin token, a wrong admin token, STRIPE_API_KEY (used against an unreachable Stripe) and the webhook secret are in no log event, at DEBUG")

@@ -16,10 +16,9 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * README, metrics: {@code tollgate_settle_failures_total} counts settlements that failed after
@@ -30,19 +29,9 @@ import org.junit.jupiter.api.Test;
 @DisplayName("A settle that fails is counted, and the sweeper refunds its reservation once Redis is back")
 class SettleFailureTest {
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
-
-  @BeforeAll
-  static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
-  }
-
-  @AfterAll
-  static void stop() {
-    harness.close();
-  }
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
 
   @Test
   @DisplayName("Redis stops during a stream: one settle failure counted; after Redis returns the sweeper restores the full balance")

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Stripe does not order its deliveries: a paid invoice before its subscription event fetches the subscription from Stripe")
 class StripeOrderingTest {
@@ -22,8 +23,9 @@ class StripeOrderingTest {
   private static final String STRIPE_KEY = "sk_test_ordering_0123456789";
   private static final String SECRET = "whsec_ordering_0123456789";
   private static final long PRO_CREDITS = 20_000;
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static FakeStripe stripe;
   private static Tollgate gateway;
   private static Webhooks webhooks;
@@ -31,8 +33,6 @@ class StripeOrderingTest {
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     stripe = await(new FakeStripe(vertx, STRIPE_KEY).start());
     gateway = GatewayHarness.start("""
         routes:
@@ -58,7 +58,6 @@ class StripeOrderingTest {
     pg.close().await(10, TimeUnit.SECONDS);
     gateway.close();
     await(stripe.close());
-    harness.close();
   }
 
   private static HttpTestClient.Reply admin(HttpMethod method, String uri, JsonObject body) {

@@ -20,26 +20,25 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Through the gateway: metered usage of a linked postpaid account reaches (fake) Stripe")
 class StripeSyncGatewayTest {
 
   private static final String STRIPE_KEY = "sk_test_gateway_0123456789";
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static FakeStripe stripe;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     stripe = await(new FakeStripe(vertx, STRIPE_KEY).start());
   }
 
   @AfterAll
   static void stop() {
     await(stripe.close());
-    harness.close();
   }
 
   private static HttpTestClient.Reply admin(Tollgate gateway, HttpMethod method, String uri, JsonObject body) {

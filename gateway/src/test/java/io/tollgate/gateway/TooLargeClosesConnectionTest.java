@@ -9,6 +9,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * README, errors table: 413 {@code request_too_large} for a body over {@code server.maxBodyBytes}
@@ -19,13 +20,13 @@ import org.junit.jupiter.api.Test;
 @DisplayName("The connection is closed after a 413")
 class TooLargeClosesConnectionTest {
 
-  private static GatewayHarness harness;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
   private static Tollgate gateway;
   private static String key;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
     Vertx vertx = harness.stubVertx;
     gateway = GatewayHarness.start("""
         routes:
@@ -39,7 +40,6 @@ class TooLargeClosesConnectionTest {
   @AfterAll
   static void stop() {
     gateway.close();
-    harness.close();
   }
 
   private String followUp() {

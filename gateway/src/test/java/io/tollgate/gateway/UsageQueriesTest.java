@@ -25,19 +25,19 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Usage queries, period summary and streamed CSV exports")
 class UsageQueriesTest {
 
-  private static GatewayHarness harness;
-  private static Vertx vertx;
+  @RegisterExtension
+  static final GatewayHarness harness = new GatewayHarness();
+  static final Vertx vertx = harness.stubVertx;
   private static Tollgate gateway;
   private static Pool pg;
 
   @BeforeAll
   static void start() {
-    harness = new GatewayHarness();
-    vertx = harness.stubVertx;
     gateway = GatewayHarness.start("""
         routes:
           - prefix: /v1/
@@ -61,7 +61,6 @@ class UsageQueriesTest {
   static void stop() {
     pg.close();
     gateway.close();
-    harness.close();
   }
 
   private static HttpTestClient.Reply admin(String uri) {
