@@ -137,6 +137,28 @@ class OperationsTest {
         }));
   }
 
+  @Test
+  @DisplayName("every admin-port response is counted by area and status class (Vert.x's server meters are off)")
+  void adminResponsesCounted() throws Exception {
+    HttpTestClient client = new HttpTestClient(harness.stubVertx);
+    String health = "tollgate_admin_responses_total{area=\"health\",status=\"2xx\"}";
+    String api = "tollgate_admin_responses_total{area=\"api\",status=\"4xx\"}";
+    String other = "tollgate_admin_responses_total{area=\"other\",status=\"4xx\"}";
+    String console5xx = "tollgate_admin_responses_total{area=\"console\",status=\"5xx\"}";
+    String before = GatewayHarness.await(client.get(gateway.adminPort(), "/metrics")).text();
+    assertThat(GatewayHarness.await(client.get(gateway.adminPort(), "/health/live")).status()).isEqualTo(200);
+    // No token: 401 from the admin API; an unknown path: 404.
+    assertThat(GatewayHarness.await(client.get(gateway.adminPort(), "/admin/v1/accounts")).status()).isEqualTo(401);
+    assertThat(GatewayHarness.await(client.get(gateway.adminPort(), "/no-such-thing")).status()).isEqualTo(404);
+    String after = GatewayHarness.await(client.get(gateway.adminPort(), "/metrics")).text();
+    assertThat(sample(after, health) - sample(before, health)).isEqualTo(1.0);
+    assertThat(sample(after, api) - sample(before, api)).isEqualTo(1.0);
+    assertThat(sample(after, other) - sample(before, other)).isEqualTo(1.0);
+    // Every series exists before it is first used.
+    assertThat(sample(after, console5xx)).isZero();
+    assertThat(sample(after, "tollgate_admin_responses_total{area=\"metrics\",status=\"2xx\"}")).isGreaterThanOrEqualTo(1.0);
+  }
+
   private static double sample(String exposition, String series) {
     return exposition.lines().filter(line -> line.startsWith(series + " ")).findFirst()
         .map(line -> Double.parseDouble(line.substring(series.length() + 1).trim()))

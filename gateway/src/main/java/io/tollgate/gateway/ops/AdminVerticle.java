@@ -71,6 +71,7 @@ public final class AdminVerticle extends VerticleBase {
     openApi = classpathResource("openapi/tollgate-admin.yaml");
 
     router = Router.router(vertx);
+    router.route().handler(new AdminResponses(registry)::handle);
     JsonObject live = new JsonObject().put("status", "UP").put("transport", IoTransport.name(vertx));
     router.get("/health/live").handler(ctx -> ctx.json(live));
     router.get("/health/ready").handler(this::ready);
