@@ -1,9 +1,8 @@
 package io.tollgate.metering.keys;
 
+import io.tollgate.metering.Sha256;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.zip.CRC32;
 
@@ -81,27 +80,9 @@ public final class ApiKeyFormat {
     return key.substring(key.length() - 4);
   }
 
-  /**
-   * A SHA-256 never used itself, only cloned: {@code MessageDigest.getInstance} looks the provider
-   * up on every call, and this runs on every authenticated request.
-   */
-  private static final MessageDigest SHA_256;
-
-  static {
-    try {
-      SHA_256 = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 unavailable", e);
-    }
-  }
-
   /** SHA-256 of the whole key: what Postgres stores and the cache is keyed by. */
   public static byte[] hash(String key) {
-    try {
-      return ((MessageDigest) SHA_256.clone()).digest(key.getBytes(StandardCharsets.US_ASCII));
-    } catch (CloneNotSupportedException e) {
-      throw new IllegalStateException("SHA-256 cannot be cloned", e);
-    }
+    return Sha256.of(key.getBytes(StandardCharsets.US_ASCII));
   }
 
   private static String checksum(String payload) {

@@ -69,12 +69,7 @@ public final class RedisKeys {
 
   /** The first 16 bytes of the id's SHA-256, in hex. */
   private static String eventDigest(String clientEventId) {
-    byte[] digest;
-    try {
-      digest = java.security.MessageDigest.getInstance("SHA-256").digest(clientEventId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    byte[] digest = io.tollgate.metering.Sha256.of(clientEventId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     return java.util.HexFormat.of().formatHex(digest, 0, 16);
   }
 
