@@ -227,7 +227,7 @@ public final class IngestApi {
   private Future<Reply> balance(RoutingContext ctx, Valid key) {
     return ingest.balance(key.grant(), key.plan()).map(view -> {
       JsonObject allowances = new JsonObject();
-      view.allowances().forEach((tier, a) -> allowances.put(tier, new JsonObject().put("included", a.included())
+      view.allowances().forEach(a -> allowances.put(a.tier(), new JsonObject().put("included", a.included())
           .put("used", a.used()).put("remaining", a.remaining())));
       return new Reply(200, new JsonObject().put("accountId", view.account().id()).put("plan", view.account().plan())
           .put("credits", credits(Math.max(0, view.credits())))

@@ -19,9 +19,7 @@ import io.vertx.sqlclient.Pool;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -101,7 +99,7 @@ public final class ActionIngest {
    * What an app needs to draw its balance: credits, each tier's allowance this period by tier
    * (reservations held count as used), the period's end.
    */
-  public record BalanceView(Account account, long credits, Map<String, TierAllowance> allowances) {
+  public record BalanceView(Account account, long credits, List<TierAllowance> allowances) {
   }
 
   /** Reports one event: charged once per id, allowance first, then credits. */
@@ -190,11 +188,7 @@ public final class ActionIngest {
       Account account = found.orElseThrow(() -> new IllegalStateException("the key's account no longer exists"));
       List<String> tiers = catalog.tiers().keySet().stream().sorted().toList();
       return balances.spendable(account).compose(credits -> balances.allowancesUsed(account, tiers)
-          .map(used -> {
-            Map<String, TierAllowance> out = new LinkedHashMap<>();
-            TierAllowance.of(tiers, plan::allowance, used).forEach(a -> out.put(a.tier(), a));
-            return new BalanceView(account, credits, out);
-          }));
+          .map(used -> new BalanceView(account, credits, TierAllowance.of(tiers, plan::allowance, used))));
     });
   }
 
