@@ -145,10 +145,6 @@ public final class BatchedScript {
     return script.load(redis).compose(v -> batch.load(redis));
   }
 
-  public LuaScript script() {
-    return script;
-  }
-
   /** Runs the script with these keys and arguments: alone, or in this turn's batch. */
   public Future<Response> run(List<String> keys, List<String> args) {
     Context ctx = Vertx.currentContext();
