@@ -54,7 +54,8 @@ public final class KeyAuthenticator {
     // Looked up before the failed-authentication limit is consulted: a valid key always passes it.
     return keys.verify(hash, routePrefix, feature).transform(ar -> ar.succeeded()
         ? decide(ip, hash, ar.result())
-        : Future.failedFuture(unavailable()));
+        // Fails closed: a key that cannot be looked up is not let through.
+        : Future.failedFuture(metrics.unavailable("the key store (Postgres) cannot be reached")));
   }
 
   /** A key's verdict, or the refusal it earns; Java 17 has no pattern switch, the sealed Verdict keeps this list complete. */
@@ -104,14 +105,6 @@ public final class KeyAuthenticator {
     }
     metrics.decision("unauthenticated", code);
     return new GatewayFailure(401, "invalid_request_error", code, message).withHeader("www-authenticate", CHALLENGE);
-  }
-
-  /** Fails closed: a key that cannot be looked up is not let through, and the outage is counted as one. */
-  private GatewayFailure unavailable() {
-    metrics.unavailable();
-    metrics.decision("unavailable", "dependency_down");
-    return new GatewayFailure(503, "service_unavailable", "metering_unavailable",
-        "the key store (Postgres) cannot be reached; try again shortly").withHeader("retry-after", "1");
   }
 
   private static String presentedKey(HttpServerRequest request) {

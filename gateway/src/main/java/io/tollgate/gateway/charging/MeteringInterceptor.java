@@ -273,10 +273,7 @@ public final class MeteringInterceptor implements ProxyInterceptor {
   }
 
   private GatewayFailure unavailable(String message) {
-    m.metrics().unavailable();
-    m.metrics().decision("unavailable", "dependency_down");
-    return new GatewayFailure(503, "service_unavailable", "metering_unavailable", message + "; try again shortly")
-        .withHeader("retry-after", "1");
+    return m.metrics().unavailable(message);
   }
 
   /**

@@ -57,8 +57,16 @@ public final class MeteringMetrics {
     settleLatency.record(nanos, TimeUnit.NANOSECONDS);
   }
 
-  void unavailable() {
+  /**
+   * Fails closed: counts a request refused because a backing service could not be reached (once in
+   * {@code tollgate_metering_unavailable}, once as decision {@code unavailable/dependency_down}) and
+   * answers the 503 that refuses it; {@code what} says what could not be reached.
+   */
+  io.tollgate.gateway.errors.GatewayFailure unavailable(String what) {
     unavailable.increment();
+    decision("unavailable", "dependency_down");
+    return new io.tollgate.gateway.errors.GatewayFailure(503, "service_unavailable", "metering_unavailable",
+        what + "; try again shortly").withHeader("retry-after", "1");
   }
 
   void settleFailed() {
