@@ -1,52 +1,35 @@
 package io.tollgate.metering.admission;
 
+import static io.tollgate.metering.testing.TestRedis.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tollgate.metering.redis.RedisKeys;
 import io.tollgate.metering.testing.MutableClock;
-import io.tollgate.metering.testing.TestServices;
+import io.tollgate.metering.testing.TestRedis;
 import io.tollgate.metering.usage.UsageEvent;
 import io.tollgate.metering.usage.UuidV7;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
-import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Admission and settlement scripts")
 class AdmissionsTest {
 
   private static final AtomicLong ACCOUNTS = new AtomicLong(ThreadLocalRandom.current().nextLong(1_000_000, 2_000_000));
-  private static Vertx vertx;
-  private static Redis redis;
-
-  @BeforeAll
-  static void connect() {
-    vertx = Vertx.vertx();
-    redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(TestServices.get().redisUrl())
-        .setMaxPoolSize(16).setMaxPoolWaiting(10_000));
-  }
-
-  @AfterAll
-  static void close() throws Exception {
-    redis.close();
-    vertx.close().await(10, TimeUnit.SECONDS);
-  }
-
-  private static <T> T await(Future<T> f) throws Exception {
-    return f.await(30, TimeUnit.SECONDS);
-  }
+  @RegisterExtension
+  static final TestRedis REDIS = new TestRedis(16, 10_000);
+  private static final Vertx vertx = REDIS.vertx();
+  private static final Redis redis = REDIS.client();
 
   private static AdmissionRequest request(long account, Limits key, Limits acct, long tokens, long credits) {
     return new AdmissionRequest(UuidV7.at(System.currentTimeMillis()), account, account * 10, key, acct, tokens, credits, CreditPolicy.ENFORCE);

@@ -4,13 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tollgate.metering.redis.RedisKeys;
 import io.tollgate.metering.testing.MutableClock;
-import io.tollgate.metering.testing.TestServices;
+import io.tollgate.metering.testing.TestRedis;
 import io.tollgate.metering.usage.UsageEvent;
 import io.tollgate.metering.usage.UuidV7;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Redis;
-import io.vertx.redis.client.RedisOptions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -19,10 +18,9 @@ import java.util.Random;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A hybrid account that bills overage: its credits pay first, and only what they do not cover is
@@ -33,21 +31,10 @@ import org.junit.jupiter.api.Test;
 class HybridOverageTest {
 
   private static final AtomicLong ACCOUNTS = new AtomicLong(ThreadLocalRandom.current().nextLong(5_000_000, 6_000_000));
-  private static Vertx vertx;
-  private static Redis redis;
-
-  @BeforeAll
-  static void connect() {
-    vertx = Vertx.vertx();
-    redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(TestServices.get().redisUrl())
-        .setMaxPoolSize(32).setMaxPoolWaiting(10_000));
-  }
-
-  @AfterAll
-  static void close() throws Exception {
-    redis.close();
-    vertx.close().await(10, TimeUnit.SECONDS);
-  }
+  @RegisterExtension
+  static final TestRedis REDIS = new TestRedis(32, 10_000);
+  private static final Vertx vertx = REDIS.vertx();
+  private static final Redis redis = REDIS.client();
 
   private static <T> T await(Future<T> f) throws Exception {
     return f.await(60, TimeUnit.SECONDS);

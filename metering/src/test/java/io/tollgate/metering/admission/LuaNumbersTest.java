@@ -1,47 +1,33 @@
 package io.tollgate.metering.admission;
 
+import static io.tollgate.metering.testing.TestRedis.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tollgate.metering.redis.RedisKeys;
-import io.tollgate.metering.testing.TestServices;
+import io.tollgate.metering.testing.TestRedis;
 import io.tollgate.metering.usage.UuidV7;
-import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.redis.client.Redis;
-import io.vertx.redis.client.RedisOptions;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 @DisplayName("Counts beyond 2^53 never reach the admission script, where they would round")
 class LuaNumbersTest {
 
   private static final long TWO_TO_53 = 9_007_199_254_740_992L;
-  private static Vertx vertx;
-  private static Redis redis;
+  @RegisterExtension
+  static final TestRedis REDIS = new TestRedis();
+  private static final Redis redis = REDIS.client();
   private static Admissions admissions;
 
   @BeforeAll
   static void connect() {
-    vertx = Vertx.vertx();
-    redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(TestServices.get().redisUrl()));
     admissions = new Admissions(redis, new RedisKeys(16), Clock.systemUTC(), Duration.ofMinutes(5));
-  }
-
-  @AfterAll
-  static void close() throws Exception {
-    redis.close();
-    vertx.close().await(10, TimeUnit.SECONDS);
-  }
-
-  private static <T> T await(Future<T> f) throws Exception {
-    return f.await(30, TimeUnit.SECONDS);
   }
 
   private static AdmissionRequest request(long account, long tokens, long credits) {

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.tollgate.config.Credits;
 import io.tollgate.metering.redis.RedisKeys;
 import io.tollgate.metering.testing.MutableClock;
-import io.tollgate.metering.testing.TestServices;
+import io.tollgate.metering.testing.TestRedis;
 import io.tollgate.metering.usage.UsageEvent;
 import io.tollgate.metering.usage.UsageRows;
 import io.tollgate.metering.usage.UuidV7;
@@ -13,7 +13,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
-import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.math.BigDecimal;
@@ -24,10 +23,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Money in millicredits through the real admission and settle scripts: a 2.5-credit charge is
@@ -36,21 +34,10 @@ import org.junit.jupiter.api.Test;
 @DisplayName("Millicredits in Redis: 10,000 charges of 2.5 credits are exactly 25,000, to the unit")
 class MillicreditChargesTest {
 
-  private static Vertx vertx;
-  private static Redis redis;
-
-  @BeforeAll
-  static void connect() {
-    vertx = Vertx.vertx();
-    redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(TestServices.get().redisUrl())
-        .setMaxPoolSize(32).setMaxPoolWaiting(20_000));
-  }
-
-  @AfterAll
-  static void close() throws Exception {
-    redis.close();
-    vertx.close().await(10, TimeUnit.SECONDS);
-  }
+  @RegisterExtension
+  static final TestRedis REDIS = new TestRedis(32, 20_000);
+  private static final Vertx vertx = REDIS.vertx();
+  private static final Redis redis = REDIS.client();
 
   private static <T> T await(Future<T> f) throws Exception {
     return f.await(120, TimeUnit.SECONDS);

@@ -1,5 +1,6 @@
 package io.tollgate.metering.redis;
 
+import static io.tollgate.metering.testing.TestRedis.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tollgate.metering.admission.AdmissionRequest;
@@ -9,14 +10,13 @@ import io.tollgate.metering.admission.Decision;
 import io.tollgate.metering.admission.Denial;
 import io.tollgate.metering.admission.Limits;
 import io.tollgate.metering.testing.EventLoopTurn;
-import io.tollgate.metering.testing.TestServices;
+import io.tollgate.metering.testing.TestRedis;
 import io.tollgate.metering.usage.UsageEvent;
 import io.tollgate.metering.usage.UuidV7;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
-import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.time.Clock;
@@ -25,13 +25,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Script calls begun in one event-loop turn go to Redis as one batched call (issue 18), each with
@@ -49,25 +47,10 @@ class BatchedScriptTest {
       if ARGV[1] == 'not-a-number' then return redis.call('INCR', KEYS[2]) end
       return {v, ARGV[2]}
       """);
-  private static Vertx vertx;
-  private static Redis redis;
-
-  @BeforeAll
-  static void connect() {
-    vertx = Vertx.vertx();
-    redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(TestServices.get().redisUrl())
-        .setMaxPoolSize(4).setMaxPoolWaiting(10_000));
-  }
-
-  @AfterAll
-  static void close() throws Exception {
-    redis.close();
-    vertx.close().await(10, TimeUnit.SECONDS);
-  }
-
-  private static <T> T await(Future<T> f) throws Exception {
-    return f.await(30, TimeUnit.SECONDS);
-  }
+  @RegisterExtension
+  static final TestRedis REDIS = new TestRedis(4, 10_000);
+  private static final Vertx vertx = REDIS.vertx();
+  private static final Redis redis = REDIS.client();
 
   private static <T> List<Future<T>> inOneTurn(Supplier<List<Future<T>>> start) throws Exception {
     return EventLoopTurn.inOneTurn(vertx, start);
