@@ -27,17 +27,6 @@ class ConsoleOutageTest {
     return "routes: []\n";
   }
 
-  private static void awaitNotReady(Tollgate gateway) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (System.nanoTime() < deadline) {
-      if (await(new HttpTestClient(vertx).get(gateway.adminPort(), "/health/ready")).status() == 503) {
-        return;
-      }
-      await(vertx.timer(100));
-    }
-    throw new AssertionError("the instance stayed ready");
-  }
-
   private static void assertBanner(HttpTestClient.Reply page, String service) {
     assertThat(page.headers().get("content-type")).startsWith("text/html");
     assertThat(page.text()).contains("id=\"banner\"").contains(service + " unreachable")
@@ -56,7 +45,7 @@ class ConsoleOutageTest {
       assertThat(c.get("/console/accounts/" + account).text()).doesNotContain("id=\"banner\"");
 
       redis.close();
-      awaitNotReady(gateway);
+      GatewayHarness.awaitNotReady(gateway, vertx);
       HttpTestClient.Reply page = c.get("/console/accounts/" + account);
       assertThat(page.status()).isIn(200, 503);
       assertBanner(page, "Redis");
@@ -75,7 +64,7 @@ class ConsoleOutageTest {
       c.signIn(GatewayHarness.ADMIN_TOKEN);
       TestServices.get().stopPostgres();
       try {
-        awaitNotReady(gateway);
+        GatewayHarness.awaitNotReady(gateway, vertx);
         HttpTestClient.Reply page = c.get("/console/accounts/" + account);
         assertThat(page.status()).isEqualTo(503);
         assertBanner(page, "PostgreSQL");

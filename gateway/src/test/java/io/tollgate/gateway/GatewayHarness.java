@@ -131,6 +131,23 @@ final class GatewayHarness implements AutoCloseable, AfterAllCallback {
   }
 
   /** Blocks a test thread (never an event loop) on a future, with a bound. */
+  /**
+   * Polls {@code /health/ready} until it answers 503 (the instance has seen a backing service go)
+   * and returns that answer; fails after 20 s.
+   */
+  static HttpTestClient.Reply awaitNotReady(Tollgate gateway, Vertx vertx) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    HttpTestClient.Reply ready = await(new HttpTestClient(vertx).get(gateway.adminPort(), "/health/ready"));
+    while (ready.status() != 503 && System.nanoTime() < deadline) {
+      await(vertx.timer(100));
+      ready = await(new HttpTestClient(vertx).get(gateway.adminPort(), "/health/ready"));
+    }
+    if (ready.status() != 503) {
+      throw new AssertionError("the instance stayed ready: /health/ready answered " + ready.status() + " for 20 s");
+    }
+    return ready;
+  }
+
   static <T> T await(io.vertx.core.Future<T> future) {
     try {
       return future.await(30, TimeUnit.SECONDS);

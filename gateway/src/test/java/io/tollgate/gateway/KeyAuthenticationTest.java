@@ -12,7 +12,6 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -163,7 +162,8 @@ class KeyAuthenticationTest {
 
       TestServices.get().stopPostgres();
       try {
-        awaitNotReady(gateway);
+        // So that the pool has seen Postgres go.
+        GatewayHarness.awaitNotReady(gateway, vertx);
         HttpTestClient.Reply ingest = event(gateway, forIngest);
         assertThat(ingest.status()).as(ingest.text()).isEqualTo(503);
         assertThat(ingest.headers().get("content-type")).startsWith("application/problem+json");
@@ -238,16 +238,5 @@ class KeyAuthenticationTest {
 
   private static double unavailable(Tollgate gateway) {
     return gateway.registry().get("tollgate_metering_unavailable").counter().count();
-  }
-
-  /** Polls readiness until it answers 503, so that the pool has seen Postgres go; fails after 20 s. */
-  private static void awaitNotReady(Tollgate gateway) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    HttpTestClient.Reply ready = await(new HttpTestClient(vertx).get(gateway.adminPort(), "/health/ready"));
-    while (ready.status() != 503 && System.nanoTime() < deadline) {
-      await(vertx.timer(100));
-      ready = await(new HttpTestClient(vertx).get(gateway.adminPort(), "/health/ready"));
-    }
-    assertThat(ready.status()).isEqualTo(503);
   }
 }
