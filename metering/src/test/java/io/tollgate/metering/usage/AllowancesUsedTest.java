@@ -1,5 +1,6 @@
 package io.tollgate.metering.usage;
 
+import static io.tollgate.metering.testing.TestRedis.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tollgate.metering.accounts.Account;
@@ -9,8 +10,8 @@ import io.tollgate.metering.ledger.Balances;
 import io.tollgate.metering.ledger.CreditLedger;
 import io.tollgate.metering.redis.RedisKeys;
 import io.tollgate.metering.store.PostgresUrls;
+import io.tollgate.metering.testing.TestRedis;
 import io.tollgate.metering.testing.TestServices;
-import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.redis.client.Command;
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The allowance units of a period, summed from the events of record two ways: bounded by the
@@ -45,27 +47,22 @@ class AllowancesUsedTest {
 
   private static final RedisKeys KEYS = new RedisKeys(16);
   private static final List<String> TIERS = List.of("small", "medium", "large");
-  private static Vertx vertx;
+  @RegisterExtension
+  static final TestRedis REDIS = new TestRedis();
+  private static final Vertx vertx = REDIS.vertx();
+  private static final Redis redis = REDIS.client();
   private static Pool pool;
-  private static Redis redis;
 
   @BeforeAll
   static void connect() {
-    vertx = Vertx.vertx();
     String url = TestServices.get().freshDatabase("tollgate_allowances_used");
     pool = PgBuilder.pool().connectingTo(PostgresUrls.toConnectOptions(url)).using(vertx).build();
-    redis = Redis.createClient(vertx, TestServices.get().redisUrl());
   }
 
+  /** Before the extension closes Vert.x and Redis. */
   @AfterAll
   static void close() throws Exception {
-    redis.close();
     pool.close().await(10, TimeUnit.SECONDS);
-    vertx.close().await(10, TimeUnit.SECONDS);
-  }
-
-  private static <T> T await(Future<T> f) throws Exception {
-    return f.await(30, TimeUnit.SECONDS);
   }
 
   private static void event(long account, String tier, long allowanceUnits, Instant at) throws Exception {
