@@ -59,18 +59,8 @@ public final class RedisKeys {
    * hashed, so the key's length does not depend on what a client sends.
    */
   public String ingestEvent(long accountId, String clientEventId) {
-    // A proxied request has no event id and passes "": every metered request's admit and settle
-    // name this key, so its digest is computed once rather than twice per request.
-    String digest = clientEventId.isEmpty() ? EMPTY_EVENT_DIGEST : eventDigest(clientEventId);
-    return tag(accountId) + "acct:" + accountId + ":evt:" + digest;
-  }
-
-  private static final String EMPTY_EVENT_DIGEST = eventDigest("");
-
-  /** The first 16 bytes of the id's SHA-256, in hex. */
-  private static String eventDigest(String clientEventId) {
     byte[] digest = io.tollgate.metering.Sha256.of(clientEventId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    return java.util.HexFormat.of().formatHex(digest, 0, 16);
+    return tag(accountId) + "acct:" + accountId + ":evt:" + java.util.HexFormat.of().formatHex(digest, 0, 16);
   }
 
   public String accountRequests(long accountId) {

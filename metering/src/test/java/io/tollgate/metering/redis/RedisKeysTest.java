@@ -17,7 +17,7 @@ class RedisKeysTest {
   }
 
   @Test
-  @DisplayName("a proxied request (no event id) names the same marker as before the digest of \"\" was precomputed")
+  @DisplayName("a proxied request (no event id) names the marker of the empty id's digest, in its account's shard")
   void emptyEventId() {
     // SHA-256("") = e3b0c44298fc1c149afbf4c8996fb924 27ae41e4649b934ca495991b7852b855.
     assertThat(keys.ingestEvent(23, "")).isEqualTo("tg:{s7}:acct:23:evt:e3b0c44298fc1c149afbf4c8996fb924");
