@@ -68,7 +68,7 @@ public final class MeteringInterceptor implements ProxyInterceptor {
         .compose(valid -> authorize(context, valid),
             // The authenticator counted its refusal: only answered here, so it is not counted twice.
             err -> err instanceof GatewayFailure f ? answer(context, f) : Future.failedFuture(err))
-        .recover(err -> refuse(context, err instanceof GatewayFailure f ? f : unavailable("metering failed: " + err.getMessage())));
+        .recover(err -> refuse(context, err instanceof GatewayFailure f ? f : m.metrics().unavailable("metering failed: " + err.getMessage())));
   }
 
   /** Reads the request an authenticated key makes and admits it, unless the key's model rules refuse it (403). */
@@ -129,7 +129,7 @@ public final class MeteringInterceptor implements ProxyInterceptor {
         .recover(err -> Future.failedFuture(err instanceof IllegalArgumentException tooBig
             // A count beyond what the Redis scripts hold exactly (see LuaNumbers): the request, not Redis, is at fault.
             ? GatewayFailure.badRequest("value_out_of_range", tooBig.getMessage())
-            : unavailable("the rate limiter (Redis) cannot be reached")))
+            : m.metrics().unavailable("the rate limiter (Redis) cannot be reached")))
         .compose(decision -> {
           m.metrics().admitNanos(System.nanoTime() - started);
           HttpServerRequest client = context.request().proxiedRequest();
@@ -269,11 +269,7 @@ public final class MeteringInterceptor implements ProxyInterceptor {
       return new GatewayFailure(429, "rate_limit_error", denial.code(), "this request may use " + r.estimatedTokens()
           + " tokens, more than a tokens-per-minute limit allows; lower max_tokens");
     }
-    return unavailable("the account's balance could not be loaded");
-  }
-
-  private GatewayFailure unavailable(String message) {
-    return m.metrics().unavailable(message);
+    return m.metrics().unavailable("the account's balance could not be loaded");
   }
 
   /**
