@@ -57,8 +57,8 @@ COMMAND="SHORT=$SHORT DURATION=$DURATION WARMUP=$WARMUP RATES=\"$RATES\" CONNECT
 
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 BUSY_AT_START=$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 10 {printf "%s%s (%s %%)", sep, $2, $1; sep=", "}')
-log() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
+# log, die, wait_http, cpu_ticks, admitted, usage_rows
+. "$ROOT/load-tests/lib.sh"
 
 PIDS=()
 # The Redis and PostgreSQL this script uses (not any other instance on the machine): Redis by its
@@ -111,10 +111,6 @@ on_server() { taskset -c "$SERVER_CPU" "$@"; }
 spawn_server() { taskset -c "$SERVER_CPU" "$@" & }
 on_driver() { taskset -c "$DRIVER_CPU" "$@"; }
 driver() { on_driver java -Xms512m -Xmx512m -cp "$JAR_STUB" io.tollgate.loadtests.driver.LoadDriverMain "$@"; }
-wait_http() {
-  for _ in $(seq 1 300); do curl -fs -o /dev/null "$1" && return 0; sleep 0.2; done
-  die "$1 did not come up"
-}
 pin_backing_services() {
   for p in $(backing_pids); do taskset -a -p -c "$SERVER_CPU" "$p" >/dev/null; done
 }
@@ -171,11 +167,6 @@ url_of() {
 key_args() { [ "$1" = metered ] && echo "--keys $WORK/main.keys" || true; }
 
 # ---- usage accounting around each metered run
-metric_allowed() {
-  curl -fs "http://127.0.0.1:$ADMIN_PORT/metrics" \
-    | awk '/^tollgate_admission_decisions_total\{/ && /decision="allowed"/ {s += $NF} END {printf "%d\n", s}'
-}
-pg_rows() { psql -d "$DB" -Atqc 'SELECT count(*) FROM usage_event_ids'; }
 stream_backlog() {
   redis-cli -n "$REDIS_DB" EVAL "local t = 0 for s = 0, 15 do t = t + redis.call('XLEN', 'tg:{s' .. s .. '}:usage') end return t" 0
 }
@@ -187,12 +178,12 @@ metered_run() { # NAME, then driver arguments
   local name=$1; shift
   local a0 r0 a1 r1 started
   wait_drained
-  a0=$(metric_allowed); r0=$(pg_rows)
+  a0=$(admitted "http://127.0.0.1:$ADMIN_PORT"); r0=$(usage_rows "$DB")
   driver --name "$name" --out "$RAW" "$@"
-  a1=$(metric_allowed)
+  a1=$(admitted "http://127.0.0.1:$ADMIN_PORT")
   started=$(date +%s%3N)
   for _ in $(seq 1 600); do
-    r1=$(pg_rows)
+    r1=$(usage_rows "$DB")
     [ "$((r1 - r0))" -ge "$((a1 - a0))" ] && break
     sleep 0.1
   done
@@ -212,13 +203,6 @@ run_target() { # NAME TARGET, then driver arguments
 
 # ---- CPU per server process over the measured part of a run (user + system, from /proc/<pid>/stat),
 # so a throughput figure can be read as CPU per request of each process sharing the server core.
-cpu_ticks() {
-  local t=0 p
-  for p in "$@"; do
-    [ -r "/proc/$p/stat" ] && t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
-  done
-  echo "$t"
-}
 # The gateway's own CPU by thread kind: event loops, JIT compilers, GC/VM threads, the rest.
 gateway_threads() {
   local t comm el=0 jit=0 gc=0 other=0 ticks

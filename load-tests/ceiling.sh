@@ -32,19 +32,16 @@ export DATABASE_URL=postgresql://$PGUSER@$PGHOST:$PGPORT/$DB TOLLGATE_DATA_DIR=$
 ADMIN=http://127.0.0.1:19081
 COMMAND="ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP WARMUP_ALL=$WARMUP_ALL CONNECTIONS=$CONNECTIONS SERVER_CPU=$SERVER_CPU DRIVER_CPU=$DRIVER_CPU load-tests/ceiling.sh"
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
-log() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+# log, die, wait_http, cpu_ticks, admitted, usage_rows
+. "$ROOT/load-tests/lib.sh"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 taskset -p -c "$DRIVER_CPU" $$ >/dev/null
 [ -f "$JAR_STUB" ] && [ -f "$JAR_GATEWAY" ] || { log "build the jars first (mvn install -DskipTests)"; exit 1; }
 command -v nginx >/dev/null || { log "nginx is required (apt-get install nginx)"; exit 1; }
-wait_http() { for _ in $(seq 1 300); do curl -fs -o /dev/null "$1" && return 0; sleep 0.2; done; log "$1 did not come up"; exit 1; }
 spawn() { taskset -c "$SERVER_CPU" "$@" & PIDS+=($!); }
 driver() { taskset -c "$DRIVER_CPU" java -Xms512m -Xmx512m -cp "$JAR_STUB" io.tollgate.loadtests.driver.LoadDriverMain "$@" 2>/dev/null; }
-ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}'))); done; echo "$t"; }
-allowed() { curl -fs "${1:-$ADMIN}/metrics" | awk '/^tollgate_admission_decisions_total\{/ && /decision="allowed"/ {s += $NF} END {printf "%d\n", s}'; }
-rows() { psql -d "$DB" -Atqc 'SELECT count(*) FROM usage_event_ids'; }
 
 rm -rf "$RAW" && mkdir -p "$RAW"
 psql -d postgres -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null 2>&1
@@ -100,11 +97,11 @@ done
 echo "round target requests req_per_s p50_ms p99_ms proxy_cpu_s stub_cpu_s redis_cpu_s postgres_cpu_s admitted rows" >"$RAW/runs.txt"
 for r in $(seq 1 "$ROUNDS"); do
   for t in $TARGETS; do
-    a0=0; r0=0; case $t in metered*) a0=$(allowed "$(admin_of "$t")"); r0=$(rows) ;; esac
+    a0=0; r0=0; case $t in metered*) a0=$(admitted "$(admin_of "$t")"); r0=$(usage_rows "$DB") ;; esac
     # shellcheck disable=SC2046
     pp=$(proxy_pid "$t")
-    ( sleep "$WARMUP"; echo "$(ticks $pp) $(ticks $STUB) $(ticks $REDIS_PID) $(ticks $PM $(pgrep -P "$PM"))" >"$WORK/c0"
-      sleep "$DURATION"; echo "$(ticks $pp) $(ticks $STUB) $(ticks $REDIS_PID) $(ticks $PM $(pgrep -P "$PM"))" >"$WORK/c1" ) &
+    ( sleep "$WARMUP"; echo "$(cpu_ticks $pp) $(cpu_ticks $STUB) $(cpu_ticks $REDIS_PID) $(cpu_ticks $PM $(pgrep -P "$PM"))" >"$WORK/c0"
+      sleep "$DURATION"; echo "$(cpu_ticks $pp) $(cpu_ticks $STUB) $(cpu_ticks $REDIS_PID) $(cpu_ticks $PM $(pgrep -P "$PM"))" >"$WORK/c1" ) &
     cpu=$!
     # shellcheck disable=SC2046
     driver --name "r$r-$t" --out "$RAW" --url "$(url "$t")" $(keys "$t") --rate 0 --connections "$CONNECTIONS" \
@@ -112,8 +109,8 @@ for r in $(seq 1 "$ROUNDS"); do
     wait "$cpu"
     adm=-; got=-
     if [ "${t#metered}" != "$t" ]; then
-      a1=$(allowed "$(admin_of "$t")"); adm=$((a1 - a0))
-      for _ in $(seq 1 300); do got=$(($(rows) - r0)); [ "$got" -ge "$adm" ] && break; sleep 0.1; done
+      a1=$(admitted "$(admin_of "$t")"); adm=$((a1 - a0))
+      for _ in $(seq 1 300); do got=$(($(usage_rows "$DB") - r0)); [ "$got" -ge "$adm" ] && break; sleep 0.1; done
     fi
     read -r n rps <<<"$(awk '/requests/ {print $2, $4}' "$WORK/out.txt" | tr -d ',')"
     read -r p50 p99 <<<"$(awk '/latency/ {print $4, $8}' "$WORK/out.txt")"

@@ -37,8 +37,8 @@ for i in 0 1 2; do REDIS_URL="$REDIS_URL${REDIS_URL:+,}redis://127.0.0.1:$((REDI
 export REDIS_URL
 COMMAND="CONFIG=$CONFIG INSTANCES=\"$INSTANCES\" DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS ACCOUNTS=$ACCOUNTS CPUS=$CPUS load-tests/scale-out.sh"
 
-log() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
+# log, die, wait_http, cpu_ticks, admitted, usage_rows
+. "$ROOT/load-tests/lib.sh"
 PIDS=()
 GATEWAYS=()
 cleanup() {
@@ -47,7 +47,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-wait_http() { for _ in $(seq 1 300); do curl -fs -o /dev/null "$1" && return 0; sleep 0.2; done; die "$1 did not come up"; }
 # Background servers are started as `taskset … &` directly (not through a shell function), so $!
 # is the server's own PID (taskset execs it): what kill and the CPU accounting need.
 on_cpus() { taskset -c "$CPUS" "$@"; }
@@ -131,8 +130,7 @@ stop_lb() { kill "$LB_PID" 2>/dev/null || true; wait "$LB_PID" 2>/dev/null || tr
 allowed_total() {
   local t=0 i
   for i in $(seq 1 "${#GATEWAYS[@]}"); do
-    t=$((t + $(curl -fs "http://127.0.0.1:$(admin_port "$i")/metrics" \
-      | awk '/^tollgate_admission_decisions_total\{/ && /decision="allowed"/ {s += $NF} END {printf "%d\n", s}')))
+    t=$((t + $(admitted "http://127.0.0.1:$(admin_port "$i")")))
   done
   echo "$t"
 }
@@ -143,13 +141,11 @@ evalsha_calls() {
   done
   echo "$t"
 }
-pg_rows() { psql -d "$DB" -Atqc 'SELECT count(*) FROM usage_event_ids'; }
 backlog() {
   local t=0 s
   for s in $(seq 0 15); do t=$((t + $(redis-cli -c -p "$REDIS_BASE_PORT" XLEN "tg:{s$s}:usage"))); done
   echo "$t"
 }
-ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}'))); done; echo "$t"; }
 pm_pids() { local pm; pm=$(head -1 "$(psql -d postgres -Atqc 'SHOW data_directory')/postmaster.pid"); echo "$pm" $(pgrep -P "$pm"); }
 redis_pids() { local p; for p in "${PIDS[@]}"; do case $(cat "/proc/$p/comm" 2>/dev/null) in redis-server) echo "$p";; esac; done; }
 # The nodes by role now (replicas replay every write their master takes).
@@ -193,24 +189,24 @@ for n in $INSTANCES; do
     --url "http://127.0.0.1:$LB_PORT/v1/chat/completions" --keys "$WORK/keys.txt" --rate 0 --connections "$CONNECTIONS" \
     --warmup-s "$WARMUP" --duration-s 1 >/dev/null
   for _ in $(seq 1 300); do [ "$(backlog)" -eq 0 ] && break; sleep 0.1; done
-  a0=$(allowed_total); r0=$(pg_rows)
-  m0=$(ticks $(redis_role_pids master)); e0=$(evalsha_calls)
+  a0=$(allowed_total); r0=$(usage_rows "$DB")
+  m0=$(cpu_ticks $(redis_role_pids master)); e0=$(evalsha_calls)
   # shellcheck disable=SC2046
-  c0="$(ticks "${GATEWAYS[@]}") $(ticks $(redis_pids)) $(ticks $(pm_pids)) $(ticks "$LB_PID" $(pgrep -P "$LB_PID")) $(ticks "$STUB_PID") $(date +%s%3N)"
+  c0="$(cpu_ticks "${GATEWAYS[@]}") $(cpu_ticks $(redis_pids)) $(cpu_ticks $(pm_pids)) $(cpu_ticks "$LB_PID" $(pgrep -P "$LB_PID")) $(cpu_ticks "$STUB_PID") $(date +%s%3N)"
   log "$n instance(s): measuring ${DURATION} s"
   on_cpus java -Xms512m -Xmx512m -cp "$JAR_STUB" io.tollgate.loadtests.driver.LoadDriverMain --name "scale-$n" --out "$RAW" \
     --url "http://127.0.0.1:$LB_PORT/v1/chat/completions" --keys "$WORK/keys.txt" --rate 0 --connections "$CONNECTIONS" \
     --warmup-s 0 --duration-s "$DURATION" >"$RAW/scale-$n.txt"
   # shellcheck disable=SC2046
-  c1="$(ticks "${GATEWAYS[@]}") $(ticks $(redis_pids)) $(ticks $(pm_pids)) $(ticks "$LB_PID" $(pgrep -P "$LB_PID")) $(ticks "$STUB_PID") $(date +%s%3N)"
+  c1="$(cpu_ticks "${GATEWAYS[@]}") $(cpu_ticks $(redis_pids)) $(cpu_ticks $(pm_pids)) $(cpu_ticks "$LB_PID" $(pgrep -P "$LB_PID")) $(cpu_ticks "$STUB_PID") $(date +%s%3N)"
   a1=$(allowed_total)
-  m1=$(ticks $(redis_role_pids master)); e1=$(evalsha_calls)
+  m1=$(cpu_ticks $(redis_role_pids master)); e1=$(evalsha_calls)
   for _ in $(seq 1 600); do
-    r1=$(pg_rows)
+    r1=$(usage_rows "$DB")
     [ "$((r1 - r0))" -ge "$((a1 - a0))" ] && [ "$(backlog)" -eq 0 ] && break
     sleep 0.1
   done
-  r1=$(pg_rows)
+  r1=$(usage_rows "$DB")
   reqs=$(sed -n 's/.*requests \([0-9]*\), throughput \([0-9.]*\) req\/s.*/\1 \2/p' "$RAW/scale-$n.txt")
   lat=$(sed -n 's/.*p50 \([0-9.]*\) *p90 [0-9.]* *p99 \([0-9.]*\).*/\1 \2/p' "$RAW/scale-$n.txt" | head -1)
   ok=$(sed -n 's/.*responses .*200=\([0-9]*\).*/\1/p' "$RAW/scale-$n.txt")

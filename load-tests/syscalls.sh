@@ -31,8 +31,7 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 taskset -p -c "$DRIVER_CPU" $$ >/dev/null
-wait_http() { for _ in $(seq 1 300); do curl -fs -o /dev/null "$1" && return 0; sleep 0.2; done; echo "$1 did not come up" >&2; exit 1; }
-allowed() { curl -fs "$ADMIN/metrics" | awk '/^tollgate_admission_decisions_total\{/ && /decision="allowed"/ {s += $NF} END {printf "%d\n", s}'; }
+. "$ROOT/load-tests/lib.sh"   # wait_http, admitted
 REDIS_PID=$(redis-cli info server | sed -n 's/^process_id:\([0-9]*\).*/\1/p')
 
 taskset -c "$SERVER_CPU" java -Xms512m -Xmx512m -jar "$JAR_STUB" --port 19100 >"$WORK/stub.log" 2>&1 &
@@ -56,13 +55,13 @@ for jar in "$@"; do
       --warmup-s "$WARMUP" --duration-s "$((WINDOW + 4))" >/dev/null 2>&1 &
     drv=$!
     sleep "$((WARMUP + 2))"
-    a0=$(allowed)
+    a0=$(admitted "$ADMIN")
     perf stat -x, -e raw_syscalls:sys_enter,context-switches,task-clock -p "$GW" -o "$WORK/gw.perf" -- sleep "$WINDOW" &
     p1=$!
     perf stat -x, -e raw_syscalls:sys_enter,task-clock -p "$REDIS_PID" -o "$WORK/redis.perf" -- sleep "$WINDOW" &
     p2=$!
     wait "$p1" "$p2"
-    a1=$(allowed)
+    a1=$(admitted "$ADMIN")
     wait "$drv" || true
     n=$((a1 - a0))
     ev() { awk -F, -v e="$2" '$3 == e {print $1}' "$1"; }
